@@ -1,0 +1,1 @@
+"""Audio: decoding (:mod:`.io`), low-level features (:mod:`.lowlevel`), embedders (:mod:`.embed`)."""

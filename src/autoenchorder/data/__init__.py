@@ -1,0 +1,1 @@
+"""Data: the feature store, corpus extraction, dataset sources and the dataset type."""

@@ -1,0 +1,1 @@
+"""Dataset sources: one module per source, each returning a ``PopularityDataset``."""
