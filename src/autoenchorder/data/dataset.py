@@ -299,7 +299,7 @@ class PopularityDataset:
         return [c for g in self._groups(groups) for c in self.column_groups[g]]
 
     def features(self, groups: str | Sequence[str]) -> np.ndarray:
-        """The tabular features of the given groups as one matrix.
+        """Return the tabular features of the given groups as one matrix.
 
         Parameters
         ----------
@@ -346,7 +346,7 @@ class PopularityDataset:
     def with_sequences(
         self, sequences: list[np.ndarray], times: list[np.ndarray] | None = None
     ) -> PopularityDataset:
-        """A copy with a sequence part attached (row-aligned with ``ids``).
+        """Return a copy with a sequence part attached (row-aligned with ``ids``).
 
         Parameters
         ----------

@@ -53,7 +53,7 @@ class Split:
     n_folds: int | None = None
 
     def apply(self, ds: PopularityDataset) -> tuple[PopularityDataset, PopularityDataset]:
-        """The train and test parts of ``ds``.
+        """Return the train and test parts of ``ds``.
 
         Parameters
         ----------
