@@ -1,0 +1,375 @@
+"""The feature store: per-track low-level rows, ragged embedding sequences, failures, a manifest.
+
+Layout of a store directory::
+
+    STORE/
+      manifest.json                 format version, audio root, config, library versions
+      shards/000001-<token>/        one atomic unit of work, written whole or not at all
+        lowlevel.parquet            track_id, path, duration, sample_rate, channels, silent, 207 features
+        seq-<embedder>.parquet      track_id, n_frames, dim, times (list<f64>), frames (list<f32>, T*D)
+        failures.parquet            path, track_id, stage, reason
+      .tmp-*/                       shards being written (removed when the store is opened)
+
+A shard is written into a temporary folder and renamed into ``shards/`` in one ``os.rename``, so
+a run killed at any moment leaves either the whole shard or nothing: resuming redoes only what no
+shard holds, and nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from autoenchorder.audio.embed.base import Embedding
+from autoenchorder.errors import DataError
+
+FORMAT_VERSION = 1
+LOWLEVEL_STAGE = "lowlevel"
+#: Columns of the low-level table that precede the 207 features.
+TRACK_COLUMNS: tuple[str, ...] = ("track_id", "path", "duration", "sample_rate", "channels", "silent")
+FAILURE_COLUMNS: tuple[str, ...] = ("path", "track_id", "stage", "reason")
+
+
+def sequence_stage(embedder: str) -> str:
+    """Name of the stage that stores ``embedder``'s sequences (``"seq:musicnn-msd"``)."""
+    return f"seq:{embedder}"
+
+
+def _sequence_file(embedder: str) -> str:
+    return f"seq-{embedder}.parquet"
+
+
+@dataclass
+class ShardContent:
+    """What one shard holds before it is written.
+
+    Attributes
+    ----------
+    rows : list of dict
+        Low-level rows: the :data:`TRACK_COLUMNS` plus one key per feature column.
+    sequences : dict of str to dict of str to Embedding
+        ``{embedder: {track_id: Embedding}}``.
+    failures : list of dict
+        ``{"path", "track_id", "stage", "reason"}`` per failed item and stage.
+    """
+
+    rows: list[dict] = field(default_factory=list)
+    sequences: dict[str, dict[str, Embedding]] = field(default_factory=dict)
+    failures: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows) + sum(len(s) for s in self.sequences.values()) + len(self.failures)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    out = {}
+    for name in ("autoenchorder", "numpy", "scipy", "librosa", "soundfile", "soxr", "pandas",
+                 "pyarrow", "torch"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def _sequences_to_table(sequences: dict[str, Embedding]) -> pa.Table:
+    ids = list(sequences)
+    embs = [sequences[i] for i in ids]
+    n_frames = np.array([e.frames.shape[0] for e in embs], dtype=np.int64)
+    dims = np.array([e.frames.shape[1] for e in embs], dtype=np.int64)
+    frame_offsets = np.concatenate([[0], np.cumsum(n_frames * dims)]).astype(np.int64)
+    time_offsets = np.concatenate([[0], np.cumsum(n_frames)]).astype(np.int64)
+    flat_frames = (
+        np.concatenate([e.frames.astype(np.float32, copy=False).ravel() for e in embs])
+        if embs else np.zeros(0, np.float32)
+    )
+    flat_times = (
+        np.concatenate([e.times.astype(np.float64, copy=False) for e in embs])
+        if embs else np.zeros(0, np.float64)
+    )
+    return pa.table(
+        {
+            "track_id": pa.array(ids, pa.string()),
+            "n_frames": pa.array(n_frames),
+            "dim": pa.array(dims),
+            "times": pa.LargeListArray.from_arrays(pa.array(time_offsets), pa.array(flat_times)),
+            "frames": pa.LargeListArray.from_arrays(pa.array(frame_offsets), pa.array(flat_frames)),
+        }
+    )
+
+
+def _table_to_sequences(table: pa.Table, wanted: set[str] | None) -> dict[str, Embedding]:
+    ids = table.column("track_id").to_pylist()
+    n_frames = table.column("n_frames").to_numpy()
+    dims = table.column("dim").to_numpy()
+    frames_col = table.column("frames").combine_chunks()
+    times_col = table.column("times").combine_chunks()
+    flat_frames = frames_col.values.to_numpy(zero_copy_only=False)
+    frame_offsets = frames_col.offsets.to_numpy()
+    flat_times = times_col.values.to_numpy(zero_copy_only=False)
+    time_offsets = times_col.offsets.to_numpy()
+    out: dict[str, Embedding] = {}
+    for k, track_id in enumerate(ids):
+        if wanted is not None and track_id not in wanted:
+            continue
+        t, d = int(n_frames[k]), int(dims[k])
+        frames = flat_frames[frame_offsets[k] : frame_offsets[k + 1]].reshape(t, d).copy()
+        times = flat_times[time_offsets[k] : time_offsets[k + 1]].copy()
+        out[track_id] = Embedding(frames=frames, times=times)
+    return out
+
+
+class FeatureStore:
+    """A folder of Parquet shards holding features for a corpus; see the module docstring.
+
+    Parameters
+    ----------
+    root : str or Path
+        The store folder; it must exist and hold a ``manifest.json`` (use :meth:`create`).
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        manifest_path = self.root / "manifest.json"
+        if not manifest_path.is_file():
+            raise DataError(f"{self.root} is not a feature store (no manifest.json); run `extract` first")
+        try:
+            self.manifest: dict = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{manifest_path}: corrupt manifest ({exc})") from exc
+        if self.manifest.get("format_version") != FORMAT_VERSION:
+            raise DataError(
+                f"{self.root}: store format {self.manifest.get('format_version')!r} is not "
+                f"the supported version {FORMAT_VERSION}"
+            )
+        self._shards = self.root / "shards"
+
+    # ------------------------------------------------------------------ creation and manifest
+    @classmethod
+    def create(cls, root: str | Path, *, audio_root: str | Path, config: dict) -> FeatureStore:
+        """Open the store at ``root``, creating it if needed; refuse a conflicting config.
+
+        Parameters
+        ----------
+        root : str or Path
+            The store folder.
+        audio_root : str or Path
+            The folder the tracks' relative paths refer to.
+        config : dict
+            The settings every row depends on (e.g. ``{"compat": "spotgentrack"}``); a store
+            made with other settings is refused, so rows made differently never mix.
+
+        Returns
+        -------
+        FeatureStore
+        """
+        root = Path(root)
+        manifest_path = root / "manifest.json"
+        if manifest_path.is_file():
+            store = cls(root)
+            if store.manifest.get("config") != config:
+                raise DataError(
+                    f"{root} was made with {store.manifest.get('config')}, not {config}; "
+                    "use another --out folder"
+                )
+            store._cleanup_partial()
+            return store
+        root.mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "audio_root": str(Path(audio_root).resolve()),
+            "config": config,
+            "embedders": {},
+            "versions": _versions(),
+        }
+        _atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
+        (root / "shards").mkdir(exist_ok=True)
+        return cls(root)
+
+    def register_embedder(self, name: str, info: dict) -> None:
+        """Record an embedder's identity (version, options) in the manifest; refuse a different one.
+
+        Parameters
+        ----------
+        name : str
+            Registry name, e.g. ``"musicnn-msd"``.
+        info : dict
+            JSON-able description (version, dim, window, hop, options).
+        """
+        known = self.manifest.setdefault("embedders", {})
+        if name in known and known[name] != info:
+            raise DataError(
+                f"{self.root} holds {name} sequences made with {known[name]}, not {info}; "
+                "use another --out folder"
+            )
+        if name not in known:
+            known[name] = info
+            _atomic_write_text(self.root / "manifest.json", json.dumps(self.manifest, indent=2))
+
+    def _cleanup_partial(self) -> None:
+        for tmp in self.root.glob(".tmp-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------------ writing
+    def write_shard(self, content: ShardContent) -> Path | None:
+        """Write one shard atomically (temporary folder, then one rename).
+
+        Parameters
+        ----------
+        content : ShardContent
+            Rows, sequences and failures to store; an empty content writes nothing.
+
+        Returns
+        -------
+        Path or None
+            The shard folder.
+        """
+        if len(content) == 0:
+            return None
+        self._shards.mkdir(exist_ok=True)
+        token = uuid.uuid4().hex[:12]
+        tmp = self.root / f".tmp-{token}"
+        tmp.mkdir()
+        if content.rows:
+            pq.write_table(
+                pa.Table.from_pandas(pd.DataFrame(content.rows), preserve_index=False),
+                tmp / "lowlevel.parquet",
+            )
+        for embedder, seqs in content.sequences.items():
+            if seqs:
+                pq.write_table(_sequences_to_table(seqs), tmp / _sequence_file(embedder))
+        if content.failures:
+            pq.write_table(
+                pa.Table.from_pandas(
+                    pd.DataFrame(content.failures, columns=list(FAILURE_COLUMNS)), preserve_index=False
+                ),
+                tmp / "failures.parquet",
+            )
+        for f in tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        final = self._shards / f"{time.time_ns():020d}-{token}"
+        os.rename(tmp, final)
+        return final
+
+    # ------------------------------------------------------------------ reading
+    def _shard_dirs(self) -> list[Path]:
+        if not self._shards.is_dir():
+            return []
+        return sorted(p for p in self._shards.iterdir() if p.is_dir())
+
+    def _read_parts(self, file_name: str, columns: Sequence[str] | None = None) -> list[pa.Table]:
+        return [
+            pq.read_table(d / file_name, columns=list(columns) if columns else None)
+            for d in self._shard_dirs()
+            if (d / file_name).is_file()
+        ]
+
+    def read_table(self) -> pd.DataFrame:
+        """All low-level rows, one per track, sorted by ``track_id``.
+
+        Returns
+        -------
+        pandas.DataFrame, shape (n_tracks, 6 + n_features)
+            :data:`TRACK_COLUMNS` then the feature columns in extraction order.
+        """
+        parts = self._read_parts("lowlevel.parquet")
+        if not parts:
+            return pd.DataFrame(columns=list(TRACK_COLUMNS))
+        df = pa.concat_tables(parts, promote_options="default").to_pandas()
+        df = df.drop_duplicates("track_id", keep="last").sort_values("track_id", kind="stable")
+        return df.reset_index(drop=True)
+
+    def sequence_embedders(self) -> list[str]:
+        """Names of the embedders whose sequences the store holds."""
+        names = {
+            f.name[len("seq-") : -len(".parquet")]
+            for d in self._shard_dirs()
+            for f in d.glob("seq-*.parquet")
+        }
+        return sorted(names)
+
+    def read_sequences(self, embedder: str, ids: Iterable[str] | None = None) -> dict[str, Embedding]:
+        """The stored sequences of one embedder.
+
+        Parameters
+        ----------
+        embedder : str
+            Registry name, e.g. ``"musicnn-msd"``.
+        ids : iterable of str or None
+            Only these tracks (default: all).
+
+        Returns
+        -------
+        dict of str to Embedding
+            ``frames`` [T_i, D] float32 and ``times`` [T_i] per track id.
+        """
+        wanted = None if ids is None else set(ids)
+        out: dict[str, Embedding] = {}
+        for table in self._read_parts(_sequence_file(embedder)):
+            out.update(_table_to_sequences(table, wanted))
+        return out
+
+    def done_ids(self, stage: str) -> set[str]:
+        """Track ids whose ``stage`` (:data:`LOWLEVEL_STAGE` or :func:`sequence_stage`) is stored."""
+        if stage == LOWLEVEL_STAGE:
+            parts = self._read_parts("lowlevel.parquet", columns=["track_id"])
+        elif stage.startswith("seq:"):
+            parts = self._read_parts(_sequence_file(stage[4:]), columns=["track_id"])
+        else:
+            raise DataError(f"unknown stage {stage!r}")
+        return {i for t in parts for i in t.column("track_id").to_pylist()}
+
+    def failures(self) -> pd.DataFrame:
+        """Failed (path, stage) pairs that no later run has since stored.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``path, track_id, stage, reason`` (the latest reason per pair).
+        """
+        parts = self._read_parts("failures.parquet")
+        if not parts:
+            return pd.DataFrame(columns=list(FAILURE_COLUMNS))
+        df = pa.concat_tables(parts).to_pandas()
+        df = df.drop_duplicates(["track_id", "stage"], keep="last")
+        done = {stage: self.done_ids(stage) for stage in df["stage"].unique()}
+        keep = [tid not in done[stage] for tid, stage in zip(df["track_id"], df["stage"], strict=True)]
+        return df[keep].sort_values(["path", "stage"]).reset_index(drop=True)
+
+    def compact(self) -> None:
+        """Merge all shards into one (fewer, larger files; same contents)."""
+        shards = self._shard_dirs()
+        if len(shards) <= 1:
+            return
+        content = ShardContent(
+            rows=self.read_table().to_dict("records"),
+            sequences={e: self.read_sequences(e) for e in self.sequence_embedders()},
+            failures=self.failures().to_dict("records"),
+        )
+        self.write_shard(content)
+        for d in shards:
+            shutil.rmtree(d)
+
+    def __repr__(self) -> str:
+        return f"FeatureStore({str(self.root)!r})"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
