@@ -1,0 +1,314 @@
+"""What every model is: a config dataclass, ``fit`` / ``predict``, and a pickle-free state.
+
+Conventions every model follows (scikit-learn style)
+----------------------------------------------------
+- ``__init__(config=None, **overrides)`` only stores a config dataclass (a subclass of
+  :class:`ModelConfig`); ``overrides`` replace single fields. A config may name a ``setting``
+  (e.g. HitMusicNet's ``"faithful"`` / ``"default"``): the setting picks the defaults, explicit
+  overrides win.
+- Config fields are JSON-able scalars, strings, ``None`` or *tuples* (never lists), so a config
+  survives a JSON round trip (:meth:`ModelConfig.from_dict` turns lists back into tuples).
+- ``fit(train, val=None)`` returns ``self``; everything learned is an attribute ending in ``_``
+  (``history_`` holds one record per training epoch). Anything fitted -- scalers, autoencoders,
+  trees -- sees the rows of ``train`` only (``val`` only steers early stopping).
+- ``predict(ds)`` returns popularity 0-100 of shape (N,) for regression, or class
+  probabilities of shape (N, C) for classification.
+- ``required_parts`` lists the dataset parts (column groups, ``"sequences"``, ``"artist"``) a
+  model needs; ``fit`` and ``predict`` check them with ``ds.require`` so a missing part is a
+  :class:`~autoenchorder.errors.DataError` that names it.
+- ``to_state() -> (meta, arrays)`` gives JSON-able metadata (model name, config, scaler
+  parameters, feature names) and named numpy arrays (weights); ``Model.from_state(meta, arrays)``
+  rebuilds a fitted model that predicts identically. ``bundle.py`` stores the pair as
+  JSON + safetensors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+import numpy as np
+
+from autoenchorder.errors import ModelError
+
+if TYPE_CHECKING:
+    from autoenchorder.data.dataset import PopularityDataset
+
+#: Popularity class boundaries of HitMusicNet's 3-class task: low < 25 <= mid < 65 <= high.
+CLASS_BOUNDARIES: tuple[float, float] = (25.0, 65.0)
+CLASS_NAMES: tuple[str, str, str] = ("low", "mid", "high")
+
+
+@dataclass
+class ModelConfig:
+    """Options every model has.
+
+    Attributes
+    ----------
+    seed : int
+        Seeds every random choice of ``fit`` (weights, shuffling, dropout, validation carve-out).
+    device : str
+        ``"cpu"`` or ``"cuda"`` (torch models; ignored by the others).
+    quiet : bool
+        Hide the training progress bar.
+    """
+
+    seed: int = 0
+    device: str = "cpu"
+    quiet: bool = False
+
+    @classmethod
+    def for_setting(cls, setting: str | None = None) -> Self:
+        """Return the config of a named setting (models without settings accept only ``None``)."""
+        if setting is not None:
+            raise ModelError(f"{cls.__name__} has no setting {setting!r}")
+        return cls()
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Self:
+        """Rebuild a config from its JSON form (lists become tuples; unknown keys refused)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ModelError(f"{cls.__name__} has no option(s) {', '.join(unknown)}")
+        return cls(**{k: _tuplify(v) for k, v in values.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as a JSON-able dict."""
+        return dataclasses.asdict(self)
+
+
+def _tuplify(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tuplify(v) for v in value)
+    return value
+
+
+class Model(ABC):
+    """Base class of every popularity model (see the module docstring for the contract).
+
+    Subclasses set ``name`` and ``config_class`` and implement ``_fit``, ``_predict``,
+    ``_state`` and ``_load_state``.
+
+    Parameters
+    ----------
+    config : ModelConfig or dict or None
+        The options; ``None`` takes the defaults (of ``overrides["setting"]`` if given).
+    **overrides
+        Single config fields to replace, e.g. ``seed=3``.
+    """
+
+    name: ClassVar[str] = ""
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    #: dataset tasks the model can fit
+    tasks: ClassVar[tuple[str, ...]] = ("regression", "classification")
+
+    def __init__(self, config: ModelConfig | Mapping[str, Any] | None = None, **overrides: Any):
+        if config is None:
+            config = self.config_class.for_setting(overrides.get("setting"))
+        elif isinstance(config, Mapping):
+            config = self.config_class.from_dict(config)
+        elif not isinstance(config, self.config_class):
+            raise ModelError(
+                f"{type(self).__name__} takes a {self.config_class.__name__}, "
+                f"got {type(config).__name__}"
+            )
+        try:
+            self.config = dataclasses.replace(config, **overrides)
+        except TypeError as exc:
+            raise ModelError(f"{type(self).__name__}: {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # ---------------------------------------------------------------- public API
+    @property
+    def required_parts(self) -> tuple[str, ...]:
+        """Dataset parts the model needs (column groups, ``"sequences"``); see ``ds.require``."""
+        return ()
+
+    def fit(self, train: PopularityDataset, val: PopularityDataset | None = None) -> Self:
+        """Fit on ``train``; ``val`` (optional) steers early stopping only.
+
+        Parameters
+        ----------
+        train : PopularityDataset
+            Training rows; every fitted component sees these rows only.
+        val : PopularityDataset or None
+            Validation rows for early stopping. Without it, neural models carve a seeded
+            fraction out of ``train`` (see their ``val_fraction``).
+
+        Returns
+        -------
+        Model
+            ``self``, fitted.
+        """
+        if len(train) == 0:
+            raise ModelError(f"{self.name}: cannot fit on an empty dataset")
+        if train.task not in self.tasks:
+            raise ModelError(f"{self.name} cannot fit a {train.task} task")
+        train.require(*self.required_parts)
+        if val is not None:
+            val.require(*self.required_parts)
+            if val.task != train.task:
+                raise ModelError(f"{self.name}: train is {train.task} but val is {val.task}")
+        self.task_ = train.task
+        self.history_: list[dict[str, Any]] = []
+        self._fit(train, val)
+        return self
+
+    def predict(self, ds: PopularityDataset) -> np.ndarray:
+        """Predict popularity 0-100 of shape (N,), or class probabilities of shape (N, C).
+
+        Parameters
+        ----------
+        ds : PopularityDataset
+            Rows to score (their ``y`` is never read).
+
+        Returns
+        -------
+        np.ndarray, float64
+            Shape (N,) for regression, (N, C) for classification.
+        """
+        self.check_fitted()
+        ds.require(*self.required_parts)
+        if len(ds) == 0:
+            return np.zeros((0, self.n_classes_) if self.task_ == "classification" else (0,))
+        return np.asarray(self._predict(ds), dtype=np.float64)
+
+    def check_fitted(self) -> None:
+        """Raise ModelError unless ``fit`` (or ``from_state``) has run."""
+        if not hasattr(self, "task_"):
+            raise ModelError(f"{self.name} is not fitted: call fit() first")
+
+    @property
+    def n_classes_(self) -> int:
+        """Number of classes of a classification fit."""
+        return len(getattr(self, "class_names_", CLASS_NAMES))
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Everything needed to rebuild the fitted model, without pickle.
+
+        Returns
+        -------
+        meta : dict
+            JSON-able: ``model`` (registry name), ``config``, ``task`` and model-specific state.
+        arrays : dict of str to np.ndarray
+            Named arrays (network weights and the like).
+        """
+        self.check_fitted()
+        state, arrays = self._state()
+        meta = {
+            "model": self.name,
+            "config": self.config.to_dict(),
+            "task": self.task_,
+            "history": self.history_,
+            "state": state,
+        }
+        return meta, {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+
+    @classmethod
+    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Self:
+        """Rebuild a fitted model from :meth:`to_state`'s output."""
+        if meta.get("model") != cls.name:
+            raise ModelError(f"state is of model {meta.get('model')!r}, not {cls.name!r}")
+        model = cls(cls.config_class.from_dict(meta["config"]))
+        model.task_ = meta["task"]
+        model.history_ = list(meta.get("history", []))
+        try:
+            model._load_state(meta["state"], arrays)
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise ModelError(f"{cls.name}: state does not fit the model: {exc}") from None
+        return model
+
+    # ---------------------------------------------------------- for subclasses
+    @abstractmethod
+    def _fit(self, train: PopularityDataset, val: PopularityDataset | None) -> None: ...
+
+    @abstractmethod
+    def _predict(self, ds: PopularityDataset) -> np.ndarray: ...
+
+    @abstractmethod
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
+
+    @abstractmethod
+    def _load_state(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None: ...
+
+
+def split_validation(
+    train: PopularityDataset,
+    val: PopularityDataset | None,
+    *,
+    fraction: float,
+    seed: int,
+) -> tuple[PopularityDataset, PopularityDataset]:
+    """Return ``(train, val)``, carving a seeded ``fraction`` of ``train`` when ``val`` is None.
+
+    The carve-out is a plain seeded permutation of the rows (no grouping): pass an explicit,
+    artist-grouped ``val`` when the same artist must not sit on both sides.
+
+    Parameters
+    ----------
+    train : PopularityDataset
+    val : PopularityDataset or None
+    fraction : float
+        Share of ``train`` held out, in (0, 1); at least one row is held out and one kept.
+    seed : int
+
+    Returns
+    -------
+    tuple of PopularityDataset
+    """
+    if val is not None:
+        return train, val
+    n = len(train)
+    if n < 2:
+        raise ModelError("need at least 2 training rows to carve a validation split")
+    n_val = min(max(1, round(fraction * n)), n - 1)
+    order = np.random.default_rng(seed).permutation(n)
+    return train.take(np.sort(order[n_val:])), train.take(np.sort(order[:n_val]))
+
+
+def popularity_classes(y: np.ndarray) -> np.ndarray:
+    """HitMusicNet's classes of popularity 0-100: 0 if < 25, 1 if 25-64, 2 if >= 65.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (N,)
+
+    Returns
+    -------
+    np.ndarray, int64, shape (N,)
+    """
+    return np.searchsorted(np.asarray(CLASS_BOUNDARIES), np.asarray(y), side="right").astype(
+        np.int64
+    )
+
+
+def resolve_groups(ds: PopularityDataset, groups: tuple[str, ...] | str | None) -> tuple[str, ...]:
+    """Return the column groups a tabular model uses on ``ds``.
+
+    Parameters
+    ----------
+    ds : PopularityDataset
+    groups : tuple of str, str or None
+        ``None`` (or ``"all"``): every group ``ds`` has, in its order; ``"audio-only"``: the
+        207 low-level features (``("lowlevel",)``); a tuple: exactly those groups.
+
+    Returns
+    -------
+    tuple of str
+    """
+    if groups is None or groups == "all":
+        found = tuple(ds.column_groups)
+        if not found:
+            raise ModelError("the dataset has no tabular column groups")
+        return found
+    if groups == "audio-only":
+        return ("lowlevel",)
+    if isinstance(groups, str):
+        return (groups,)
+    return tuple(groups)

@@ -1,0 +1,365 @@
+"""The torch building blocks of every network model: dense and sequence autoencoders, regressors.
+
+Width rules follow the reference implementations:
+
+- HitMusicNet's autoencoder (dmgutierrez/hitmusicnet ``train_autoencoder``): hidden widths
+  ``int(d / 2)``, ``int(d / 3)`` and code ``int(d / 5)`` ("auto"), ``int(d / 7)`` ("high") or
+  ``int(d / 4)`` ("small") -- Python ``int`` truncation, so d = 228 gives 228-114-76-45.
+- HitMusicNet's regressor (``get_hidden_neurons``): ``int(round(alpha * d))``,
+  ``int(round(beta * d))`` for each middle layer, ``int(round(gamma * d))``, then the output;
+  Python's ``round`` (half to even), so d = 45 gives 45-22-15-1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from autoenchorder.errors import ModelError
+
+#: divisor of the input width giving HitMusicNet's code size, by compression level
+HMN_CODE_DIVISORS: dict[str, int] = {"auto": 5, "high": 7, "small": 4}
+
+
+def hmn_autoencoder_widths(d: int, *, compress: str = "auto") -> tuple[int, int, int, int]:
+    """Return the encoder widths of HitMusicNet's autoencoder: ``(d, d/2, d/3, code)``, truncated.
+
+    Parameters
+    ----------
+    d : int
+        Input width.
+    compress : str
+        ``"auto"`` (code d/5), ``"high"`` (d/7) or ``"small"`` (d/4).
+
+    Returns
+    -------
+    tuple of int
+        e.g. ``(228, 114, 76, 45)`` for d = 228, "auto".
+    """
+    if compress not in HMN_CODE_DIVISORS:
+        known = ", ".join(HMN_CODE_DIVISORS)
+        raise ModelError(f"unknown compression {compress!r}; choose from {known}")
+    code = int(d / HMN_CODE_DIVISORS[compress])
+    if code < 1:
+        raise ModelError(f"{d} input features are too few for a {compress!r} code")
+    return d, int(d / 2), int(d / 3), code
+
+
+def autoencoder_widths(d: int, *, code: int) -> tuple[int, ...]:
+    """Return encoder widths ``(d, d/2, d/3, code)``, dropping hidden widths <= ``code``.
+
+    Parameters
+    ----------
+    d : int
+        Input width.
+    code : int
+        Code width.
+
+    Returns
+    -------
+    tuple of int
+        e.g. ``(207, 103, 69, 20)``.
+    """
+    hidden = tuple(w for w in (int(d / 2), int(d / 3)) if w > code)
+    return (d, *hidden, code)
+
+
+def hmn_regressor_widths(
+    d: int, *, alpha: float = 1.0, beta: float = 0.5, gamma: float = 1 / 3, n_layers: int = 4
+) -> tuple[int, ...]:
+    """Return the hidden widths of HitMusicNet's regressor (the output layer excluded).
+
+    Parameters
+    ----------
+    d : int
+        Input width (the code size).
+    alpha, beta, gamma : float
+        First, middle and last hidden width as fractions of ``d``.
+    n_layers : int
+        Dense layers including the output (the original uses 4: alpha, beta, gamma, output).
+
+    Returns
+    -------
+    tuple of int
+        e.g. ``(45, 22, 15)`` for d = 45.
+    """
+    if n_layers < 3:
+        raise ModelError("HitMusicNet's regressor needs at least 3 layers")
+    middle = [int(round(beta * d))] * (n_layers - 3)
+    return (int(round(alpha * d)), *middle, int(round(gamma * d)))
+
+
+def _mlp(widths: Sequence[int]) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for w_in, w_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [nn.Linear(w_in, w_out), nn.ReLU()]
+    return layers
+
+
+def init_xavier(module: nn.Module, *, bias: float = 0.0) -> None:
+    """Xavier-uniform weights and constant ``bias`` for every ``nn.Linear`` inside ``module``."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.constant_(layer.bias, bias)
+
+
+class DenseAutoencoder(nn.Module):
+    """Mirror-image dense autoencoder: ReLU layers, a ReLU code, a sigmoid reconstruction.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Encoder widths from input to code, e.g. ``(228, 114, 76, 45)``; the decoder mirrors them
+        (45 -> 76 -> 114 -> 228). Inputs are expected in [0, 1] (MinMax-scaled) since the
+        reconstruction is a sigmoid, as in HitMusicNet.
+    """
+
+    def __init__(self, widths: Sequence[int]):
+        super().__init__()
+        widths = tuple(int(w) for w in widths)
+        if len(widths) < 2:
+            raise ModelError("an autoencoder needs an input and a code width")
+        self.widths = widths
+        self.encoder = nn.Sequential(*_mlp(widths))
+        decoder = _mlp(widths[::-1])[:-1]  # no ReLU after the last layer: a sigmoid instead
+        self.decoder = nn.Sequential(*decoder, nn.Sigmoid())
+
+    @property
+    def code_size(self) -> int:
+        """Width of the code."""
+        return self.widths[-1]
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Map inputs of shape (B, d) to codes of shape (B, code)."""
+        return self.encoder(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct inputs of shape (B, d)."""
+        return self.decoder(self.encoder(x))
+
+
+class HitMusicNetRegressor(nn.Module):
+    """HitMusicNet's feed-forward head: ReLU layers, dropout after all but the last hidden layer.
+
+    Parameters
+    ----------
+    d : int
+        Input width.
+    hidden : sequence of int
+        Hidden widths, e.g. ``(45, 22, 15)`` (see :func:`hmn_regressor_widths`).
+    out : int
+        1 for regression (sigmoid output in [0, 1]) or the number of classes (raw logits;
+        softmax is applied by the loss and at prediction).
+    dropout : float
+        Dropout rate (0.25 in the original).
+    """
+
+    def __init__(self, d: int, hidden: Sequence[int], *, out: int = 1, dropout: float = 0.25):
+        super().__init__()
+        layers: list[nn.Module] = []
+        w_in = d
+        for i, w in enumerate(hidden):
+            layers += [nn.Linear(w_in, w), nn.ReLU()]
+            if i < len(hidden) - 1:
+                layers.append(nn.Dropout(dropout))
+            w_in = w
+        layers.append(nn.Linear(w_in, out))
+        if out == 1:
+            layers.append(nn.Sigmoid())
+        self.net = nn.Sequential(*layers)
+        self.out = out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return shape (B,) in [0, 1] for regression, or logits of shape (B, out)."""
+        y = self.net(x)
+        return y.squeeze(-1) if self.out == 1 else y
+
+
+class DeepRegressor(nn.Module):
+    """Autoen-chorder's deep feed-forward regressor: ``n_layers`` linear layers, sigmoid output.
+
+    Every hidden layer has ``width`` units and a ReLU; all linear layers get Xavier-uniform
+    weights and bias 0.1 (the study's cure for vanishing gradients).
+
+    Parameters
+    ----------
+    d : int
+        Input width (40: two 20-wide codes).
+    n_layers : int
+        Linear layers including the output: 7, 9 or 12 in the study.
+    width : int
+        Hidden width.
+    dropout : float
+        Dropout after each hidden ReLU (0 disables).
+    """
+
+    def __init__(self, d: int, *, n_layers: int = 7, width: int = 64, dropout: float = 0.0):
+        super().__init__()
+        if n_layers < 2:
+            raise ModelError("the deep regressor needs at least 2 linear layers")
+        layers: list[nn.Module] = []
+        w_in = d
+        for _ in range(n_layers - 1):
+            layers += [nn.Linear(w_in, width), nn.ReLU()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            w_in = width
+        layers += [nn.Linear(w_in, 1), nn.Sigmoid()]
+        self.net = nn.Sequential(*layers)
+        init_xavier(self, bias=0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map inputs of shape (B, d) to predictions of shape (B,) in [0, 1]."""
+        return self.net(x).squeeze(-1)
+
+
+def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """Return a boolean mask of shape (B, max_len), True on real steps, False on padding."""
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class LSTMSequenceEncoder(nn.Module):
+    """LSTM over packed variable-length sequences; the last layer's final state is the summary.
+
+    Padding never reaches the LSTM (``pack_padded_sequence``), so the summary of a sequence does
+    not depend on how much padding its batch has.
+    """
+
+    def __init__(self, d: int, *, hidden: int, num_layers: int = 1):
+        super().__init__()
+        self.lstm = nn.LSTM(d, hidden, num_layers=num_layers, batch_first=True)
+        self.out_dim = hidden
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Summarise ``x`` of shape (B, T, d) with ``lengths`` (B,) into shape (B, hidden)."""
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, (h_n, _) = self.lstm(packed)
+        return h_n[-1]
+
+
+class TransformerSequenceEncoder(nn.Module):
+    """A small pre-norm transformer encoder; padded steps are masked, the summary is a masked mean.
+
+    Parameters
+    ----------
+    d : int
+        Frame width.
+    d_model, heads, num_layers : int
+        Transformer size; ``d_model`` must divide by ``heads``.
+    max_len : int
+        Longest sequence the sinusoidal position table covers (longer inputs are refused).
+    """
+
+    def __init__(
+        self, d: int, *, d_model: int = 64, heads: int = 4, num_layers: int = 2, max_len: int = 4096
+    ):
+        super().__init__()
+        self.project = nn.Linear(d, d_model)
+        layer = nn.TransformerEncoderLayer(
+            d_model,
+            heads,
+            dim_feedforward=2 * d_model,
+            dropout=0.0,
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        position = torch.arange(max_len, dtype=torch.float32)[:, None]
+        freq = torch.exp(
+            torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model)
+        )
+        table = torch.zeros(max_len, d_model)
+        table[:, 0::2] = torch.sin(position * freq)
+        table[:, 1::2] = torch.cos(position * freq[: d_model // 2])
+        self.register_buffer("positions", table, persistent=False)
+        self.out_dim = d_model
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Summarise ``x`` of shape (B, T, d) with ``lengths`` (B,) into shape (B, d_model)."""
+        t = x.shape[1]
+        if t > self.positions.shape[0]:
+            raise ModelError(f"sequence of {t} steps is longer than {self.positions.shape[0]}")
+        valid = padding_mask(lengths, t)
+        h = self.encoder(self.project(x) + self.positions[:t], src_key_padding_mask=~valid)
+        weights = valid.unsqueeze(-1).to(h.dtype)
+        return (h * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+
+class SequenceAutoencoder(nn.Module):
+    """Autoencoder of variable-length embedding sequences (Autoen-chorder's second branch).
+
+    Encoder: a sequence encoder (an LSTM over the packed sequence, or a masked transformer) then
+    a linear layer to the code. Decoder: a linear layer from the code, repeated over the
+    sequence's steps, an LSTM over the packed steps, and a linear projection back to the frame
+    width (frames are standardised, so they are not squashed into the LSTM's (-1, 1)).
+
+    Parameters
+    ----------
+    d : int
+        Frame width (128 for VGGish, 200 for musicnn's penultimate layer).
+    code : int
+        Code width (20 in the study).
+    hidden : int
+        LSTM width (and transformer ``d_model``).
+    encoder : str
+        ``"lstm"`` (the study) or ``"transformer"`` (the study's "next step").
+    num_layers : int
+        LSTM (or transformer) layers.
+    heads : int
+        Attention heads of the transformer encoder.
+    """
+
+    def __init__(
+        self,
+        d: int,
+        *,
+        code: int = 20,
+        hidden: int = 64,
+        encoder: str = "lstm",
+        num_layers: int = 1,
+        heads: int = 4,
+    ):
+        super().__init__()
+        if encoder == "lstm":
+            self.sequence_encoder: nn.Module = LSTMSequenceEncoder(
+                d, hidden=hidden, num_layers=num_layers
+            )
+        elif encoder == "transformer":
+            self.sequence_encoder = TransformerSequenceEncoder(
+                d, d_model=hidden, heads=heads, num_layers=num_layers
+            )
+        else:
+            raise ModelError(f"unknown sequence encoder {encoder!r}; use 'lstm' or 'transformer'")
+        self.to_code = nn.Linear(hidden, code)
+        self.from_code = nn.Sequential(nn.Linear(code, hidden), nn.ReLU())
+        self.decoder_lstm = nn.LSTM(hidden, hidden, num_layers=num_layers, batch_first=True)
+        self.to_frames = nn.Linear(hidden, d)
+        self.code_size = code
+
+    def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Map padded sequences (B, T, d) with ``lengths`` (B,) to codes of shape (B, code)."""
+        return self.to_code(self.sequence_encoder(x, lengths))
+
+    def decode(self, code: torch.Tensor, lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+        """Reconstruct padded sequences of shape (B, max_len, d); padded steps are zero."""
+        steps = self.from_code(code).unsqueeze(1).expand(-1, max_len, -1)
+        packed = pack_padded_sequence(steps, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.decoder_lstm(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=max_len)
+        frames = self.to_frames(out)
+        return frames * padding_mask(lengths, max_len).unsqueeze(-1).to(frames.dtype)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Reconstruct padded sequences (B, T, d)."""
+        return self.decode(self.encode(x, lengths), lengths, x.shape[1])
+
+
+def masked_mse(recon: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the real steps of padded sequences (B, T, d)."""
+    mask = padding_mask(lengths, target.shape[1]).unsqueeze(-1).to(target.dtype)
+    return ((recon - target) ** 2 * mask).sum() / (mask.sum() * target.shape[-1]).clamp(min=1.0)
