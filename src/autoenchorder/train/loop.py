@@ -1,0 +1,220 @@
+"""The one training loop every network model uses (it fits on one screen: :func:`train_module`).
+
+Minibatches are drawn from a tuple of equally long tensors (inputs, lengths, targets ...) with a
+seeded ``torch.Generator``; the loss function decides what a batch means. After each epoch the
+loop evaluates the validation tensors (loss plus any extra metrics), records one history entry,
+stops early when the monitored value has not improved for ``patience`` epochs (Keras's rule) and
+restores the best epoch's weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import nn
+
+from autoenchorder.errors import ModelError
+
+Batch = tuple[torch.Tensor, ...]
+LossFn = Callable[[nn.Module, Batch], torch.Tensor]
+MetricsFn = Callable[[nn.Module, Batch], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How one training stage runs.
+
+    Attributes
+    ----------
+    epochs, batch_size : int
+    lr, weight_decay : float
+        Optimizer step size and weight decay (L2 for Adam, decoupled for AdamW).
+    optimizer : str
+        ``"adam"`` or ``"adamw"``.
+    patience : int or None
+        Stop after this many epochs without improvement of ``monitor``; None never stops early.
+    monitor : str
+        The history key that decides the best epoch: ``"val_loss"``, ``"train_loss"`` or any key
+        the metrics function returns (``"val_mae"``, ``"val_acc"`` ...).
+    mode : str
+        ``"min"`` or ``"max"``: whether smaller or larger ``monitor`` is better.
+    restore_best : bool
+        Load the best epoch's weights at the end (False keeps the last epoch's, as Keras does).
+    """
+
+    epochs: int = 100
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    patience: int | None = 5
+    monitor: str = "val_loss"
+    mode: str = "min"
+    restore_best: bool = True
+
+
+def train_module(
+    module: nn.Module,
+    loss_fn: LossFn,
+    train: Batch,
+    val: Batch | None,
+    settings: TrainSettings,
+    *,
+    seed: int,
+    stage: str,
+    metrics: MetricsFn | None = None,
+    parameters: Iterable[nn.Parameter] | None = None,
+    quiet: bool = False,
+) -> list[dict[str, Any]]:
+    """Train ``module`` in place and return its per-epoch history.
+
+    Parameters
+    ----------
+    module : nn.Module
+        On the device of the tensors.
+    loss_fn : callable
+        ``loss_fn(module, batch) -> scalar tensor``, the mean loss of a batch.
+    train, val : tuple of torch.Tensor
+        Tensors sharing their first dimension (N); ``val`` may be None.
+    settings : TrainSettings
+    seed : int
+        Seeds the shuffling generator (weights and dropout are seeded by :func:`seeded`).
+    stage : str
+        Name recorded in the history and shown on the progress bar.
+    metrics : callable or None
+        ``metrics(module, val) -> {"val_mae": ...}``, evaluated after each epoch.
+    parameters : iterable of nn.Parameter or None
+        What the optimizer updates (default: all of ``module``'s parameters).
+    quiet : bool
+        Hide the progress bar.
+
+    Returns
+    -------
+    list of dict
+        One ``{"stage", "epoch", "train_loss", "val_loss", ...metrics}`` per epoch run.
+    """
+    n = len(train[0])
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = make_optimizer(module.parameters() if parameters is None else parameters, settings)
+    sign = 1.0 if settings.mode == "min" else -1.0
+    history: list[dict[str, Any]] = []
+    best_score, best_state, waited = float("inf"), None, 0
+    with _progress(quiet) as bar:
+        task = bar.add_task(stage, total=settings.epochs, losses="")
+        for epoch in range(1, settings.epochs + 1):
+            module.train()
+            order, total = torch.randperm(n, generator=generator), 0.0
+            for start in range(0, n, settings.batch_size):
+                batch = tuple(t[order[start : start + settings.batch_size]] for t in train)
+                loss = loss_fn(module, batch)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(batch[0])
+            record: dict[str, Any] = {"stage": stage, "epoch": epoch, "train_loss": total / n}
+            if val is not None:
+                record.update(evaluate(module, loss_fn, val, settings.batch_size, metrics))
+            history.append(record)
+            shown = "  ".join(
+                f"{k} {v:.4g}" for k, v in record.items() if k not in ("stage", "epoch")
+            )
+            bar.update(task, advance=1, losses=shown)
+            if settings.monitor not in record:
+                raise ModelError(f"cannot monitor {settings.monitor!r}: not in {sorted(record)}")
+            score = sign * record[settings.monitor]
+            if score < best_score:
+                best_score, best_state, waited = score, copy.deepcopy(module.state_dict()), 0
+            else:
+                waited += 1
+                if settings.patience is not None and waited >= settings.patience:
+                    break
+    if settings.restore_best and best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return history
+
+
+def evaluate(
+    module: nn.Module,
+    loss_fn: LossFn,
+    data: Batch,
+    batch_size: int,
+    metrics: MetricsFn | None = None,
+) -> dict[str, float]:
+    """Mean loss over ``data`` (as ``"val_loss"``) plus ``metrics(module, data)``, in eval mode."""
+    module.eval()
+    n, total = len(data[0]), 0.0
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            batch = tuple(t[start : start + batch_size] for t in data)
+            total += loss_fn(module, batch).item() * len(batch[0])
+        result = {"val_loss": total / n}
+        if metrics is not None:
+            result.update(metrics(module, data))
+    return result
+
+
+def predict_batches(
+    fn: Callable[..., torch.Tensor], data: Batch, *, batch_size: int = 1024
+) -> torch.Tensor:
+    """Apply ``fn(*batch)`` to ``data`` in batches without gradients; outputs concatenated."""
+    with torch.no_grad():
+        outs = [
+            fn(*(t[s : s + batch_size] for t in data)) for s in range(0, len(data[0]), batch_size)
+        ]
+    return torch.cat(outs)
+
+
+def make_optimizer(
+    parameters: Iterable[nn.Parameter], settings: TrainSettings
+) -> torch.optim.Optimizer:
+    """Return Adam or AdamW with the settings' learning rate and weight decay."""
+    kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    if settings.optimizer not in kinds:
+        raise ModelError(f"unknown optimizer {settings.optimizer!r}; use 'adam' or 'adamw'")
+    return kinds[settings.optimizer](parameters, lr=settings.lr, weight_decay=settings.weight_decay)
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch's global generator and ask for deterministic kernels while inside.
+
+    The previous determinism flag is restored on exit. numpy randomness in the models uses
+    explicit ``np.random.default_rng(seed)`` generators, never the global state.
+    """
+    previous = torch.are_deterministic_algorithms_enabled()
+    previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
+
+
+def resolve_device(name: str) -> torch.device:
+    """Return the torch device for ``"cpu"`` or ``"cuda"`` (ModelError if CUDA is absent)."""
+    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
+        raise ModelError(f"unknown device {name!r}; use 'cpu' or 'cuda'")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError("device 'cuda' asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("epochs"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[losses]}"),
+        disable=quiet,
+        transient=False,
+    )
