@@ -1,0 +1,312 @@
+r"""Save and load a trained model as a bundle: a directory of safetensors weights + JSON, no pickle.
+
+Layout of a bundle directory (format version 1)::
+
+    <bundle>/
+      weights.safetensors   every named array of Model.to_state() (safetensors, header-only
+                            metadata, no code)
+      bundle.json           everything else, human-readable:
+        format              "autoenchorder-bundle"
+        format_version      1
+        model               registry name, e.g. "hitmusicnet"
+        state               Model.to_state() metadata: config, task, history, scaler parameters,
+                            feature names ... (model-specific)
+        feature_spec        the columns the model reads, in order, per group; sequence dim;
+                            embedder name and version (what a Predictor must compute for new audio)
+        metrics             e.g. {"test": {"mae": ..., "mse": ..., "r2": ...}}
+        extra               caller's JSON-able notes (dataset, split kind, seed ...)
+                            (non-finite floats in any JSON field are stored as null, so the file
+                            is standard JSON that any tool reads)
+        libraries           versions of python, autoenchorder, torch, numpy, librosa, sklearn ...
+        created             ISO-8601 UTC time of saving
+        weights_sha256      sha256 of weights.safetensors
+        content_sha256      sha256 of (canonical JSON of every other field) + b"\\n" + the weights
+
+The canonical JSON is ``json.dumps(doc, sort_keys=True, separators=(",", ":"),
+ensure_ascii=False)`` of the document without the two hash fields, UTF-8 encoded. The hashes
+detect corruption and edits (an edited weight file, a changed config value); they are not a
+signature -- anyone who edits a bundle can recompute them -- so load bundles from people you
+trust. Loading never unpickles or executes anything: arrays come from safetensors, everything
+else from JSON, and the model class from the registry by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from autoenchorder.errors import ModelError
+
+if TYPE_CHECKING:
+    from autoenchorder.data.dataset import PopularityDataset
+    from autoenchorder.models.base import Model
+
+BUNDLE_FORMAT = "autoenchorder-bundle"
+FORMAT_VERSION = 1
+#: versions this code can read
+SUPPORTED_VERSIONS = (1,)
+WEIGHTS_FILE = "weights.safetensors"
+JSON_FILE = "bundle.json"
+_HASH_FIELDS = ("weights_sha256", "content_sha256")
+#: distributions whose versions a bundle records (missing ones are skipped)
+_LIBRARIES = (
+    "autoenchorder",
+    "torch",
+    "numpy",
+    "scipy",
+    "librosa",
+    "scikit-learn",
+    "pandas",
+    "safetensors",
+    "optuna",
+)
+
+
+def save_bundle(
+    model: Model,
+    path: str | Path,
+    *,
+    metrics: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    feature_spec: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a fitted model to a bundle directory (created; its two files are replaced).
+
+    Parameters
+    ----------
+    model : Model
+        A fitted model (anything with ``to_state()`` and a registered ``name``).
+    path : str or Path
+        The bundle directory.
+    metrics : mapping or None
+        JSON-able training / test metrics.
+    extra : mapping or None
+        JSON-able notes (dataset, split kind, seed ...).
+    feature_spec : mapping or None
+        What the model reads (see :func:`feature_spec_from_dataset`).
+
+    Returns
+    -------
+    Path
+        The bundle directory.
+
+    Raises
+    ------
+    ModelError
+        The model is not fitted, its state holds arrays safetensors cannot store, or the
+        metadata is not JSON-able.
+    """
+    from safetensors.numpy import save  # noqa: PLC0415
+
+    meta, arrays = model.to_state()
+    name = str(meta.get("model") or getattr(model, "name", ""))
+    if not name:
+        raise ModelError("the model has no registry name; cannot bundle it")
+    for key, array in arrays.items():
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+            raise ModelError(f"state array {key!r} is not a numeric numpy array; cannot bundle it")
+    weights = save({k: np.ascontiguousarray(v) for k, v in arrays.items()})
+    doc = _jsonable(
+        {
+            "format": BUNDLE_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": name,
+            "state": meta,
+            "feature_spec": dict(feature_spec or {}),
+            "metrics": dict(metrics or {}),
+            "extra": dict(extra or {}),
+            "libraries": library_versions(),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    doc["weights_sha256"] = hashlib.sha256(weights).hexdigest()
+    doc["content_sha256"] = _content_hash(doc, weights)
+
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    _atomic_write(root / WEIGHTS_FILE, weights)
+    text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    _atomic_write(root / JSON_FILE, text.encode("utf-8"))
+    return root
+
+
+def load_bundle(path: str | Path) -> Model:
+    """Load a bundle written by :func:`save_bundle`, after checking its version and hashes.
+
+    Parameters
+    ----------
+    path : str or Path
+        The bundle directory (or its ``bundle.json``).
+
+    Returns
+    -------
+    Model
+        The fitted model; ``model.bundle_info_`` holds the bundle's JSON document.
+
+    Raises
+    ------
+    ModelError
+        Missing files, not a bundle, an unknown format version, edited weights, edited JSON,
+        an unknown model name, or a state that does not fit the model.
+    """
+    from safetensors import SafetensorError  # noqa: PLC0415
+    from safetensors.numpy import load  # noqa: PLC0415
+
+    from autoenchorder.models.registry import model_class  # noqa: PLC0415
+
+    doc, weights = read_bundle_files(path)
+    root = Path(path).parent if Path(path).name == JSON_FILE else Path(path)
+    version = doc.get("format_version")
+    if doc.get("format") != BUNDLE_FORMAT:
+        raise ModelError(f"{root}: not an autoenchorder bundle (format {doc.get('format')!r})")
+    if version not in SUPPORTED_VERSIONS:
+        raise ModelError(
+            f"{root}: bundle format version {version!r} is not supported; this autoenchorder "
+            f"reads version(s) {', '.join(map(str, SUPPORTED_VERSIONS))}"
+        )
+    if doc.get("weights_sha256") != hashlib.sha256(weights).hexdigest():
+        raise ModelError(
+            f"{root}: {WEIGHTS_FILE} does not match the hash recorded in {JSON_FILE} "
+            "(the weights were modified or corrupted)"
+        )
+    if doc.get("content_sha256") != _content_hash(doc, weights):
+        raise ModelError(
+            f"{root}: {JSON_FILE} does not match its recorded content hash "
+            "(the JSON was modified or corrupted)"
+        )
+    name = doc.get("model")
+    meta = doc.get("state")
+    if not isinstance(name, str) or not isinstance(meta, dict) or meta.get("model") != name:
+        raise ModelError(f"{root}: the bundle's model name and state disagree")
+    cls = model_class(name)  # ModelError naming the known models if unknown
+    try:
+        arrays = load(weights)
+    except SafetensorError as exc:
+        raise ModelError(f"{root}: {WEIGHTS_FILE} is not a valid safetensors file: {exc}") from None
+    model = cls.from_state(meta, arrays)
+    model.bundle_info_ = {k: v for k, v in doc.items() if k != "state"}
+    return model
+
+
+def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], bytes]:
+    """Read a bundle's JSON document and raw weight bytes without checking them.
+
+    Parameters
+    ----------
+    path : str or Path
+        The bundle directory (or its ``bundle.json``).
+
+    Returns
+    -------
+    doc : dict
+    weights : bytes
+    """
+    root = Path(path)
+    if root.name == JSON_FILE and root.is_file():
+        root = root.parent
+    if not root.is_dir():
+        raise ModelError(f"{root}: no such bundle directory")
+    try:
+        text = (root / JSON_FILE).read_text(encoding="utf-8")
+        weights = (root / WEIGHTS_FILE).read_bytes()
+    except FileNotFoundError as exc:
+        raise ModelError(f"{root}: not a bundle, {Path(exc.filename).name} is missing") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{root}: cannot read the bundle: {exc}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{root}: {JSON_FILE} is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ModelError(f"{root}: {JSON_FILE} is not a JSON object")
+    return doc, weights
+
+
+def feature_spec_from_dataset(
+    ds: PopularityDataset,
+    *,
+    groups: list[str] | tuple[str, ...] | None = None,
+    embedder: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Describe the inputs a model trained on ``ds`` reads, for a bundle's ``feature_spec``.
+
+    Parameters
+    ----------
+    ds : PopularityDataset
+    groups : sequence of str or None
+        The column groups the model uses (default: all groups of ``ds``).
+    embedder : mapping or None
+        ``{"name": ..., "version": ...}`` of the embedder that produced the sequences
+        (default: ``ds.info.get("embedder")``).
+
+    Returns
+    -------
+    dict
+        ``columns`` (group -> names in order), ``sequence_dim`` (or None), ``embedder``,
+        ``task`` and ``class_names``.
+    """
+    chosen = list(groups) if groups is not None else list(ds.column_groups)
+    return {
+        "columns": {g: list(ds.column_groups[g]) for g in chosen if g in ds.column_groups},
+        "sequence_dim": ds.sequence_dim,
+        "embedder": dict(embedder) if embedder else ds.info.get("embedder"),
+        "task": ds.task,
+        "class_names": ds.class_names,
+    }
+
+
+def library_versions() -> dict[str, str]:
+    """Python's and the installed versions of the libraries a model's numbers depend on."""
+    versions = {"python": platform.python_version()}
+    for dist in _LIBRARIES:
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _content_hash(doc: Mapping[str, Any], weights: bytes) -> str:
+    body = {k: v for k, v in doc.items() if k not in _HASH_FIELDS}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8") + b"\n" + weights).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: numpy scalars / arrays, paths, tuples converted; NaN, inf -> null."""
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ModelError(f"bundle metadata keys must be strings, got {key!r}")
+            out[key] = _jsonable(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, Path):
+        return value.as_posix()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    raise ModelError(f"bundle metadata holds a {type(value).__name__}, which JSON cannot store")
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
