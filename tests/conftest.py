@@ -42,8 +42,9 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def make_tone(seconds: float, sr: int, *, freqs=(220.0, 277.2, 329.6), seed: int = 0,
-              channels: int = 1) -> np.ndarray:
+def make_tone(
+    seconds: float, sr: int, *, freqs=(220.0, 277.2, 329.6), seed: int = 0, channels: int = 1
+) -> np.ndarray:
     """A short chord with a little noise, float32, shape (n,) or (n, channels) for soundfile."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sr)) / sr

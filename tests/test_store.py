@@ -12,13 +12,23 @@ from autoenchorder.errors import DataError
 
 
 def _row(track_id: str, value: float) -> dict:
-    return {"track_id": track_id, "path": f"{track_id}.wav", "duration": 1.0, "sample_rate": 8000,
-            "channels": 1, "silent": False, "feat_a": value, "feat_b": -value}
+    return {
+        "track_id": track_id,
+        "path": f"{track_id}.wav",
+        "duration": 1.0,
+        "sample_rate": 8000,
+        "channels": 1,
+        "silent": False,
+        "feat_a": value,
+        "feat_b": -value,
+    }
 
 
 def _embedding(rng: np.random.Generator, n_frames: int, dim: int = 5) -> Embedding:
-    return Embedding(frames=rng.standard_normal((n_frames, dim)).astype(np.float32),
-                     times=np.arange(n_frames) * 3.0)
+    return Embedding(
+        frames=rng.standard_normal((n_frames, dim)).astype(np.float32),
+        times=np.arange(n_frames) * 3.0,
+    )
 
 
 @pytest.fixture
@@ -29,11 +39,13 @@ def store(tmp_path):
 def test_rows_sequences_and_failures_round_trip(store):
     rng = np.random.default_rng(0)
     seqs = {"a": _embedding(rng, 4), "b": _embedding(rng, 1), "c": _embedding(rng, 0)}
-    store.write_shard(ShardContent(
-        rows=[_row("b", 2.0), _row("a", 1.0)],
-        sequences={"emb": seqs},
-        failures=[{"path": "d.wav", "track_id": "d", "stage": "lowlevel", "reason": "bad"}],
-    ))
+    store.write_shard(
+        ShardContent(
+            rows=[_row("b", 2.0), _row("a", 1.0)],
+            sequences={"emb": seqs},
+            failures=[{"path": "d.wav", "track_id": "d", "stage": "lowlevel", "reason": "bad"}],
+        )
+    )
     table = store.read_table()
     assert table["track_id"].tolist() == ["a", "b"]
     assert table["feat_b"].tolist() == [-1.0, -2.0]
@@ -51,8 +63,11 @@ def test_rows_sequences_and_failures_round_trip(store):
 
 
 def test_failure_disappears_once_the_stage_is_stored(store):
-    store.write_shard(ShardContent(failures=[
-        {"path": "a.wav", "track_id": "a", "stage": "lowlevel", "reason": "busy"}]))
+    store.write_shard(
+        ShardContent(
+            failures=[{"path": "a.wav", "track_id": "a", "stage": "lowlevel", "reason": "busy"}]
+        )
+    )
     assert len(store.failures()) == 1
     store.write_shard(ShardContent(rows=[_row("a", 1.0)]))
     assert store.failures().empty
@@ -88,8 +103,11 @@ def test_not_a_store(tmp_path):
 def test_compact_keeps_contents(store):
     rng = np.random.default_rng(1)
     for k in range(3):
-        store.write_shard(ShardContent(rows=[_row(f"t{k}", float(k))],
-                                       sequences={"emb": {f"t{k}": _embedding(rng, k + 1)}}))
+        store.write_shard(
+            ShardContent(
+                rows=[_row(f"t{k}", float(k))], sequences={"emb": {f"t{k}": _embedding(rng, k + 1)}}
+            )
+        )
     before_rows, before_seqs = store.read_table(), store.read_sequences("emb")
     store.compact()
     assert len(list((store.root / "shards").iterdir())) == 1

@@ -19,6 +19,7 @@ from autoenchorder.errors import AutoenchorderError
 #: sub-command name -> (module under autoenchorder.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("extract", "Extract low-level features (and embeddings) from audio into a store."),
+    "weights": ("weights", "Set up, download and list pretrained embedder weights."),
 }
 
 

@@ -61,7 +61,9 @@ class AudioInfo:
         return self.frames / float(self.sample_rate)
 
 
-def discover_audio(root: str | Path, *, extensions: frozenset[str] = AUDIO_EXTENSIONS) -> list[Path]:
+def discover_audio(
+    root: str | Path, *, extensions: frozenset[str] = AUDIO_EXTENSIONS
+) -> list[Path]:
     """List the audio files below a folder, recursively, in a stable (sorted) order.
 
     Parameters
@@ -142,7 +144,9 @@ def to_mono(y: np.ndarray) -> np.ndarray:
     return np.mean(y, axis=0, dtype=np.float32) if y.dtype == np.float32 else np.mean(y, axis=0)
 
 
-def resample(y: np.ndarray, *, orig_sr: int, target_sr: int, res_type: str = "soxr_hq") -> np.ndarray:
+def resample(
+    y: np.ndarray, *, orig_sr: int, target_sr: int, res_type: str = "soxr_hq"
+) -> np.ndarray:
     """Resample a signal along its last axis.
 
     Parameters
@@ -255,12 +259,15 @@ def load_audio(
         if total <= 0:
             raise AudioError(path, "no audio frames (zero length)")
         if start >= total:
-            raise AudioError(path, f"offset {offset:.2f} s is past the end ({total / native_sr:.2f} s)")
+            raise AudioError(
+                path, f"offset {offset:.2f} s is past the end ({total / native_sr:.2f} s)"
+            )
         stop = total if duration is None else min(total, start + int(round(duration * native_sr)))
         n = stop - start
         if n / native_sr > max_duration:
             raise AudioError(
-                path, f"{n / native_sr:.0f} s of audio is longer than the limit of {max_duration:.0f} s"
+                path,
+                f"{n / native_sr:.0f} s of audio is longer than the limit of {max_duration:.0f} s",
             )
         try:
             if start:

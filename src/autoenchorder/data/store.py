@@ -4,9 +4,11 @@ Layout of a store directory::
 
     STORE/
       manifest.json                 format version, audio root, config, library versions
-      shards/000001-<token>/        one atomic unit of work, written whole or not at all
-        lowlevel.parquet            track_id, path, duration, sample_rate, channels, silent, 207 features
-        seq-<embedder>.parquet      track_id, n_frames, dim, times (list<f64>), frames (list<f32>, T*D)
+      shards/<time>-<token>/        one atomic unit of work, written whole or not at all
+        lowlevel.parquet            track_id, path, duration, sample_rate, channels, silent,
+                                    then the 207 features
+        seq-<embedder>.parquet      track_id, n_frames, dim, times (list<f64>),
+                                    frames (list<f32>, T*D flattened)
         failures.parquet            path, track_id, stage, reason
       .tmp-*/                       shards being written (removed when the store is opened)
 
@@ -37,7 +39,14 @@ from autoenchorder.errors import DataError
 FORMAT_VERSION = 1
 LOWLEVEL_STAGE = "lowlevel"
 #: Columns of the low-level table that precede the 207 features.
-TRACK_COLUMNS: tuple[str, ...] = ("track_id", "path", "duration", "sample_rate", "channels", "silent")
+TRACK_COLUMNS: tuple[str, ...] = (
+    "track_id",
+    "path",
+    "duration",
+    "sample_rate",
+    "channels",
+    "silent",
+)
 FAILURE_COLUMNS: tuple[str, ...] = ("path", "track_id", "stage", "reason")
 
 
@@ -76,8 +85,17 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
     out = {}
-    for name in ("autoenchorder", "numpy", "scipy", "librosa", "soundfile", "soxr", "pandas",
-                 "pyarrow", "torch"):
+    for name in (
+        "autoenchorder",
+        "numpy",
+        "scipy",
+        "librosa",
+        "soundfile",
+        "soxr",
+        "pandas",
+        "pyarrow",
+        "torch",
+    ):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -94,11 +112,13 @@ def _sequences_to_table(sequences: dict[str, Embedding]) -> pa.Table:
     time_offsets = np.concatenate([[0], np.cumsum(n_frames)]).astype(np.int64)
     flat_frames = (
         np.concatenate([e.frames.astype(np.float32, copy=False).ravel() for e in embs])
-        if embs else np.zeros(0, np.float32)
+        if embs
+        else np.zeros(0, np.float32)
     )
     flat_times = (
         np.concatenate([e.times.astype(np.float64, copy=False) for e in embs])
-        if embs else np.zeros(0, np.float64)
+        if embs
+        else np.zeros(0, np.float64)
     )
     return pa.table(
         {
@@ -145,7 +165,9 @@ class FeatureStore:
         self.root = Path(root)
         manifest_path = self.root / "manifest.json"
         if not manifest_path.is_file():
-            raise DataError(f"{self.root} is not a feature store (no manifest.json); run `extract` first")
+            raise DataError(
+                f"{self.root} is not a feature store (no manifest.json); run `extract` first"
+            )
         try:
             self.manifest: dict = json.loads(manifest_path.read_text())
         except json.JSONDecodeError as exc:
@@ -255,7 +277,8 @@ class FeatureStore:
         if content.failures:
             pq.write_table(
                 pa.Table.from_pandas(
-                    pd.DataFrame(content.failures, columns=list(FAILURE_COLUMNS)), preserve_index=False
+                    pd.DataFrame(content.failures, columns=list(FAILURE_COLUMNS)),
+                    preserve_index=False,
                 ),
                 tmp / "failures.parquet",
             )
@@ -303,7 +326,9 @@ class FeatureStore:
         }
         return sorted(names)
 
-    def read_sequences(self, embedder: str, ids: Iterable[str] | None = None) -> dict[str, Embedding]:
+    def read_sequences(
+        self, embedder: str, ids: Iterable[str] | None = None
+    ) -> dict[str, Embedding]:
         """The stored sequences of one embedder.
 
         Parameters
@@ -325,7 +350,7 @@ class FeatureStore:
         return out
 
     def done_ids(self, stage: str) -> set[str]:
-        """Track ids whose ``stage`` (:data:`LOWLEVEL_STAGE` or :func:`sequence_stage`) is stored."""
+        """Track ids whose ``stage`` is stored (:data:`LOWLEVEL_STAGE` or a sequence stage)."""
         if stage == LOWLEVEL_STAGE:
             parts = self._read_parts("lowlevel.parquet", columns=["track_id"])
         elif stage.startswith("seq:"):
@@ -348,7 +373,9 @@ class FeatureStore:
         df = pa.concat_tables(parts).to_pandas()
         df = df.drop_duplicates(["track_id", "stage"], keep="last")
         done = {stage: self.done_ids(stage) for stage in df["stage"].unique()}
-        keep = [tid not in done[stage] for tid, stage in zip(df["track_id"], df["stage"], strict=True)]
+        keep = [
+            tid not in done[stage] for tid, stage in zip(df["track_id"], df["stage"], strict=True)
+        ]
         return df[keep].sort_values(["path", "stage"]).reset_index(drop=True)
 
     def compact(self) -> None:

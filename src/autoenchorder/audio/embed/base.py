@@ -30,7 +30,8 @@ class Embedding:
     def __post_init__(self) -> None:
         if self.frames.ndim != 2 or self.times.shape != (self.frames.shape[0],):
             raise ValueError(
-                f"frames must be [T, D] and times [T]; got {self.frames.shape} and {self.times.shape}"
+                "frames must be [T, D] and times [T]; "
+                f"got {self.frames.shape} and {self.times.shape}"
             )
 
 

@@ -1,0 +1,102 @@
+"""``autoenchorder extract AUDIO_DIR --out STORE``: a folder of songs -> a feature store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from autoenchorder.data.extract import ExtractSummary, extract_corpus
+
+
+def print_summary(
+    summary: ExtractSummary, store: Path, console: Console, *, max_failures: int = 20
+) -> None:
+    """Print a run's done / skipped / failed counts and its failures (file and reason).
+
+    Parameters
+    ----------
+    summary : ExtractSummary
+        The run.
+    store : Path
+        The store folder, for the closing line.
+    console : rich.console.Console
+        Where to print.
+    max_failures : int
+        List at most this many failures.
+    """
+    table = Table(title="extract", show_header=True)
+    for col in ("found", "done", "skipped (already stored)", "failed", "seconds"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        str(summary.total),
+        str(summary.done),
+        str(summary.skipped),
+        str(summary.failed),
+        f"{summary.seconds:.1f}",
+    )
+    console.print(table)
+    if summary.failures:
+        failures = Table(title="failures (recorded in the store)", show_header=True)
+        for col in ("file", "stage", "reason"):
+            failures.add_column(col)
+        for path, stage, reason in summary.failures[:max_failures]:
+            failures.add_row(path, stage, reason)
+        console.print(failures)
+        if len(summary.failures) > max_failures:
+            console.print(f"... and {len(summary.failures) - max_failures} more")
+    console.print(f"store: {store}")
+
+
+@click.command("extract")
+@click.argument("audio_dir", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    "store",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Feature store folder (created, or resumed if it exists).",
+)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
+)
+@click.option(
+    "--embedder",
+    default=None,
+    help="Also store this embedder's sequences (e.g. musicnn-msd, vggish).",
+)
+@click.option(
+    "--compat",
+    type=click.Choice(["spotgentrack", "fixed"]),
+    default="spotgentrack",
+    show_default=True,
+    help="Low-level feature mode (see docs/lowlevel-features.md).",
+)
+@click.option("--retry-failed", is_flag=True, help="Retry files that failed in an earlier run.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def command(
+    audio_dir: Path,
+    store: Path,
+    workers: int,
+    embedder: str | None,
+    compat: str,
+    retry_failed: bool,
+    quiet: bool,
+) -> None:
+    """Extract the 207 low-level features (and embeddings) of every song below AUDIO_DIR.
+
+    Re-running the same command resumes: tracks already stored are skipped, and a run that
+    was interrupted (even by kill -9) loses at most its last unwritten shard.
+    """
+    summary = extract_corpus(
+        audio_dir,
+        store,
+        workers=workers,
+        embedder=embedder,
+        compat=compat,
+        retry_failed=retry_failed,
+        progress=not quiet,
+    )
+    print_summary(summary, store, Console())

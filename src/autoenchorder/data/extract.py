@@ -1,0 +1,398 @@
+"""Corpus -> feature store: parallel, resumable extraction with a progress bar.
+
+For every audio file below a folder, the needed stages (the 207 low-level features, and the
+sequence of an embedder if one is asked for) are computed in worker processes and written to a
+:class:`~autoenchorder.data.store.FeatureStore` in atomic shards. A file that fails is recorded
+with the stage and the reason and the run goes on; a re-run skips what the store already holds
+(and, unless asked, what already failed), so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autoenchorder.audio.io import discover_audio, is_silent, load_audio
+from autoenchorder.data.store import (
+    LOWLEVEL_STAGE,
+    FeatureStore,
+    ShardContent,
+    sequence_stage,
+)
+from autoenchorder.errors import AutoenchorderError
+
+#: Songs longer than this are embedded by streaming the file instead of from the decoded clip.
+STREAM_EMBEDDING_AFTER_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One file and the stages it still needs."""
+
+    path: str
+    track_id: str
+    relative_path: str
+    stages: tuple[str, ...]
+
+
+@dataclass
+class ExtractSummary:
+    """What a run did.
+
+    Attributes
+    ----------
+    total : int
+        Audio files found.
+    done : int
+        Files processed by this run without any failure.
+    skipped : int
+        Files the store already held (or that failed before and were not retried).
+    failed : int
+        Files with at least one failed stage in this run.
+    failures : list of tuple of (str, str, str)
+        ``(path, stage, reason)`` of this run's failures.
+    seconds : float
+        Wall time.
+    """
+
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def track_id_for(path: Path, root: Path) -> str:
+    """The track id of a file: its path relative to the audio root, posix, without extension.
+
+    Parameters
+    ----------
+    path : Path
+        The audio file.
+    root : Path
+        The corpus folder (or the file itself when a single file is extracted).
+    """
+    if root.is_file():
+        return path.stem
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
+def plan_work(
+    audio_dir: Path, store: FeatureStore, *, embedder: str | None, retry_failed: bool
+) -> tuple[list[WorkItem], int]:
+    """List the files that still need work and the stages each needs.
+
+    Parameters
+    ----------
+    audio_dir : Path
+        The corpus folder.
+    store : FeatureStore
+        Where results go (and what is already done).
+    embedder : str or None
+        The embedder whose sequences are wanted, if any.
+    retry_failed : bool
+        Retry stages that failed in an earlier run.
+
+    Returns
+    -------
+    items : list of WorkItem
+    skipped : int
+        Files needing nothing.
+    """
+    stages = [LOWLEVEL_STAGE] + ([sequence_stage(embedder)] if embedder else [])
+    done = {s: store.done_ids(s) for s in stages}
+    failed: set[tuple[str, str]] = set()
+    if not retry_failed:
+        f = store.failures()
+        failed = set(zip(f["track_id"], f["stage"], strict=True))
+    items, skipped = [], 0
+    for path in discover_audio(audio_dir):
+        tid = track_id_for(path, audio_dir)
+        need = tuple(s for s in stages if tid not in done[s] and (tid, s) not in failed)
+        if need:
+            rel = path.name if audio_dir.is_file() else path.relative_to(audio_dir).as_posix()
+            items.append(WorkItem(str(path), tid, rel, need))
+        else:
+            skipped += 1
+    return items, skipped
+
+
+# ---------------------------------------------------------------------------- worker side
+_WORKER_STATE: dict = {}
+
+
+def _init_worker(embedder: str | None, embedder_options: dict, threads: int) -> None:
+    _WORKER_STATE.update(embedder=embedder, embedder_options=embedder_options)
+    if embedder:
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(threads)
+
+
+def _get_embedder():
+    from autoenchorder.audio.embed import get_embedder  # noqa: PLC0415
+
+    return get_embedder(_WORKER_STATE["embedder"], **_WORKER_STATE["embedder_options"])
+
+
+def process_item(item: WorkItem, compat: str) -> dict:
+    """Compute the stages of one file (runs in a worker process).
+
+    Parameters
+    ----------
+    item : WorkItem
+        The file and its stages.
+    compat : str
+        Low-level feature compatibility mode.
+
+    Returns
+    -------
+    dict
+        ``{"row": dict | None, "sequence": Embedding | None, "failures": [(stage, reason)]}``.
+    """
+    from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS, extract_lowlevel  # noqa: PLC0415
+
+    out: dict = {"row": None, "sequence": None, "failures": []}
+    try:
+        y, sr = load_audio(item.path, mono=False)
+    except AutoenchorderError as exc:
+        out["failures"] = [(s, getattr(exc, "reason", str(exc))) for s in item.stages]
+        return out
+    channels = 1 if y.ndim == 1 else y.shape[0]
+    mono = y if y.ndim == 1 else np.mean(y, axis=0, dtype=np.float32)
+    del y
+    duration = mono.shape[0] / sr
+    for stage in item.stages:
+        try:
+            if stage == LOWLEVEL_STAGE:
+                values = extract_lowlevel(mono, sr, compat=compat)
+                row = {
+                    "track_id": item.track_id,
+                    "path": item.relative_path,
+                    "duration": float(duration),
+                    "sample_rate": int(sr),
+                    "channels": int(channels),
+                    "silent": bool(is_silent(mono)),
+                }
+                row.update(zip(LOWLEVEL_COLUMNS, (float(v) for v in values), strict=True))
+                out["row"] = row
+            else:
+                embedder = _get_embedder()
+                if duration > STREAM_EMBEDDING_AFTER_SECONDS:
+                    out["sequence"] = embedder.embed_file(item.path)
+                else:
+                    out["sequence"] = embedder.embed(mono, sr)
+        except AutoenchorderError as exc:
+            out["failures"].append((stage, getattr(exc, "reason", str(exc))))
+        except Exception as exc:  # noqa: BLE001  a bug on one file must not end the batch
+            out["failures"].append((stage, f"unexpected {type(exc).__name__}: {exc}"))
+    return out
+
+
+# ---------------------------------------------------------------------------- parent side
+def _results_in_process(items: list[WorkItem], compat: str) -> Iterator[tuple[WorkItem, dict]]:
+    for item in items:
+        yield item, process_item(item, compat)
+
+
+def _results_in_pool(
+    items: list[WorkItem], compat: str, workers: int, initargs: tuple
+) -> Iterator[tuple[WorkItem, dict]]:
+    # A bounded window of futures keeps memory flat whatever the corpus size.
+    context = multiprocessing.get_context("spawn")
+    window = workers * 4
+    queue = iter(items)
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=initargs
+    ) as pool:
+        pending: dict[Future, WorkItem] = {}
+        for item in queue:
+            pending[pool.submit(process_item, item, compat)] = item
+            if len(pending) >= window:
+                break
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                item = pending.pop(fut)
+                try:
+                    result = fut.result()
+                except Exception as exc:  # noqa: BLE001  a crashed worker is one item's failure
+                    result = {
+                        "row": None,
+                        "sequence": None,
+                        "failures": [(s, f"worker crashed: {exc}") for s in item.stages],
+                    }
+                yield item, result
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending[pool.submit(process_item, nxt, compat)] = nxt
+
+
+def extract_corpus(
+    audio_dir: str | Path,
+    store_root: str | Path,
+    *,
+    workers: int = 1,
+    embedder: str | None = None,
+    embedder_options: dict | None = None,
+    compat: str = "spotgentrack",
+    retry_failed: bool = False,
+    shard_size: int = 128,
+    shard_seconds: float = 60.0,
+    on_progress: Callable[[int, int], None] | None = None,
+    progress: bool = False,
+) -> ExtractSummary:
+    """Extract features of every audio file below ``audio_dir`` into a feature store.
+
+    Parameters
+    ----------
+    audio_dir : str or Path
+        A folder (searched recursively) or one audio file.
+    store_root : str or Path
+        The store folder (created if needed; resumed if it exists).
+    workers : int
+        Worker processes (1 = in this process).
+    embedder : str or None
+        Also store this embedder's sequences (e.g. ``"musicnn-msd"``).
+    embedder_options : dict or None
+        Options for :func:`~autoenchorder.audio.embed.get_embedder`.
+    compat : {"spotgentrack", "fixed"}
+        Low-level feature mode (see :func:`~autoenchorder.audio.lowlevel.extract_lowlevel`).
+    retry_failed : bool
+        Retry files that failed in an earlier run.
+    shard_size : int
+        Tracks per shard (a shard is the unit of atomic writes).
+    shard_seconds : float
+        Also write a shard after this long, so a kill loses at most this much work.
+    on_progress : callable or None
+        ``on_progress(n_finished, n_total)`` after each file.
+    progress : bool
+        Show a rich progress bar.
+
+    Returns
+    -------
+    ExtractSummary
+    """
+    started = time.perf_counter()
+    audio_dir = Path(audio_dir)
+    embedder_options = dict(embedder_options or {})
+    store = FeatureStore.create(store_root, audio_root=audio_dir, config={"compat": compat})
+    if embedder:
+        store.register_embedder(embedder, _embedder_identity(embedder, embedder_options))
+    items, skipped = plan_work(audio_dir, store, embedder=embedder, retry_failed=retry_failed)
+    summary = ExtractSummary(total=len(items) + skipped, skipped=skipped)
+    if workers > 1 and len(items) > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        results = _results_in_pool(items, compat, workers, (embedder, embedder_options, threads))
+    else:
+        _init_worker(embedder, embedder_options, max(1, os.cpu_count() or 1))
+        results = _results_in_process(items, compat)
+
+    bar = _ProgressBar(len(items)) if progress else None
+    shard = ShardContent()
+    last_flush = time.monotonic()
+    try:
+        for finished, (item, result) in enumerate(results, start=1):
+            _add_result(shard, item, result, embedder, summary)
+            if len(shard.rows) + len(shard.failures) >= shard_size or (
+                time.monotonic() - last_flush > shard_seconds
+            ):
+                store.write_shard(shard)
+                shard, last_flush = ShardContent(), time.monotonic()
+            if bar:
+                bar.advance(summary)
+            if on_progress:
+                on_progress(finished, len(items))
+    finally:
+        # Whatever happened (Ctrl-C included), finished work is kept.
+        store.write_shard(shard)
+        if bar:
+            bar.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _add_result(
+    shard: ShardContent, item: WorkItem, result: dict, embedder: str | None, summary: ExtractSummary
+) -> None:
+    if result["row"] is not None:
+        shard.rows.append(result["row"])
+    if result["sequence"] is not None and embedder:
+        shard.sequences.setdefault(embedder, {})[item.track_id] = result["sequence"]
+    for stage, reason in result["failures"]:
+        shard.failures.append(
+            {
+                "path": item.relative_path,
+                "track_id": item.track_id,
+                "stage": stage,
+                "reason": reason,
+            }
+        )
+        summary.failures.append((item.relative_path, stage, reason))
+    if result["failures"]:
+        summary.failed += 1
+    else:
+        summary.done += 1
+
+
+def _embedder_identity(name: str, options: dict) -> dict:
+    from autoenchorder.audio.embed import get_embedder  # noqa: PLC0415
+
+    emb = get_embedder(name, **options)
+    return {
+        "version": getattr(emb, "version", "unknown"),
+        "dim": int(emb.dim),
+        "sample_rate": int(emb.sample_rate),
+        "window_seconds": float(emb.window_seconds),
+        "hop_seconds": float(emb.hop_seconds),
+        "options": {k: str(v) for k, v in sorted(options.items())},
+    }
+
+
+class _ProgressBar:
+    """A rich progress bar with rate, ETA and running done / failed counts."""
+
+    def __init__(self, total: int) -> None:
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]extract"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("[red]{task.fields[failed]}"),
+        )
+        self._task = self._progress.add_task("extract", total=total, rate="", failed="")
+        self._started = time.perf_counter()
+        self._progress.start()
+
+    def advance(self, summary: ExtractSummary) -> None:
+        n = summary.done + summary.failed
+        rate = n / max(time.perf_counter() - self._started, 1e-9)
+        self._progress.update(
+            self._task,
+            advance=1,
+            rate=f"{rate:.2f} files/s",
+            failed=f"{summary.failed} failed" if summary.failed else "",
+        )
+
+    def close(self) -> None:
+        self._progress.stop()
