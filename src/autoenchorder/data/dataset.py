@@ -94,9 +94,7 @@ class PopularityDataset:
         uniq, counts = np.unique(self.ids, return_counts=True)
         if len(uniq) != len(self.ids):
             dup = uniq[counts > 1]
-            raise DataError(
-                f"{len(dup)} duplicate track ids (e.g. {', '.join(map(str, dup[:3]))})"
-            )
+            raise DataError(f"{len(dup)} duplicate track ids (e.g. {', '.join(map(str, dup[:3]))})")
 
     def _check_target(self, n: int) -> None:
         if self.task not in TASKS:
@@ -108,9 +106,7 @@ class PopularityDataset:
             y = y.astype(np.float64)
             bad = ~np.isfinite(y) | (y < 0) | (y > 100)
             if bad.any():
-                raise DataError(
-                    f"{int(bad.sum())} targets are NaN or outside popularity 0-100"
-                )
+                raise DataError(f"{int(bad.sum())} targets are NaN or outside popularity 0-100")
         else:
             if y.size and not np.all(np.equal(np.mod(y, 1), 0)):
                 raise DataError("classification labels must be integers")
@@ -358,3 +354,21 @@ class PopularityDataset:
         PopularityDataset
         """
         return replace(self, sequences=sequences, sequence_times=times, info=dict(self.info))
+
+
+#: The 13 Spotify track descriptors ("high-level" audio features), in the Web API's order.
+DESCRIPTOR_COLUMNS: tuple[str, ...] = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "duration_ms",
+    "time_signature",
+)
