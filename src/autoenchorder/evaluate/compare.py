@@ -1,0 +1,264 @@
+"""Song-by-song comparison of two models and errors by popularity range.
+
+The reference study reported that Autoen-chorder beat its HitMusicNet replica "on 919 of the
+1,500 test songs (61.2 %)", better in the popularity band 0.22-0.55 and worse on the tails
+(< 0.2 and > 0.6). :func:`win_rate` measures the first claim with a bootstrap interval,
+:func:`win_rate_by_range` and :func:`error_by_range` the second, on the 0-100 scale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from autoenchorder.evaluate.bootstrap import bootstrap_replicates, confidence_interval
+
+
+@dataclass(frozen=True)
+class Band:
+    """A popularity range on the 0-100 scale.
+
+    Attributes
+    ----------
+    label : str
+        Name shown in tables.
+    lower, upper : float
+        Bounds.
+    lower_inclusive, upper_inclusive : bool
+        Whether each bound belongs to the band.
+    """
+
+    label: str
+    lower: float
+    upper: float
+    lower_inclusive: bool = True
+    upper_inclusive: bool = False
+
+    def mask(self, y: np.ndarray) -> np.ndarray:
+        """Which of the popularity values ``y`` (shape (n,)) fall in the band (bool, shape (n,))."""
+        above = y >= self.lower if self.lower_inclusive else y > self.lower
+        below = y <= self.upper if self.upper_inclusive else y < self.upper
+        return above & below
+
+
+#: The study's ranges: its models differed in the middle (0.22-0.55) and on the tails
+#: (< 0.2, > 0.6). The gaps between them (20-22 and 55-60) belong to no band, as in the study.
+STUDY_BANDS: tuple[Band, ...] = (
+    Band("low tail (< 20)", 0.0, 20.0, True, False),
+    Band("middle (22-55)", 22.0, 55.0, True, True),
+    Band("high tail (> 60)", 60.0, 100.0, False, True),
+)
+
+
+@dataclass(frozen=True)
+class WinRate:
+    """How often model A's absolute error is smaller than model B's, song by song.
+
+    Attributes
+    ----------
+    model_a, model_b : str
+    n : int
+        Songs compared.
+    a_better, b_better, ties : int
+        Songs where A's error is smaller, larger, or equal (within ``tol``).
+    share : float
+        ``a_better / n`` -- the study's figure (919 / 1,500 = 61.2 %).
+    low, high : float
+        Bootstrap interval of ``share``.
+    share_decided : float
+        ``a_better / (a_better + b_better)``, ties left out (NaN if every song is a tie).
+    level : float
+        Interval coverage.
+    """
+
+    model_a: str
+    model_b: str
+    n: int
+    a_better: int
+    b_better: int
+    ties: int
+    share: float
+    low: float
+    high: float
+    share_decided: float
+    level: float
+
+    def to_dict(self) -> dict:
+        """Plain-dict form for JSON/CSV."""
+        return asdict(self)
+
+
+def win_rate(
+    y_true: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    *,
+    names: tuple[str, str] = ("A", "B"),
+    tol: float = 1e-9,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> WinRate:
+    """Share of songs where A's absolute error is smaller than B's, with a bootstrap interval.
+
+    Parameters
+    ----------
+    y_true, pred_a, pred_b : np.ndarray, shape (n,)
+        Targets and the two models' predictions on the same songs.
+    names : (str, str)
+        Names of A and B for the result.
+    tol : float
+        Absolute errors closer than this count as a tie.
+    n_boot, level, seed
+        Bootstrap settings (see :func:`autoenchorder.evaluate.bootstrap.paired_bootstrap`).
+
+    Returns
+    -------
+    WinRate
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    gap = np.abs(np.asarray(pred_b) - y_true) - np.abs(np.asarray(pred_a) - y_true)
+    a_wins = gap > tol
+    b_wins = gap < -tol
+    n = int(y_true.size)
+    if n == 0:
+        raise ValueError("no songs to compare")
+    share = float(a_wins.mean())
+    replicates = bootstrap_replicates(
+        lambda index: a_wins[index].mean(axis=-1), n, n_boot=n_boot, seed=seed
+    )
+    low, high = confidence_interval(replicates, np.asarray(share), level=level)
+    decided = int(a_wins.sum() + b_wins.sum())
+    return WinRate(
+        model_a=names[0],
+        model_b=names[1],
+        n=n,
+        a_better=int(a_wins.sum()),
+        b_better=int(b_wins.sum()),
+        ties=n - decided,
+        share=share,
+        low=float(low),
+        high=float(high),
+        share_decided=float(a_wins.sum() / decided) if decided else float("nan"),
+        level=level,
+    )
+
+
+def win_rate_by_range(
+    y_true: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    *,
+    names: tuple[str, str] = ("A", "B"),
+    bands: Sequence[Band] = STUDY_BANDS,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`win_rate` within each popularity band (the study's middle vs tails by default).
+
+    Parameters
+    ----------
+    y_true, pred_a, pred_b : np.ndarray, shape (n,)
+    names : (str, str)
+    bands : sequence of Band
+    n_boot, level, seed
+        Bootstrap settings.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per band with at least one song: ``band`` and the :class:`WinRate` fields.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    rows = []
+    for band in bands:
+        inside = band.mask(y_true)
+        if inside.any():
+            result = win_rate(
+                y_true[inside],
+                np.asarray(pred_a)[inside],
+                np.asarray(pred_b)[inside],
+                names=names,
+                n_boot=n_boot,
+                level=level,
+                seed=seed,
+            )
+            rows.append({"band": band.label, **result.to_dict()})
+    return pd.DataFrame(rows)
+
+
+def error_by_range(
+    y_true: np.ndarray,
+    predictions: Mapping[str, np.ndarray],
+    *,
+    bands: Sequence[Band] = STUDY_BANDS,
+) -> pd.DataFrame:
+    """Mean absolute error and mean signed error (bias) of each model within each band.
+
+    Parameters
+    ----------
+    y_true : np.ndarray, shape (n,)
+        Popularity 0-100.
+    predictions : mapping of str to np.ndarray, each shape (n,)
+    bands : sequence of Band
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``band, lower, upper, n, model, mae, bias`` (bias = mean of prediction - truth;
+        negative means the model predicts too low). Bands without songs have ``n = 0`` and NaNs.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    rows = []
+    for band in bands:
+        inside = band.mask(y_true)
+        for model, pred in predictions.items():
+            error = np.asarray(pred, dtype=np.float64)[inside] - y_true[inside]
+            rows.append(
+                {
+                    "band": band.label,
+                    "lower": band.lower,
+                    "upper": band.upper,
+                    "n": int(inside.sum()),
+                    "model": model,
+                    "mae": float(np.abs(error).mean()) if error.size else float("nan"),
+                    "bias": float(error.mean()) if error.size else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def quantile_bands(y_true: np.ndarray, *, n_bins: int = 10) -> list[Band]:
+    """Bands holding about equal numbers of songs (deciles of the target by default).
+
+    Parameters
+    ----------
+    y_true : np.ndarray, shape (n,)
+    n_bins : int
+
+    Returns
+    -------
+    list of Band
+        Consecutive left-closed bands (the last one closed on both ends); duplicate edges from
+        tied targets are merged, so there may be fewer than ``n_bins``.
+    """
+    edges = np.unique(
+        np.quantile(np.asarray(y_true, dtype=np.float64), np.linspace(0, 1, n_bins + 1))
+    )
+    if edges.size == 1:
+        return [Band(f"{edges[0]:.0f}", float(edges[0]), float(edges[0]), True, True)]
+    return [
+        Band(f"{lo:.0f}-{hi:.0f}", float(lo), float(hi), True, i == edges.size - 2)
+        for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+    ]
+
+
+def error_by_decile(
+    y_true: np.ndarray, predictions: Mapping[str, np.ndarray], *, n_bins: int = 10
+) -> pd.DataFrame:
+    """:func:`error_by_range` over the deciles (or ``n_bins`` quantile bins) of the target."""
+    return error_by_range(y_true, predictions, bands=quantile_bands(y_true, n_bins=n_bins))

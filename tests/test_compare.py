@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+from autoenchorder.evaluate.compare import (
+    STUDY_BANDS,
+    Band,
+    error_by_decile,
+    error_by_range,
+    quantile_bands,
+    win_rate,
+    win_rate_by_range,
+)
+
+
+def test_win_rate_by_hand():
+    y = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    a = np.array([12.0, 20.0, 35.0, 40.0, 49.0])  # |e| 2 0 5 0 1
+    b = np.array([10.0, 25.0, 30.0, 45.0, 51.0])  # |e| 0 5 0 5 1
+    result = win_rate(y, a, b, names=("ours", "hmn"), n_boot=200)
+    assert (result.a_better, result.b_better, result.ties) == (2, 2, 1)
+    assert result.share == pytest.approx(0.4)
+    assert result.share_decided == pytest.approx(0.5)
+    assert result.model_a == "ours" and result.n == 5
+    assert 0.0 <= result.low <= result.share <= result.high <= 1.0
+
+
+def test_win_rate_of_the_study_scale():
+    # 919 wins out of 1,500 must come out as the study's 61.2 %, with an interval around it
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0, 100, 1500)
+    wins = np.zeros(1500, bool)
+    wins[rng.choice(1500, 919, replace=False)] = True
+    a = np.where(wins, y + 1, y + 5)
+    b = np.where(wins, y + 5, y + 1)
+    result = win_rate(y, a, b, n_boot=1000)
+    assert result.a_better == 919 and result.share == pytest.approx(0.6127, abs=1e-4)
+    # binomial standard error sqrt(.61 * .39 / 1500) = 0.0126: the interval is about +-0.025
+    assert result.low == pytest.approx(0.6127 - 0.0247, abs=0.006)
+    assert result.high == pytest.approx(0.6127 + 0.0247, abs=0.006)
+
+
+@pytest.mark.parametrize(
+    ("value", "labels"),
+    [
+        (19.9, ["low tail (< 20)"]),
+        (20.0, []),
+        (22.0, ["middle (22-55)"]),
+        (55.0, ["middle (22-55)"]),
+        (60.0, []),
+        (60.5, ["high tail (> 60)"]),
+        (100.0, ["high tail (> 60)"]),
+    ],
+)
+def test_study_bands(value, labels):
+    assert [b.label for b in STUDY_BANDS if b.mask(np.array([value]))[0]] == labels
+
+
+def test_error_by_range_by_hand():
+    y = np.array([10.0, 30.0, 40.0, 80.0])
+    preds = {"m": np.array([20.0, 30.0, 30.0, 70.0])}
+    table = error_by_range(y, preds).set_index("band")
+    assert table.loc["low tail (< 20)", "mae"] == pytest.approx(10.0)
+    assert table.loc["low tail (< 20)", "bias"] == pytest.approx(10.0)
+    assert table.loc["middle (22-55)", "n"] == 2
+    assert table.loc["middle (22-55)", "mae"] == pytest.approx(5.0)
+    assert table.loc["middle (22-55)", "bias"] == pytest.approx(-5.0)
+    assert table.loc["high tail (> 60)", "bias"] == pytest.approx(-10.0)
+
+
+def test_empty_band_gives_nan():
+    table = error_by_range(np.array([30.0]), {"m": np.array([31.0])}).set_index("band")
+    assert table.loc["low tail (< 20)", "n"] == 0 and np.isnan(table.loc["low tail (< 20)", "mae"])
+
+
+def test_win_rate_by_range_splits_middle_and_tails():
+    # a wins in the middle, b on the tails: the study's pattern
+    y = np.array([5.0, 10.0, 30.0, 40.0, 50.0, 70.0, 90.0])
+    middle = (y >= 22) & (y <= 55)
+    a = np.where(middle, y + 1, y + 9)
+    b = np.where(middle, y + 4, y + 2)
+    table = win_rate_by_range(y, a, b, n_boot=100).set_index("band")
+    assert table.loc["middle (22-55)", "share"] == 1.0
+    assert table.loc["low tail (< 20)", "share"] == 0.0
+    assert table.loc["high tail (> 60)", "b_better"] == 2
+
+
+def test_deciles_hold_equal_counts():
+    y = np.arange(100.0)
+    bands = quantile_bands(y)
+    assert len(bands) == 10
+    counts = [int(b.mask(y).sum()) for b in bands]
+    assert sum(counts) == 100 and max(counts) - min(counts) <= 1
+    table = error_by_decile(y, {"m": y + 2})
+    assert np.allclose(table["bias"], 2.0)
+
+
+def test_band_inclusivity():
+    band = Band("x", 10, 20, lower_inclusive=False, upper_inclusive=True)
+    np.testing.assert_array_equal(band.mask(np.array([10.0, 15.0, 20.0])), [False, True, True])
