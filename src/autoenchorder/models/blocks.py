@@ -13,8 +13,9 @@ Width rules follow the reference implementations:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -115,19 +116,25 @@ class DenseAutoencoder(nn.Module):
     ----------
     widths : sequence of int
         Encoder widths from input to code, e.g. ``(228, 114, 76, 45)``; the decoder mirrors them
-        (45 -> 76 -> 114 -> 228). Inputs are expected in [0, 1] (MinMax-scaled) since the
-        reconstruction is a sigmoid, as in HitMusicNet.
+        (45 -> 76 -> 114 -> 228).
+    output : str
+        ``"sigmoid"`` (HitMusicNet: inputs MinMax-scaled to [0, 1]) or ``"linear"`` (for
+        standardised inputs).
     """
 
-    def __init__(self, widths: Sequence[int]):
+    def __init__(self, widths: Sequence[int], *, output: str = "sigmoid"):
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if len(widths) < 2:
             raise ModelError("an autoencoder needs an input and a code width")
+        if output not in ("sigmoid", "linear"):
+            raise ModelError(f"unknown autoencoder output {output!r}; use 'sigmoid' or 'linear'")
         self.widths = widths
         self.encoder = nn.Sequential(*_mlp(widths))
-        decoder = _mlp(widths[::-1])[:-1]  # no ReLU after the last layer: a sigmoid instead
-        self.decoder = nn.Sequential(*decoder, nn.Sigmoid())
+        decoder = _mlp(widths[::-1])[:-1]  # no ReLU after the last layer
+        self.decoder = nn.Sequential(
+            *decoder, nn.Sigmoid() if output == "sigmoid" else nn.Identity()
+        )
 
     @property
     def code_size(self) -> int:
@@ -363,3 +370,37 @@ def masked_mse(recon: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor)
     """Mean squared error over the real steps of padded sequences (B, T, d)."""
     mask = padding_mask(lengths, target.shape[1]).unsqueeze(-1).to(target.dtype)
     return ((recon - target) ** 2 * mask).sum() / (mask.sum() * target.shape[-1]).clamp(min=1.0)
+
+
+def module_arrays(prefix: str, module: nn.Module) -> dict[str, np.ndarray]:
+    """Return a module's state dict as numpy arrays named ``<prefix>.<parameter>``."""
+    return {f"{prefix}.{k}": v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+
+
+def load_module_arrays(module: nn.Module, prefix: str, arrays: Mapping[str, np.ndarray]) -> None:
+    """Load arrays written by :func:`module_arrays` into ``module`` (strict: all and only)."""
+    names = module.state_dict().keys()
+    state = {k: torch.from_numpy(np.array(arrays[f"{prefix}.{k}"])) for k in names}
+    module.load_state_dict(state, strict=True)
+
+
+def pad_sequences(sequences: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack ragged frames into a zero-padded float32 tensor.
+
+    Parameters
+    ----------
+    sequences : sequence of np.ndarray, each of shape (T_i, D)
+        Empty sequences (T_i = 0) become one all-zero frame (the mean frame once
+        standardised), so every sequence can be packed.
+
+    Returns
+    -------
+    padded : torch.Tensor, float32, shape (N, max T_i, D)
+    lengths : torch.Tensor, int64, shape (N,)
+    """
+    lengths = torch.tensor([max(1, len(s)) for s in sequences], dtype=torch.int64)
+    d = sequences[0].shape[1]
+    padded = torch.zeros(len(sequences), int(lengths.max()), d, dtype=torch.float32)
+    for i, s in enumerate(sequences):
+        padded[i, : len(s)] = torch.from_numpy(np.asarray(s, dtype=np.float32))
+    return padded, lengths
