@@ -174,7 +174,7 @@ def validate_table(
         out = finite & ((target < 0) | (target > 100)).to_numpy()
         problems["target_out_of_range"] = out
     else:
-        label_ok = np.equal(np.mod(target.fillna(0), 1), 0).to_numpy()
+        label_ok = np.equal(np.mod(target.fillna(0), 1), 0).to_numpy().copy()
         if n_classes is not None:
             label_ok &= ((target >= 0) & (target < n_classes)).to_numpy()
         problems["bad_label"] = finite & ~label_ok
