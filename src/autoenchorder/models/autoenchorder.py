@@ -1,0 +1,319 @@
+"""Autoen-chorder: two autoencoders (low-level features, embedding sequences) and a deep regressor.
+
+Architecture (reference/autoen-chorder-blog.md):
+
+- a dense autoencoder over the 207 low-level features (MinMax-scaled; 207 -> 103 -> 69 -> 20,
+  mirrored, sigmoid reconstruction);
+- a sequence autoencoder over the embedding frames (standardised per dimension): an LSTM over
+  the packed variable-length sequence, then a linear layer to a 20-wide code; the decoder repeats
+  a projection of the code over the steps, runs an LSTM and projects back to the frame width.
+  ``sequence_encoder="transformer"`` swaps the encoder's LSTM for a small masked transformer
+  (the study's "next step");
+- the two codes, concatenated (40) and standardised, feed a deep regressor of 7, 9 or 12 linear
+  layers (Xavier-uniform weights, bias 0.1, sigmoid output) trained with the outlier-weighted
+  MSE of :mod:`autoenchorder.train.losses` on popularity / 100.
+
+Training runs in stages, each with early stopping on the validation split and the best epoch's
+weights kept: the two autoencoders (reconstruction MSE), then the regressor on the frozen codes;
+``finetune=True`` adds a last stage that trains everything end to end at a lower learning rate.
+Every scaler and both autoencoders are fitted on the training rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.errors import ModelError
+from autoenchorder.models.base import Model, ModelConfig, split_validation
+from autoenchorder.models.blocks import (
+    DeepRegressor,
+    DenseAutoencoder,
+    SequenceAutoencoder,
+    autoencoder_widths,
+    load_module_arrays,
+    masked_mse,
+    module_arrays,
+    pad_sequences,
+)
+from autoenchorder.models.registry import register_model
+from autoenchorder.models.scaling import ColumnScaler
+from autoenchorder.train.loop import (
+    TrainSettings,
+    predict_batches,
+    resolve_device,
+    seeded,
+    train_module,
+)
+from autoenchorder.train.losses import weighted_mse
+
+
+@dataclass
+class AutoenchorderConfig(ModelConfig):
+    """Options of Autoen-chorder (the study's values where it gives them).
+
+    Attributes
+    ----------
+    lowlevel_group : str
+        Column group of the low-level features.
+    lowlevel_code, sequence_code : int
+        Code widths (20 and 20 in the study).
+    sequence_encoder : str
+        ``"lstm"`` (the study) or ``"transformer"``.
+    sequence_hidden, sequence_layers, heads : int
+        LSTM width (transformer ``d_model``), layers, attention heads.
+    n_layers : int
+        Linear layers of the regressor: 7, 9 or 12 in the study.
+    width : int
+        Hidden width of the regressor.
+    dropout : float
+        Dropout inside the regressor (0: none).
+    ae_epochs, ae_batch_size, ae_patience : int
+    ae_lr : float
+    epochs, batch_size, patience : int
+        Regressor stage (batch 200 is the study's best).
+    lr, weight_decay : float
+        Regressor stage (weight decay 0 is the study's best).
+    loss_mean, loss_alpha, loss_beta : float
+        Outlier weighting (0.36, 2, 2 in the study); the sd is the training targets'.
+    finetune : bool
+        Add an end-to-end stage (encoders and regressor) after the two-stage training.
+    finetune_epochs : int
+    finetune_lr : float
+    val_fraction : float
+        Share of ``train`` carved out (seeded) for early stopping when no ``val`` is given.
+    """
+
+    lowlevel_group: str = "lowlevel"
+    lowlevel_code: int = 20
+    sequence_code: int = 20
+    sequence_encoder: str = "lstm"
+    sequence_hidden: int = 64
+    sequence_layers: int = 1
+    heads: int = 4
+    n_layers: int = 7
+    width: int = 64
+    dropout: float = 0.0
+    ae_epochs: int = 100
+    ae_batch_size: int = 200
+    ae_lr: float = 1e-3
+    ae_patience: int = 10
+    epochs: int = 300
+    batch_size: int = 200
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 20
+    loss_mean: float = 0.36
+    loss_alpha: float = 2.0
+    loss_beta: float = 2.0
+    finetune: bool = False
+    finetune_epochs: int = 50
+    finetune_lr: float = 1e-4
+    val_fraction: float = 0.1
+
+
+class AutoenchorderNet(nn.Module):
+    """The whole network: both encoders, the fixed code standardisation and the regressor."""
+
+    def __init__(
+        self, dense: DenseAutoencoder, sequence: SequenceAutoencoder, regressor: DeepRegressor
+    ):
+        super().__init__()
+        self.dense, self.sequence, self.regressor = dense, sequence, regressor
+        width = dense.code_size + sequence.code_size
+        self.register_buffer("code_shift", torch.zeros(width))
+        self.register_buffer("code_scale", torch.ones(width))
+
+    def codes(self, x: torch.Tensor, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Return standardised joint codes (B, 40) of features (B, d) and frames (B, T, D)."""
+        frames = frames[:, : int(lengths.max())]
+        joint = torch.cat([self.dense.encode(x), self.sequence.encode(frames, lengths)], dim=1)
+        return (joint - self.code_shift) / self.code_scale
+
+    def forward(self, x: torch.Tensor, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Predict popularity / 100, shape (B,)."""
+        return self.regressor(self.codes(x, frames, lengths))
+
+
+@register_model
+class Autoenchorder(Model):
+    """Autoen-chorder: dual autoencoder + deep regressor on low-level features and sequences."""
+
+    name = "autoenchorder"
+    config_class = AutoenchorderConfig
+    config: AutoenchorderConfig
+    tasks = ("regression",)
+
+    @property
+    def required_parts(self) -> tuple[str, ...]:  # noqa: D102
+        return (self.config.lowlevel_group, "sequences")
+
+    def _fit(self, train: PopularityDataset, val: PopularityDataset | None) -> None:
+        cfg = self.config
+        train, val = split_validation(train, val, fraction=cfg.val_fraction, seed=cfg.seed)
+        device = resolve_device(cfg.device)
+        self.feature_names_ = train.feature_names(cfg.lowlevel_group)
+        self.lowlevel_scaler_ = ColumnScaler("minmax").fit(train.features(cfg.lowlevel_group))
+        frames = [s for s in train.sequences if len(s)]
+        self.frame_scaler_ = ColumnScaler("standard").fit(np.concatenate(frames))
+        x_tr, f_tr, n_tr = self._tensors(train, device)
+        x_va, f_va, n_va = self._tensors(val, device)
+        y_tr = torch.as_tensor(train.y / 100.0, dtype=torch.float32, device=device)
+        y_va = torch.as_tensor(val.y / 100.0, dtype=torch.float32, device=device)
+        sd = float(np.std(train.y / 100.0)) or 1.0
+
+        with seeded(cfg.seed):
+            self.net_ = self._build(x_tr.shape[1], f_tr.shape[2]).to(device)
+            ae = TrainSettings(
+                epochs=cfg.ae_epochs,
+                batch_size=cfg.ae_batch_size,
+                lr=cfg.ae_lr,
+                patience=cfg.ae_patience,
+            )
+            run = dict(seed=cfg.seed, quiet=cfg.quiet)
+            self.history_ += train_module(
+                self.net_.dense,
+                lambda m, b: F.mse_loss(m(b[0]), b[0]),
+                (x_tr,),
+                (x_va,),
+                ae,
+                stage="lowlevel-autoencoder",
+                **run,
+            )
+            self.history_ += train_module(
+                self.net_.sequence,
+                _sequence_loss,
+                (f_tr, n_tr),
+                (f_va, n_va),
+                ae,
+                stage="sequence-autoencoder",
+                **run,
+            )
+
+            codes_tr = predict_batches(self.net_.codes, (x_tr, f_tr, n_tr))
+            self.net_.code_shift.copy_(codes_tr.mean(0))
+            self.net_.code_scale.copy_(codes_tr.std(0, unbiased=False).clamp(min=1e-6))
+            codes_tr = predict_batches(self.net_.codes, (x_tr, f_tr, n_tr))
+            codes_va = predict_batches(self.net_.codes, (x_va, f_va, n_va))
+
+            def loss(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+                return weighted_mse(
+                    module(*batch[:-1]),
+                    batch[-1],
+                    sd=sd,
+                    mean=cfg.loss_mean,
+                    alpha=cfg.loss_alpha,
+                    beta=cfg.loss_beta,
+                )
+
+            head = TrainSettings(
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                lr=cfg.lr,
+                weight_decay=cfg.weight_decay,
+                patience=cfg.patience,
+                monitor="val_mae",
+            )
+            self.history_ += train_module(
+                self.net_.regressor,
+                loss,
+                (codes_tr, y_tr),
+                (codes_va, y_va),
+                head,
+                stage="regressor",
+                metrics=_mae,
+                **run,
+            )
+            if cfg.finetune:
+                tune = TrainSettings(
+                    epochs=cfg.finetune_epochs,
+                    batch_size=cfg.batch_size,
+                    lr=cfg.finetune_lr,
+                    weight_decay=cfg.weight_decay,
+                    patience=cfg.patience,
+                    monitor="val_mae",
+                )
+                self.history_ += train_module(
+                    self.net_,
+                    loss,
+                    (x_tr, f_tr, n_tr, y_tr),
+                    (x_va, f_va, n_va, y_va),
+                    tune,
+                    stage="finetune",
+                    metrics=_mae,
+                    **run,
+                )
+        self.net_.eval()
+
+    def _build(self, d: int, frame_dim: int) -> AutoenchorderNet:
+        cfg = self.config
+        dense = DenseAutoencoder(autoencoder_widths(d, code=cfg.lowlevel_code))
+        sequence = SequenceAutoencoder(
+            frame_dim,
+            code=cfg.sequence_code,
+            hidden=cfg.sequence_hidden,
+            encoder=cfg.sequence_encoder,
+            num_layers=cfg.sequence_layers,
+            heads=cfg.heads,
+        )
+        regressor = DeepRegressor(
+            cfg.lowlevel_code + cfg.sequence_code,
+            n_layers=cfg.n_layers,
+            width=cfg.width,
+            dropout=cfg.dropout,
+        )
+        return AutoenchorderNet(dense, sequence, regressor)
+
+    def _tensors(
+        self, ds: PopularityDataset, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.lowlevel_scaler_.transform(ds.features(self.config.lowlevel_group))
+        scaled = [self.frame_scaler_.transform(s) if len(s) else s for s in ds.sequences]
+        frames, lengths = pad_sequences(scaled)
+        return torch.as_tensor(x, dtype=torch.float32, device=device), frames.to(device), lengths
+
+    def _predict(self, ds: PopularityDataset) -> np.ndarray:
+        if ds.feature_names(self.config.lowlevel_group) != self.feature_names_:
+            raise ModelError("the dataset's low-level columns differ from the training columns")
+        device = next(self.net_.parameters()).device
+        self.net_.eval()
+        out = predict_batches(self.net_, self._tensors(ds, device), batch_size=512)
+        return np.clip(out.cpu().double().numpy() * 100.0, 0.0, 100.0)
+
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state = {
+            "feature_names": self.feature_names_,
+            "frame_dim": int(self.frame_scaler_.shift_.shape[0]),
+        }
+        arrays = {
+            **module_arrays("net", self.net_),
+            **self.lowlevel_scaler_.to_arrays("lowlevel_scaler"),
+            **self.frame_scaler_.to_arrays("frame_scaler"),
+        }
+        return state, arrays
+
+    def _load_state(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        self.feature_names_ = list(state["feature_names"])
+        self.lowlevel_scaler_ = ColumnScaler.from_arrays("minmax", arrays, "lowlevel_scaler")
+        self.frame_scaler_ = ColumnScaler.from_arrays("standard", arrays, "frame_scaler")
+        self.net_ = self._build(len(self.feature_names_), int(state["frame_dim"]))
+        load_module_arrays(self.net_, "net", arrays)
+        self.net_.eval()
+
+
+def _sequence_loss(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    frames, lengths = batch
+    frames = frames[:, : int(lengths.max())]  # drop the padding no row of this batch needs
+    return masked_mse(module(frames, lengths), frames, lengths)
+
+
+def _mae(module: nn.Module, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
+    prediction = predict_batches(module, data[:-1], batch_size=512)
+    return {"val_mae": float((prediction - data[-1]).abs().mean())}

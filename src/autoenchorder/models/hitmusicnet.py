@@ -1,0 +1,377 @@
+"""HitMusicNet (Martin-Gutierrez et al., IEEE Access 2020): autoencoder, then a small regressor.
+
+The tabular features (all groups the dataset has, or a chosen subset; ``"audio-only"`` is the
+207 low-level features) are scaled, compressed by a dense autoencoder (d -> d/2 -> d/3 -> code,
+mirrored; see :func:`~autoenchorder.models.blocks.hmn_autoencoder_widths`), the codes are
+scaled again and a feed-forward network (alpha / beta / gamma widths, dropout 0.25) predicts the
+MinMax-scaled popularity through a sigmoid, or three classes (< 25, 25-64, >= 65) through a
+softmax with balanced class weights.
+
+Two settings (``setting="faithful"`` or ``"default"``; single options can still be overridden):
+
+============================  ===========================  ===============================
+option                        faithful (the original)      default (ours)
+============================  ===========================  ===============================
+input / code scaling          MinMax / MinMax              MinMax / standardised codes
+autoencoder training          Adam, batch 32, 50 epochs,   Adam, batch 256, 200 epochs,
+                              stop on train loss (pat. 2)  stop on val loss (pat. 10),
+                              last weights                 best weights
+regressor optimizer           Adam lr 1e-3                 AdamW lr 1e-3, weight decay 1e-4
+regressor stopping            val MAE, patience 5, keeps   val MAE, patience 20, restores
+                              the last epoch's weights     the best epoch's weights
+epochs, batch                 100, 256                     300, 256
+============================  ===========================  ===============================
+
+Both settings fit the scalers and the autoencoder on the training split only; the original
+fitted them on every row, test rows included (leakage), and trained one network across its
+five folds. Not reproduced: the original's rounding of the training inputs to 3 decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.errors import ModelError
+from autoenchorder.models.base import (
+    CLASS_NAMES,
+    Model,
+    ModelConfig,
+    popularity_classes,
+    resolve_groups,
+    split_validation,
+)
+from autoenchorder.models.blocks import (
+    DenseAutoencoder,
+    HitMusicNetRegressor,
+    hmn_autoencoder_widths,
+    hmn_regressor_widths,
+    init_xavier,
+    load_module_arrays,
+    module_arrays,
+)
+from autoenchorder.models.registry import register_model
+from autoenchorder.models.scaling import ColumnScaler
+from autoenchorder.train.loop import (
+    LossFn,
+    TrainSettings,
+    predict_batches,
+    resolve_device,
+    seeded,
+    train_module,
+)
+
+SETTINGS = ("default", "faithful")
+
+_FAITHFUL: dict[str, Any] = dict(
+    code_scaler="minmax",
+    ae_epochs=50,
+    ae_batch_size=32,
+    ae_patience=2,
+    ae_monitor="train_loss",
+    ae_restore_best=False,
+    optimizer="adam",
+    weight_decay=0.0,
+    epochs=100,
+    patience=5,
+    restore_best=False,
+)
+
+
+@dataclass
+class HitMusicNetConfig(ModelConfig):
+    """Options of HitMusicNet (defaults are the ``"default"`` setting; see the module table).
+
+    Attributes
+    ----------
+    setting : str
+        ``"default"`` or ``"faithful"``: which defaults the other options start from.
+    groups : tuple of str, str or None
+        Tabular column groups (None: all the dataset has; ``"audio-only"``: ``("lowlevel",)``).
+    task : str
+        ``"auto"`` (the dataset's), ``"regression"`` or ``"classification"`` (a regression
+        dataset is then binned into HitMusicNet's three classes).
+    compress : str
+        Code size rule: ``"auto"`` d/5, ``"high"`` d/7, ``"small"`` d/4.
+    alpha, beta, gamma : float
+        Regressor widths as fractions of the code size.
+    n_layers : int
+        Regressor dense layers including the output (4 in the original).
+    dropout : float
+    input_scaler, code_scaler : str
+        ``"minmax"`` or ``"standard"``.
+    ae_epochs, ae_batch_size, ae_patience : int
+    ae_lr : float
+    ae_monitor : str
+        ``"train_loss"`` (the original) or ``"val_loss"``.
+    ae_restore_best : bool
+    epochs, batch_size, patience : int
+    lr, weight_decay : float
+    optimizer : str
+        ``"adam"`` or ``"adamw"``.
+    restore_best : bool
+        Keep the best validation epoch's weights (the original keeps the last).
+    class_weights : bool
+        Balanced class weights for the classification loss (as the original).
+    val_fraction : float
+        Share of ``train`` carved out (seeded) for early stopping when no ``val`` is given.
+    """
+
+    setting: str = "default"
+    groups: tuple[str, ...] | str | None = None
+    task: str = "auto"
+    compress: str = "auto"
+    alpha: float = 1.0
+    beta: float = 0.5
+    gamma: float = 1 / 3
+    n_layers: int = 4
+    dropout: float = 0.25
+    input_scaler: str = "minmax"
+    code_scaler: str = "standard"
+    ae_epochs: int = 200
+    ae_batch_size: int = 256
+    ae_lr: float = 1e-3
+    ae_patience: int = 10
+    ae_monitor: str = "val_loss"
+    ae_restore_best: bool = True
+    epochs: int = 300
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    patience: int = 20
+    restore_best: bool = True
+    class_weights: bool = True
+    val_fraction: float = 0.1
+
+    @classmethod
+    def for_setting(cls, setting: str | None = None) -> Self:
+        """Return the config of ``"default"`` (also for None) or ``"faithful"``."""
+        setting = setting or "default"
+        if setting not in SETTINGS:
+            raise ModelError(
+                f"unknown HitMusicNet setting {setting!r}; use {' or '.join(SETTINGS)}"
+            )
+        values = _FAITHFUL if setting == "faithful" else {}
+        assert set(values) <= {f.name for f in fields(cls)}
+        return cls(setting=setting, **values)
+
+
+@register_model
+class HitMusicNet(Model):
+    """HitMusicNet regressor / 3-class classifier on tabular features (see the module doc)."""
+
+    name = "hitmusicnet"
+    config_class = HitMusicNetConfig
+    config: HitMusicNetConfig
+
+    @property
+    def required_parts(self) -> tuple[str, ...]:  # noqa: D102
+        if hasattr(self, "groups_"):
+            return self.groups_
+        groups = self.config.groups
+        if groups == "audio-only":
+            return ("lowlevel",)
+        return groups if isinstance(groups, tuple) else ()
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, train: PopularityDataset, val: PopularityDataset | None) -> None:
+        cfg = self.config
+        self.groups_ = resolve_groups(train, cfg.groups)
+        train.require(*self.groups_)
+        self.feature_names_ = train.feature_names(self.groups_)
+        self.task_ = self._mode(train)  # a regression dataset may be fitted as classes
+        train, val = split_validation(train, val, fraction=cfg.val_fraction, seed=cfg.seed)
+        device = resolve_device(cfg.device)
+
+        self.input_scaler_ = ColumnScaler(cfg.input_scaler).fit(train.features(self.groups_))
+        x_train, x_val = self._inputs(train, device), self._inputs(val, device)
+        y_train, y_val = self._targets(train, fit=True), self._targets(val)
+
+        with seeded(cfg.seed):
+            widths = hmn_autoencoder_widths(x_train.shape[1], compress=cfg.compress)
+            output = "sigmoid" if cfg.input_scaler == "minmax" else "linear"
+            self.autoencoder_ = DenseAutoencoder(widths, output=output)
+            init_xavier(self.autoencoder_)  # Keras's glorot-uniform weights, zero biases
+            self.autoencoder_.to(device)
+            ae_settings = TrainSettings(
+                epochs=cfg.ae_epochs,
+                batch_size=cfg.ae_batch_size,
+                lr=cfg.ae_lr,
+                patience=cfg.ae_patience,
+                monitor=cfg.ae_monitor,
+                restore_best=cfg.ae_restore_best,
+            )
+            self.history_ += train_module(
+                self.autoencoder_,
+                lambda m, b: F.mse_loss(m(b[0]), b[0]),
+                (x_train,),
+                (x_val,),
+                ae_settings,
+                seed=cfg.seed,
+                stage="autoencoder",
+                quiet=cfg.quiet,
+            )
+            code_train = self._encode(x_train)
+            self.code_scaler_ = ColumnScaler(cfg.code_scaler).fit(code_train.cpu().numpy())
+            c_train, c_val = self._scale_codes(code_train), self._scale_codes(self._encode(x_val))
+
+            code = self.autoencoder_.code_size
+            hidden = hmn_regressor_widths(
+                code, alpha=cfg.alpha, beta=cfg.beta, gamma=cfg.gamma, n_layers=cfg.n_layers
+            )
+            out = 1 if self.task_ == "regression" else len(self.class_names_)
+            self.regressor_ = HitMusicNetRegressor(code, hidden, out=out, dropout=cfg.dropout)
+            init_xavier(self.regressor_)
+            self.regressor_.to(device)
+            classification = self.task_ == "classification"
+            settings = TrainSettings(
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                lr=cfg.lr,
+                weight_decay=cfg.weight_decay,
+                optimizer=cfg.optimizer,
+                patience=cfg.patience,
+                monitor="val_acc" if classification else "val_mae",
+                mode="max" if classification else "min",
+                restore_best=cfg.restore_best,
+            )
+            y_train, y_val = y_train.to(device), y_val.to(device)
+            loss_fn = self._classification_loss(y_train) if classification else _mse_loss
+            self.history_ += train_module(
+                self.regressor_,
+                loss_fn,
+                (c_train, y_train),
+                (c_val, y_val),
+                settings,
+                seed=cfg.seed,
+                stage="regressor",
+                metrics=_accuracy if classification else _mae,
+                quiet=cfg.quiet,
+            )
+
+    def _mode(self, train: PopularityDataset) -> str:
+        task = self.config.task
+        if task not in ("auto", "regression", "classification"):
+            raise ModelError(f"unknown task {task!r}; use auto, regression or classification")
+        mode = train.task if task == "auto" else task
+        if train.task == "classification" and mode == "regression":
+            raise ModelError("cannot regress popularity from a classification dataset")
+        if mode == "classification":
+            if train.task == "classification":
+                n = len(train.class_names) if train.class_names else int(train.y.max()) + 1
+                self.class_names_ = list(train.class_names or map(str, range(n)))
+            else:
+                self.class_names_ = list(CLASS_NAMES)
+        return mode
+
+    def _targets(self, ds: PopularityDataset, *, fit: bool = False) -> torch.Tensor:
+        if self.task_ == "classification":
+            labels = ds.y if ds.task == "classification" else popularity_classes(ds.y)
+            return torch.as_tensor(labels, dtype=torch.int64)
+        if fit:
+            self.target_scaler_ = ColumnScaler("minmax").fit(ds.y)
+        return torch.as_tensor(self.target_scaler_.transform(ds.y), dtype=torch.float32)
+
+    def _classification_loss(self, y_train: torch.Tensor) -> LossFn:
+        n_classes = len(self.class_names_)
+        counts = torch.bincount(y_train, minlength=n_classes).double()
+        # scikit-learn's "balanced": n / (k * count); a class absent from train gets weight 0
+        weights = torch.where(counts > 0, len(y_train) / (n_classes * counts), 0.0).float()
+        if not self.config.class_weights:
+            weights = torch.ones(n_classes)
+        weights = weights.to(y_train.device)
+
+        def loss(module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+            per_example = F.cross_entropy(module(batch[0]), batch[1], reduction="none")
+            return (per_example * weights[batch[1]]).mean()
+
+        return loss
+
+    # ------------------------------------------------------------------ predict
+    def _predict(self, ds: PopularityDataset) -> np.ndarray:
+        if ds.feature_names(self.groups_) != self.feature_names_:
+            raise ModelError("the dataset's feature columns differ from the training columns")
+        device = next(self.regressor_.parameters()).device
+        self.autoencoder_.eval()
+        self.regressor_.eval()
+        codes = self._scale_codes(self._encode(self._inputs(ds, device)))
+        out = predict_batches(self.regressor_, (codes,)).cpu().double().numpy()
+        if self.task_ == "classification":
+            return torch.softmax(torch.from_numpy(out), dim=1).numpy()
+        return np.clip(self.target_scaler_.inverse_transform(out), 0.0, 100.0)
+
+    # ------------------------------------------------------------------ helpers
+    def _inputs(self, ds: PopularityDataset, device: torch.device) -> torch.Tensor:
+        x = self.input_scaler_.transform(ds.features(self.groups_))
+        return torch.as_tensor(x, dtype=torch.float32, device=device)
+
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        self.autoencoder_.eval()
+        return predict_batches(self.autoencoder_.encode, (x,))
+
+    def _scale_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        scaled = self.code_scaler_.transform(codes.cpu().numpy())
+        return torch.as_tensor(scaled, dtype=torch.float32, device=codes.device)
+
+    # ------------------------------------------------------------------ state
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state = {
+            "groups": list(self.groups_),
+            "feature_names": self.feature_names_,
+            "class_names": getattr(self, "class_names_", None),
+            "ae_widths": list(self.autoencoder_.widths),
+            "regressor_hidden": [
+                m.out_features for m in self.regressor_.net if isinstance(m, torch.nn.Linear)
+            ][:-1],
+        }
+        arrays = {
+            **module_arrays("autoencoder", self.autoencoder_),
+            **module_arrays("regressor", self.regressor_),
+            **self.input_scaler_.to_arrays("input_scaler"),
+            **self.code_scaler_.to_arrays("code_scaler"),
+        }
+        if self.task_ == "regression":
+            arrays.update(self.target_scaler_.to_arrays("target_scaler"))
+        return state, arrays
+
+    def _load_state(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        cfg = self.config
+        self.groups_ = tuple(state["groups"])
+        self.feature_names_ = list(state["feature_names"])
+        if state.get("class_names") is not None:
+            self.class_names_ = list(state["class_names"])
+        output = "sigmoid" if cfg.input_scaler == "minmax" else "linear"
+        self.autoencoder_ = DenseAutoencoder(state["ae_widths"], output=output)
+        load_module_arrays(self.autoencoder_, "autoencoder", arrays)
+        out = 1 if self.task_ == "regression" else len(self.class_names_)
+        self.regressor_ = HitMusicNetRegressor(
+            self.autoencoder_.code_size, state["regressor_hidden"], out=out, dropout=cfg.dropout
+        )
+        load_module_arrays(self.regressor_, "regressor", arrays)
+        self.autoencoder_.eval()
+        self.regressor_.eval()
+        self.input_scaler_ = ColumnScaler.from_arrays(cfg.input_scaler, arrays, "input_scaler")
+        self.code_scaler_ = ColumnScaler.from_arrays(cfg.code_scaler, arrays, "code_scaler")
+        if self.task_ == "regression":
+            self.target_scaler_ = ColumnScaler.from_arrays("minmax", arrays, "target_scaler")
+
+
+def _mse_loss(module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    return F.mse_loss(module(batch[0]), batch[1])
+
+
+def _mae(module: torch.nn.Module, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
+    prediction = predict_batches(module, data[:1])
+    return {"val_mae": float((prediction - data[1]).abs().mean())}
+
+
+def _accuracy(module: torch.nn.Module, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
+    logits = predict_batches(module, data[:1])
+    return {"val_acc": float((logits.argmax(1) == data[1]).float().mean())}
