@@ -72,7 +72,7 @@ def read_table(
     *,
     sep: str = ",",
     usecols: Sequence[str] | None = None,
-    dtype: dict[str, Any] | None = None,
+    dtype: Any = None,
 ) -> pd.DataFrame:
     """Read a delimited text file after checking its header.
 
