@@ -4,8 +4,8 @@
 - ``"random-normal"``: draws from N(training mean, training sd), clipped to 0-100 -- the
   Autoen-chorder study's baseline (N(40.02, 16.79) on its data). Draws are seeded per call.
 - ``"gbdt"``: scikit-learn's HistGradientBoostingRegressor / Classifier on the tabular column
-  groups. Its trees are stored as plain arrays (node feature, threshold, children, leaf values)
-  and evaluated here, so a fitted GBDT survives a pickle-free bundle.
+  groups. Its trees are exported to plain arrays (:mod:`autoenchorder.models.tree_export`) and
+  evaluated in numpy, so a fitted GBDT survives a pickle-free bundle.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.errors import ModelError
 from autoenchorder.models.base import Model, ModelConfig, resolve_groups
 from autoenchorder.models.registry import register_model
+from autoenchorder.models.tree_export import TreeEnsemble, export_hist_gradient_boosting
 
 
 @register_model
@@ -135,14 +136,12 @@ class GBDTBaseline(Model):
         x = train.features(self.groups_)
         if train.task == "regression":
             fitted = HistGradientBoostingRegressor(**options).fit(x, train.y / 100.0)
-            self.link_ = "identity"
         else:
             fitted = HistGradientBoostingClassifier(**options).fit(x, train.y)
             self.class_names_ = list(train.class_names or map(str, fitted.classes_))
             if not np.array_equal(fitted.classes_, np.arange(len(self.class_names_))):
                 raise ModelError("gbdt needs every class present in the training rows")
-            self.link_ = "logistic" if fitted.n_trees_per_iteration_ == 1 else "softmax"
-        self.trees_ = _flatten_trees(fitted)
+        self.trees_ = export_hist_gradient_boosting(fitted)
         self.history_ = [
             {"stage": "gbdt", "epoch": i + 1, "train_loss": float(-s)}
             for i, s in enumerate(getattr(fitted, "train_score_", [])[1:])
@@ -152,91 +151,24 @@ class GBDTBaseline(Model):
         ds.require(*self.groups_)
         if ds.feature_names(self.groups_) != self.feature_names_:
             raise ModelError("the dataset's feature columns differ from the training columns")
-        raw = _raw_predict(self.trees_, ds.features(self.groups_))
-        if self.link_ == "identity":
-            return np.clip(raw[:, 0] * 100.0, 0.0, 100.0)
-        if self.link_ == "logistic":
-            p1 = 1.0 / (1.0 + np.exp(-raw[:, 0]))
-            return np.column_stack([1.0 - p1, p1])
-        raw = raw - raw.max(axis=1, keepdims=True)
-        return np.exp(raw) / np.exp(raw).sum(axis=1, keepdims=True)
+        x = ds.features(self.groups_)
+        if self.task_ == "classification":
+            return self.trees_.predict_proba(x)
+        return np.clip(self.trees_.predict(x) * 100.0, 0.0, 100.0)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        trees_meta, arrays = self.trees_.to_state(prefix="trees.")
         state = {
             "groups": list(self.groups_),
             "feature_names": self.feature_names_,
-            "link": self.link_,
             "class_names": getattr(self, "class_names_", None),
+            "trees": trees_meta,
         }
-        return state, {f"trees.{k}": v for k, v in self.trees_.items()}
+        return state, arrays
 
     def _load_state(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         self.groups_ = tuple(state["groups"])
         self.feature_names_ = list(state["feature_names"])
-        self.link_ = state["link"]
         if state.get("class_names") is not None:
             self.class_names_ = list(state["class_names"])
-        self.trees_ = {k: np.asarray(arrays[f"trees.{k}"]) for k in _TREE_FIELDS}
-
-
-_TREE_FIELDS = (
-    "feature",
-    "threshold",
-    "missing_left",
-    "left",
-    "right",
-    "is_leaf",
-    "value",
-    "roots",
-    "output",
-    "baseline",
-)
-
-
-def _flatten_trees(fitted: Any) -> dict[str, np.ndarray]:
-    """Return the fitted ensemble's trees as flat node arrays (children indices made global)."""
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in _TREE_FIELDS[:7]}
-    roots, outputs, offset = [], [], 0
-    for iteration in fitted._predictors:
-        for k, predictor in enumerate(iteration):
-            nodes = predictor.nodes
-            if nodes["is_categorical"].any():
-                raise ModelError("gbdt: categorical splits are not supported")
-            parts["feature"].append(nodes["feature_idx"].astype(np.int64))
-            parts["threshold"].append(nodes["num_threshold"].astype(np.float64))
-            parts["missing_left"].append(nodes["missing_go_to_left"].astype(bool))
-            parts["left"].append(nodes["left"].astype(np.int64) + offset)
-            parts["right"].append(nodes["right"].astype(np.int64) + offset)
-            parts["is_leaf"].append(nodes["is_leaf"].astype(bool))
-            parts["value"].append(nodes["value"].astype(np.float64))
-            roots.append(offset)
-            outputs.append(k)
-            offset += len(nodes)
-    trees = {k: np.concatenate(v) for k, v in parts.items()}
-    trees["roots"] = np.asarray(roots, dtype=np.int64)
-    trees["output"] = np.asarray(outputs, dtype=np.int64)
-    trees["baseline"] = np.asarray(fitted._baseline_prediction, dtype=np.float64).reshape(-1)
-    return trees
-
-
-def _raw_predict(trees: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Sum of leaf values plus the baseline, shape (N, K), as scikit-learn's raw prediction.
-
-    A row goes left when its value is <= the node threshold, or when it is NaN and the node
-    sends missing values left.
-    """
-    raw = np.tile(trees["baseline"], (len(x), 1))
-    rows = np.arange(len(x))
-    for root, k in zip(trees["roots"], trees["output"], strict=True):
-        node = np.full(len(x), root)
-        active = ~trees["is_leaf"][node]
-        while active.any():
-            at = node[active]
-            values = x[rows[active], trees["feature"][at]]
-            go_left = np.where(
-                np.isnan(values), trees["missing_left"][at], values <= trees["threshold"][at]
-            )
-            node[active] = np.where(go_left, trees["left"][at], trees["right"][at])
-            active = ~trees["is_leaf"][node]
-        raw[:, k] += trees["value"][node]
-    return raw
+        self.trees_ = TreeEnsemble.from_state(state["trees"], arrays, prefix="trees.")
