@@ -1,10 +1,11 @@
 """The 207 low-level features by the plain sequence of librosa calls, as HitMusicNet makes them.
 
-This is the slow, obviously-correct reference that :func:`autoenchorder.audio.lowlevel.extract_lowlevel`
-must match (parity tests) and beat (``benchmarks/lowlevel.py``). Every feature is one separate
-librosa call with the parameters HitMusicNet's extractor passes (everything else at librosa's
-defaults), so the chroma CQT is computed twice (once by ``chroma_cqt``, once inside ``tonnetz``),
-the STFT six times, and so on -- exactly the cost the fast extractor removes.
+This is the slow, obviously-correct reference that
+:func:`autoenchorder.audio.lowlevel.extract_lowlevel` must match (parity tests) and beat
+(``benchmarks/lowlevel.py``). Every feature is one separate librosa call with the parameters
+HitMusicNet's extractor passes (everything else at librosa's defaults), so the chroma CQT is
+computed twice (once by ``chroma_cqt``, once inside ``tonnetz``), the STFT six times, and so on:
+exactly the cost the fast extractor removes.
 
 Semantics kept from the original (``compat="spotgentrack"``):
 
@@ -13,6 +14,8 @@ Semantics kept from the original (``compat="spotgentrack"``):
 - ``entropy_energy`` is ``sum(q * log10(q))`` over frames with ``q = |rms - mean(rms)|``
   (RMS with librosa's defaults: frame 2048, hop 512), evaluated with IEEE arithmetic, so a frame
   with ``q == 0`` (e.g. digital silence) makes it NaN, as it did in the original.
+
+``librosa.feature.rmse`` of the original is ``librosa.feature.rms`` in librosa >= 0.7.
 """
 
 from __future__ import annotations

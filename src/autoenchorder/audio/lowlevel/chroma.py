@@ -1,0 +1,328 @@
+"""Chroma and tonnetz from one constant-Q transform, with librosa's exact arithmetic.
+
+``librosa.feature.chroma_cqt(y=y, sr=sr)`` and ``librosa.feature.tonnetz(y=y, sr=sr)`` each
+estimate the tuning (a pitch track over a fresh STFT) and compute the same 252-bin CQT (7 octaves
+from C1, 36 bins per octave, hop 512). Here the tuning is estimated once, from the shared STFT
+magnitude and only over the 150 Hz - 4 kHz rows the pitch tracker looks at, and the CQT is computed
+once with librosa's own recursive-octave algorithm (same early downsampling, same soxr
+resampler, same sparse FFT filter bases), its filter bases built once per (rate, tuning) and
+reused. Tonnetz is linear in the L1-normalised chroma, so its mean is a 6 x 12 projection of the
+mean normalised chroma.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.fft
+
+from autoenchorder.errors import AudioError
+
+HOP_LENGTH = 512
+N_CHROMA = 12
+N_OCTAVES = 7
+BINS_PER_OCTAVE = 36
+N_BINS = N_OCTAVES * BINS_PER_OCTAVE
+SPARSITY = 0.01
+RES_TYPE = "soxr_hq"
+#: Pitch-tracker settings of ``librosa.estimate_tuning`` (via ``piptrack``) at their defaults.
+PIP_FMIN = 150.0
+PIP_FMAX = 4000.0
+PIP_THRESHOLD = 0.1
+TUNING_RESOLUTION = 0.01
+STFT_N_FFT = 2048
+
+
+@dataclass(frozen=True)
+class OctaveFilters:
+    """The sparse FFT filter basis of one CQT octave.
+
+    Attributes
+    ----------
+    n_fft : int
+        Frame length of the octave's STFT (rectangular window).
+    columns : slice
+        The FFT bins the basis touches.
+    basis : np.ndarray, complex64, shape (36, columns width)
+        Filter responses on those bins (zero where librosa's sparsification dropped them).
+    """
+
+    n_fft: int
+    columns: slice
+    basis: np.ndarray
+
+
+@dataclass(frozen=True)
+class CqtPlan:
+    """Everything the CQT of one (sample rate, tuning) needs that does not depend on the signal.
+
+    Attributes
+    ----------
+    downsample_factor : int
+        Early decimation applied to the signal before the top octave.
+    hop_length : int
+        Hop after early decimation.
+    octaves : tuple of OctaveFilters
+        From the top octave down.
+    scale : np.ndarray, float64, shape (252,)
+        ``1 / sqrt(filter length)`` per bin (librosa's ``scale=True``).
+    """
+
+    downsample_factor: int
+    hop_length: int
+    octaves: tuple[OctaveFilters, ...]
+    scale: np.ndarray
+
+
+def _relative_bandwidth(freqs: np.ndarray) -> np.ndarray:
+    """Relative bandwidth of each log-spaced bin (librosa's ``filters._relative_bandwidth``)."""
+    logf = np.log2(freqs)
+    bpo = np.empty_like(freqs)
+    bpo[0] = 1 / (logf[1] - logf[0])
+    bpo[-1] = 1 / (logf[-1] - logf[-2])
+    bpo[1:-1] = 2 / (logf[2:] - logf[:-2])
+    return (2.0 ** (2 / bpo) - 1) / (2.0 ** (2 / bpo) + 1)
+
+
+def _two_factors(n: int) -> int:
+    count = 0
+    while n > 0 and n % 2 == 0:
+        n //= 2
+        count += 1
+    return count
+
+
+@lru_cache(maxsize=64)
+def cqt_plan(sr: float, tuning: float) -> CqtPlan:
+    """Build (once per rate and tuning) the filters of librosa's 252-bin chroma CQT.
+
+    Parameters
+    ----------
+    sr : float
+        Sample rate in Hz.
+    tuning : float
+        Tuning offset in fractions of a bin, as :func:`estimate_tuning` returns it.
+
+    Returns
+    -------
+    CqtPlan
+
+    Raises
+    ------
+    AudioError
+        The rate is too low for 7 octaves above C1 (the top filter would pass Nyquist: librosa
+        refuses such rates too, below about 8.4 kHz).
+    """
+    import librosa  # noqa: PLC0415  (heavy import kept off the package's import path)
+
+    fmin = librosa.note_to_hz("C1") * 2.0 ** (tuning / BINS_PER_OCTAVE)
+    freqs = librosa.interval_frequencies(
+        n_bins=N_BINS, fmin=fmin, intervals="equal", bins_per_octave=BINS_PER_OCTAVE, sort=True
+    )
+    alpha = _relative_bandwidth(freqs)
+    _, cutoff = librosa.filters.wavelet_lengths(
+        freqs=freqs, sr=sr, window="hann", filter_scale=1, gamma=0, alpha=alpha
+    )
+    nyquist = sr / 2.0
+    if cutoff > nyquist:
+        raise AudioError(
+            None,
+            f"sample rate {sr:g} Hz is too low for the chroma CQT "
+            f"(its top filter reaches {cutoff:.0f} Hz; needs a rate above {2 * cutoff:.0f} Hz)",
+        )
+    count = min(
+        max(0, int(np.ceil(np.log2(nyquist / cutoff)) - 1) - 1),
+        max(0, _two_factors(HOP_LENGTH) - N_OCTAVES + 1),
+    )
+    factor = 2**count
+    sr_ds = sr / factor
+    hop = HOP_LENGTH // factor
+
+    octaves = []
+    my_sr = sr_ds
+    for i in range(N_OCTAVES):
+        sl = slice(N_BINS - BINS_PER_OCTAVE * (i + 1), N_BINS - BINS_PER_OCTAVE * i)
+        basis, lengths = librosa.filters.wavelet(
+            freqs=freqs[sl],
+            sr=my_sr,
+            filter_scale=1,
+            norm=1,
+            pad_fft=True,
+            window="hann",
+            gamma=0,
+            alpha=alpha[sl],
+        )
+        n_fft = basis.shape[1]
+        basis *= lengths[:, np.newaxis] / float(n_fft)
+        fft_basis = scipy.fft.fft(basis, n=n_fft, axis=1)[:, : n_fft // 2 + 1]
+        sparse = librosa.util.sparsify_rows(fft_basis, quantile=SPARSITY, dtype=np.complex64)
+        dense = sparse.toarray() * np.sqrt(sr_ds / my_sr)
+        used = np.flatnonzero(np.any(dense != 0, axis=0))
+        columns = slice(int(used[0]), int(used[-1]) + 1)
+        octaves.append(
+            OctaveFilters(n_fft, columns, np.ascontiguousarray(dense[:, columns], np.complex64))
+        )
+        my_sr /= 2.0
+    lengths, _ = librosa.filters.wavelet_lengths(
+        freqs=freqs, sr=sr_ds, window="hann", filter_scale=1, gamma=0, alpha=alpha
+    )
+    return CqtPlan(factor, hop, tuple(octaves), 1.0 / np.sqrt(lengths))
+
+
+def _octave_response(y: np.ndarray, hop: int, octave: OctaveFilters) -> np.ndarray:
+    """|filter responses| of one octave: rectangular-window STFT times the sparse basis.
+
+    Returns
+    -------
+    np.ndarray, complex64, shape (36, 1 + len(y) // hop)
+    """
+    n_fft = octave.n_fft
+    padded = np.pad(y, n_fft // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    spectrum = scipy.fft.rfft(frames, axis=1)[:, octave.columns]
+    return (spectrum @ octave.basis.T).T
+
+
+def cqt_magnitude(y: np.ndarray, sr: float, tuning: float) -> np.ndarray:
+    """|CQT| as ``np.abs(librosa.cqt(y, sr=sr, n_bins=252, bins_per_octave=36, tuning=tuning))``.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n,)
+    sr : float
+    tuning : float
+
+    Returns
+    -------
+    np.ndarray, float32, shape (252, 1 + n // 512)
+    """
+    import librosa  # noqa: PLC0415
+
+    plan = cqt_plan(float(sr), float(tuning))
+    if plan.downsample_factor > 1:
+        y = librosa.resample(
+            y, orig_sr=plan.downsample_factor, target_sr=1, res_type=RES_TYPE, scale=True
+        )
+    responses = []
+    hop = plan.hop_length
+    for octave in plan.octaves:
+        responses.append(_octave_response(y, hop, octave))
+        if hop % 2 == 0:
+            hop //= 2
+            y = librosa.resample(y, orig_sr=2, target_sr=1, res_type=RES_TYPE, scale=True)
+    n_frames = min(r.shape[1] for r in responses)
+    stacked = np.concatenate([r[:, :n_frames] for r in reversed(responses)], axis=0)
+    return (np.abs(stacked) * plan.scale[:, np.newaxis]).astype(np.float32)
+
+
+def estimate_tuning(S: np.ndarray, sr: float) -> float:
+    """``librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)`` from the shared |STFT|.
+
+    The pitch tracker only keeps local maxima between 150 Hz and 4 kHz, so only those rows (and
+    one neighbour on each side) are processed; the arithmetic mirrors librosa's, operation by
+    operation and in the same precision, so that the histogram of tuning residuals is the same.
+
+    Parameters
+    ----------
+    S : np.ndarray, float32, shape (1025, T)
+        |STFT| with n_fft 2048, hop 512 (the one :mod:`.spectral` uses).
+    sr : float
+
+    Returns
+    -------
+    float
+        Tuning in fractions of a CQT bin, a multiple of 0.01 in [-0.5, 0.5).
+    """
+    import librosa  # noqa: PLC0415
+
+    freqs = np.fft.rfftfreq(STFT_N_FFT, d=1.0 / sr)
+    fmax = min(PIP_FMAX, float(sr) / 2)
+    rows = np.flatnonzero((freqs >= PIP_FMIN) & (freqs < fmax))
+    if rows.size == 0:
+        return 0.0
+    lo, hi = int(rows[0]), int(rows[-1]) + 1  # rows lo..hi-1; neighbours lo-1 and hi exist
+    ref = PIP_THRESHOLD * S.max(axis=0)
+    window = S[lo - 1 : hi + 1]
+    gated = window * (window > ref)
+    centre, below, above = gated[1:-1], gated[:-2], gated[2:]
+    peak_rows, peak_cols = np.nonzero((centre > below) & (centre >= above))
+    s0 = window[1:-1][peak_rows, peak_cols]
+    s_lo = window[:-2][peak_rows, peak_cols]
+    s_hi = window[2:][peak_rows, peak_cols]
+    # librosa's numba stencil: a, b in float64 from float32 inputs; result stored as float32.
+    a = (s_hi + s_lo).astype(np.float64) - 2 * s0.astype(np.float64)
+    b = (s_hi - s_lo).astype(np.float64) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a).astype(np.float32)
+    gradient = (s_hi - s_lo) / 2.0
+    mags = s0 + 0.5 * gradient * shift
+    pitches = ((peak_rows + lo + shift) * float(sr) / STFT_N_FFT).astype(np.float32)
+    keep = pitches > 0
+    if not keep.any():
+        return float(
+            librosa.pitch_tuning(
+                np.zeros(0), resolution=TUNING_RESOLUTION, bins_per_octave=BINS_PER_OCTAVE
+            )
+        )
+    threshold = np.median(mags[keep])
+    selected = pitches[keep & (mags >= threshold)]
+    return float(
+        librosa.pitch_tuning(
+            selected, resolution=TUNING_RESOLUTION, bins_per_octave=BINS_PER_OCTAVE
+        )
+    )
+
+
+@lru_cache(maxsize=1)
+def chroma_map() -> np.ndarray:
+    """Librosa's CQT-to-chroma folding matrix for 252 bins, 36 per octave, shape (12, 252)."""
+    import librosa  # noqa: PLC0415
+
+    return librosa.filters.cq_to_chroma(N_BINS, bins_per_octave=BINS_PER_OCTAVE, n_chroma=N_CHROMA)
+
+
+@lru_cache(maxsize=1)
+def tonnetz_map() -> np.ndarray:
+    """Librosa's chroma-to-tonnetz projection (fifths, minor and major thirds), shape (6, 12)."""
+    dim_map = np.linspace(0, 12, num=N_CHROMA, endpoint=False)
+    scale = np.asarray([7.0 / 6, 7.0 / 6, 3.0 / 2, 3.0 / 2, 2.0 / 3, 2.0 / 3])
+    angles = np.multiply.outer(scale, dim_map)
+    angles[::2] -= 0.5
+    radii = np.array([1, 1, 1, 1, 0.5, 0.5])
+    return radii[:, np.newaxis] * np.cos(np.pi * angles)
+
+
+def _normalize_columns(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Divide each column by its length, leaving (near-)zero columns as they are (librosa)."""
+    lengths = np.where(lengths < np.finfo(x.dtype).tiny, 1.0, lengths)
+    return (x / lengths).astype(x.dtype, copy=False)
+
+
+def chroma_tonnetz_means(y: np.ndarray, sr: float, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean chroma (12) and mean tonnetz (6) of a signal, as librosa's two calls average them.
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n,)
+    sr : float
+    S : np.ndarray, float32, shape (1025, T)
+        The shared |STFT| (for the tuning estimate).
+
+    Returns
+    -------
+    chroma : np.ndarray, float64, shape (12,)
+    tonnetz : np.ndarray, float64, shape (6,)
+    """
+    tuning = estimate_tuning(S, sr)
+    C = cqt_magnitude(y, sr, tuning)
+    chroma = chroma_map() @ C
+    chroma[chroma < 0.0] = 0.0
+    chroma = _normalize_columns(chroma, np.max(np.abs(chroma), axis=0, keepdims=True))
+    unit = _normalize_columns(
+        chroma, np.sum(np.abs(chroma), axis=0, keepdims=True, dtype=np.float64)
+    )
+    chroma_mean = chroma.mean(axis=1, dtype=np.float64)
+    tonnetz_mean = tonnetz_map() @ unit.mean(axis=1, dtype=np.float64)
+    return chroma_mean, tonnetz_mean
