@@ -5,7 +5,8 @@ one artist when grouping, else one group per row; a row whose artist is unknown,
 group of its own) and into *strata* (popularity quantile bins for regression, the class label
 for classification, a single stratum when not stratifying). Every fold ``j`` has a target
 count per stratum ``b`` -- for a holdout, the integer counts that give ``ceil(test_size * N)``
-test rows spread over the strata by largest remainders; for k-fold, ``n_b / k``. Groups are
+test rows spread over the strata by largest remainders; for k-fold, ``n_b // k`` with the
+remainders dealt round-robin so fold sizes differ by at most one. Groups are
 placed one at a time, largest first (random order among equal sizes, from ``seed``), each
 into the fold whose weighted squared deviation from its targets,
 ``sum_b (count[j, b] - target[j, b])^2 / share_j``, grows least. With singleton groups this
@@ -153,8 +154,7 @@ def kfold_splits(
     if len(np.unique(groups)) < k:
         raise DataError(f"cannot make {k} folds from {len(np.unique(groups))} groups")
     strata = _strata(ds, stratify=stratify, n_bins=n_bins)
-    stratum_sizes = np.bincount(strata).astype(np.float64)
-    targets = np.tile(stratum_sizes / k, (k, 1))
+    targets = _kfold_targets(np.bincount(strata), k)
     fold_of = _assign(groups, strata, targets, np.full(k, 1.0 / k), seed)
     base = f"{_describe(grouped, stratify)} {k}-fold"
     return [
@@ -242,6 +242,20 @@ def _largest_remainder(quotas: np.ndarray, total: int) -> np.ndarray:
     if short > 0:
         order = np.argsort(-(quotas - base), kind="stable")
         base[order[:short]] += 1
+    return base
+
+
+def _kfold_targets(stratum_sizes: np.ndarray, k: int) -> np.ndarray:
+    """Integer rows per fold and stratum, shape (k, B).
+
+    Each fold gets ``n_b // k`` rows of stratum b; the remainders are dealt round-robin across
+    strata, so fold totals differ by at most one.
+    """
+    base = np.tile(stratum_sizes // k, (k, 1)).astype(np.float64)
+    offset = 0
+    for b, extra in enumerate(stratum_sizes % k):
+        base[(offset + np.arange(extra)) % k, b] += 1
+        offset += int(extra)
     return base
 
 
