@@ -7,6 +7,11 @@ training mean, and one that uses both does better.
 
 from __future__ import annotations
 
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -54,3 +59,30 @@ def learnable_dataset(
         artist=np.array([f"artist{i // 4}" for i in range(n)]),
         name="synthetic",
     )
+
+
+@dataclass
+class BarrierObjective:
+    """A cheap picklable search objective: waits until ``n_workers`` processes have called it.
+
+    Every calling process leaves a file named after its pid in ``directory``; the first call
+    of each process waits (up to ``timeout`` s) until ``n_workers`` such files exist, so the
+    workers of a parallel search really run at the same time. Value: a bowl over the params.
+    """
+
+    directory: str
+    n_workers: int = 2
+    timeout: float = 60.0
+
+    def __call__(self, params: dict) -> dict:
+        marker = Path(self.directory) / f"{os.getpid()}.pid"
+        if not marker.exists():
+            marker.touch()
+            deadline = time.monotonic() + self.timeout
+            while len(list(Path(self.directory).glob("*.pid"))) < self.n_workers:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the other search workers never started")
+                time.sleep(0.05)
+        time.sleep(0.05)
+        value = sum((float(v) - 1.0) ** 2 for v in params.values())
+        return {"mae": value, "r2": -value}
