@@ -1,0 +1,296 @@
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.data.splits import holdout_split
+from autoenchorder.errors import DataError, ModelError
+from autoenchorder.models import available_models, make_model, model_from_state
+from autoenchorder.models.base import popularity_classes
+
+# Small but real training budgets: every network model trains in about a second here.
+FAST = {
+    "hitmusicnet-faithful": (
+        "hitmusicnet",
+        dict(setting="faithful", ae_epochs=20, ae_batch_size=16, batch_size=16, epochs=60),
+    ),
+    "hitmusicnet-default": (
+        "hitmusicnet",
+        dict(ae_epochs=30, ae_batch_size=32, batch_size=16, epochs=80, patience=15),
+    ),
+    "autoenchorder-lstm": (
+        "autoenchorder",
+        dict(ae_epochs=25, ae_batch_size=32, batch_size=16, epochs=60, sequence_hidden=16),
+    ),
+    "autoenchorder-transformer": (
+        "autoenchorder",
+        dict(
+            sequence_encoder="transformer",
+            ae_epochs=25,
+            ae_batch_size=32,
+            batch_size=16,
+            epochs=60,
+            sequence_hidden=16,
+            n_layers=9,
+        ),
+    ),
+    "gbdt": ("gbdt", dict(max_iter=100)),
+}
+
+
+def build(key: str, **extra: object):
+    name, config = FAST[key]
+    return make_model(name, quiet=True, **{**config, **extra})
+
+
+def latent_dataset(n: int, *, seed: int, d: int = 40, max_len: int = 8) -> PopularityDataset:
+    """Correlated tabular features driven by 4 latent factors, plus embedding sequences.
+
+    Popularity is a smooth function of the factors (which any autoencoder can keep) and, to a
+    smaller part, of the sequences' level (which only a sequence model sees).
+    """
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, 4))
+    x = z @ rng.normal(size=(4, d)) + 0.1 * rng.normal(size=(n, d))
+    level = rng.normal(size=n)
+    lengths = rng.integers(2, max_len + 1, size=n)
+    sequences = [
+        (level[i] + 0.3 * rng.normal(size=(lengths[i], 4))).astype(np.float32) for i in range(n)
+    ]
+    signal = 1.2 * z[:, 0] - 0.8 * z[:, 1] + 0.5 * z[:, 2] * z[:, 3] + 0.5 * level
+    columns = [f"low_{j}" for j in range(d)]
+    return PopularityDataset(
+        ids=np.array([f"t{i:04d}" for i in range(n)]),
+        y=np.clip(50 + 12 * signal + rng.normal(size=n), 0, 100),
+        tabular=pd.DataFrame(x, columns=columns),
+        column_groups={"lowlevel": columns},
+        sequences=sequences,
+        name="latent",
+    )
+
+
+def mae(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.abs(a - b)))
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[PopularityDataset, PopularityDataset]:
+    ds = latent_dataset(320, seed=3)
+    split = holdout_split(ds, test_size=0.25, seed=0, stratify=False, group=None)
+    return ds.subset(split.train_ids), ds.subset(split.test_ids)
+
+
+# ---------------------------------------------------------------- registry and API contract
+def test_registry_has_the_core_models() -> None:
+    assert {"mean", "random-normal", "gbdt", "hitmusicnet", "autoenchorder"} <= set(
+        available_models()
+    )
+
+
+def test_unknown_model_and_option_are_model_errors() -> None:
+    with pytest.raises(ModelError, match="known models"):
+        make_model("no-such-model")
+    with pytest.raises(ModelError):
+        make_model("hitmusicnet", no_such_option=1)
+    with pytest.raises(ModelError, match="setting"):
+        make_model("hitmusicnet", setting="best-ever")
+
+
+def test_settings_pick_defaults_and_overrides_win() -> None:
+    faithful = make_model("hitmusicnet", setting="faithful", patience=7).config
+    assert (faithful.optimizer, faithful.ae_batch_size, faithful.patience) == ("adam", 32, 7)
+    assert faithful.restore_best is False and faithful.code_scaler == "minmax"
+    default = make_model("hitmusicnet").config
+    assert default.setting == "default" and default.restore_best is True
+
+
+def test_init_only_stores_the_config() -> None:
+    model = make_model("hitmusicnet", seed=5)
+    assert not [k for k in vars(model) if k.endswith("_")]
+    with pytest.raises(ModelError, match="not fitted"):
+        model.predict(latent_dataset(4, seed=0))
+
+
+def test_missing_part_is_named(data) -> None:
+    train, _ = data
+    no_sequences = replace(train, sequences=None, sequence_times=None)
+    with pytest.raises(DataError, match="sequences"):
+        build("autoenchorder-lstm").fit(no_sequences)
+    with pytest.raises(DataError, match="descriptors"):
+        make_model("hitmusicnet", groups=("descriptors",)).fit(train)
+    fitted = make_model("mean").fit(train)
+    assert fitted.predict(no_sequences).shape == (len(train),)
+
+
+def test_audio_only_uses_the_lowlevel_group(data) -> None:
+    train, _ = data
+    extra = train.tabular.assign(artist_followers=np.arange(len(train), dtype=float))
+    wide = replace(
+        train,
+        tabular=extra,
+        column_groups={**train.column_groups, "metadata": ["artist_followers"]},
+    )
+    model = make_model("gbdt", groups="audio-only", max_iter=5).fit(wide)
+    assert model.groups_ == ("lowlevel",)
+    assert make_model("gbdt", max_iter=5).fit(wide).groups_ == ("lowlevel", "metadata")
+
+
+# ---------------------------------------------------------------- baselines
+def test_random_normal_uses_training_mean_and_sd(data) -> None:
+    train, test = data
+    model = make_model("random-normal", seed=1).fit(train)
+    assert model.mean_ == pytest.approx(train.y.mean())
+    assert model.sd_ == pytest.approx(train.y.std())
+    big = latent_dataset(4000, seed=9, d=2)
+    draws = model.predict(big)
+    assert draws.mean() == pytest.approx(train.y.mean(), abs=1.0)
+    assert draws.min() >= 0 and draws.max() <= 100
+    np.testing.assert_array_equal(model.predict(test), model.predict(test))
+
+
+def test_gbdt_predicts_what_scikit_learn_predicts(data) -> None:
+    train, test = data
+    model = make_model("gbdt", max_iter=50, seed=2).fit(train)
+    reference = HistGradientBoostingRegressor(max_iter=50, random_state=2, early_stopping=True).fit(
+        train.features("lowlevel"), train.y / 100
+    )
+    expected = np.clip(reference.predict(test.features("lowlevel")) * 100, 0, 100)
+    np.testing.assert_allclose(model.predict(test), expected, rtol=1e-12, atol=1e-10)
+
+
+def test_classification_outputs(data) -> None:
+    train, test = data
+    classes = replace(
+        train,
+        y=popularity_classes(train.y),
+        task="classification",
+        class_names=["low", "mid", "high"],
+    )
+    test_classes = replace(
+        test,
+        y=popularity_classes(test.y),
+        task="classification",
+        class_names=["low", "mid", "high"],
+    )
+    gbdt = make_model("gbdt", max_iter=20).fit(classes)
+    reference = HistGradientBoostingClassifier(
+        max_iter=20, random_state=0, early_stopping=True
+    ).fit(classes.features("lowlevel"), classes.y)
+    np.testing.assert_allclose(
+        gbdt.predict(test_classes), reference.predict_proba(test.features("lowlevel")), atol=1e-9
+    )
+    priors = make_model("mean").fit(classes).predict(test_classes)
+    np.testing.assert_allclose(priors[0], np.bincount(classes.y, minlength=3) / len(classes))
+    hmn = build("hitmusicnet-default", task="classification").fit(train)
+    probabilities = hmn.predict(test)
+    assert probabilities.shape == (len(test), 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+    assert "val_acc" in hmn.history_[-1]
+    with pytest.raises(ModelError):
+        make_model("random-normal").fit(classes)
+
+
+# ---------------------------------------------------------------- learning works
+@pytest.mark.parametrize("key", sorted(FAST))
+def test_beats_the_mean_on_a_learnable_task(key: str, data) -> None:
+    train, test = data
+    model = build(key).fit(train)
+    baseline = make_model("mean").fit(train).predict(test)
+    prediction = model.predict(test)
+    assert prediction.shape == (len(test),)
+    assert prediction.min() >= 0 and prediction.max() <= 100
+    assert mae(prediction, test.y) < 0.8 * mae(baseline, test.y)
+    if key != "gbdt":
+        stages = {h["stage"] for h in model.history_}
+        assert len(stages) >= 2 and all("train_loss" in h for h in model.history_)
+
+
+@pytest.mark.parametrize("key", ["hitmusicnet-default", "autoenchorder-lstm"])
+def test_overfits_a_tiny_dataset(key: str) -> None:
+    tiny = latent_dataset(24, seed=4, max_len=6)
+    if key.startswith("autoenchorder"):
+        model = build(key, epochs=400, patience=10_000, lr=3e-3, batch_size=8)
+    else:
+        model = build(
+            key, epochs=400, patience=10_000, dropout=0.0, lr=3e-3, batch_size=8, compress="small"
+        )
+    train = tiny.take(np.arange(20))
+    model.fit(train, val=train)
+    spread = mae(np.full(len(train), train.y.mean()), train.y)
+    assert mae(model.predict(train), train.y) < 0.35 * spread
+
+
+# ---------------------------------------------------------------- no leakage, reproducibility
+@pytest.mark.parametrize(
+    "key", ["gbdt", "hitmusicnet-faithful", "hitmusicnet-default", "autoenchorder-lstm"]
+)
+def test_test_rows_never_reach_a_fitted_component(key: str) -> None:
+    ds = latent_dataset(120, seed=5)
+    split = holdout_split(ds, test_size=0.25, seed=1, stratify=False, group=None)
+    test_rows = np.isin(ds.ids, split.test_ids)
+    poisoned_table = ds.tabular.copy()
+    poisoned_table.loc[test_rows, :] = 1e6
+    sequences = [s * 1e6 if bad else s for s, bad in zip(ds.sequences, test_rows, strict=True)]
+    poisoned = replace(
+        ds, tabular=poisoned_table, y=np.where(test_rows, 100.0, ds.y), sequences=sequences
+    )
+
+    def fit_and_predict(source: PopularityDataset) -> tuple[np.ndarray, np.ndarray]:
+        model = build(key, epochs=10, ae_epochs=5) if key != "gbdt" else build(key)
+        model.fit(source.subset(split.train_ids))
+        return model.predict(ds.subset(split.train_ids)), model.predict(ds.subset(split.test_ids))
+
+    clean_train, clean_test = fit_and_predict(ds)
+    poisoned_train, poisoned_test = fit_and_predict(poisoned)
+    np.testing.assert_array_equal(poisoned_train, clean_train)
+    np.testing.assert_array_equal(poisoned_test, clean_test)
+
+
+@pytest.mark.parametrize("key", ["hitmusicnet-faithful", "autoenchorder-transformer", "gbdt"])
+def test_same_seed_same_predictions_other_seed_differs(key: str, data) -> None:
+    train, test = data
+    small = dict(epochs=8, ae_epochs=4) if key != "gbdt" else {}
+    first = build(key, seed=7, **small).fit(train).predict(test)
+    again = build(key, seed=7, **small).fit(train).predict(test)
+    other = build(key, seed=8, **small).fit(train).predict(test)
+    np.testing.assert_array_equal(first, again)
+    if key != "gbdt":  # boosting without subsampling is seed-free on small data
+        assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize(
+    "key", ["mean", "random-normal", "gbdt", "hitmusicnet-faithful", "autoenchorder-lstm"]
+)
+def test_state_round_trip_predicts_identically(key: str, data) -> None:
+    train, test = data
+    if key in FAST:
+        model = build(key, **({"epochs": 5, "ae_epochs": 3} if key != "gbdt" else {}))
+    else:
+        model = make_model(key)
+    model.fit(train)
+    meta, arrays = model.to_state()
+    json.dumps(meta)  # JSON-able
+    assert all(isinstance(a, np.ndarray) for a in arrays.values())
+    restored = model_from_state(meta, arrays)
+    np.testing.assert_array_equal(restored.predict(test), model.predict(test))
+    assert restored.history_ == model.history_
+    broken = {k: v for k, v in list(arrays.items())[1:]}
+    if arrays:
+        with pytest.raises(ModelError):
+            model_from_state(meta, broken)
+
+
+def test_empty_and_short_sequences_do_not_crash_prediction(data) -> None:
+    train, test = data
+    model = build("autoenchorder-lstm", epochs=3, ae_epochs=2).fit(train)
+    odd = list(test.sequences)
+    odd[0] = odd[0][:0]
+    odd[1] = odd[1][:1]
+    prediction = model.predict(replace(test, sequences=odd))
+    assert np.isfinite(prediction).all() and prediction.shape == (len(test),)
