@@ -1,0 +1,409 @@
+"""Sample songs (parameters only, fast) and write a corpus (rendered audio, labels, truth).
+
+A corpus is a pure function of its :class:`CorpusConfig`: song ``i`` is drawn from
+``numpy.random.default_rng([seed, 2, i])`` and its artist from the seed alone, so the result
+does not depend on the number of workers, and an interrupted run resumes where it stopped.
+
+Layout written under ``out``::
+
+    audio/<id>.<ext>   the songs (ext cycles through the configured formats)
+    labels.csv         id, popularity, artist
+    truth.json         config, formula constants, variance report, every song's parameters
+                       and popularity decomposition
+    corpus.json        the config (a resumed run must match it)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autoenchorder.data.procedural import popularity as formula
+from autoenchorder.data.procedural.arrangement import render_song as _render
+from autoenchorder.data.procedural.spec import SongSpec
+from autoenchorder.data.procedural.styles import Artist, artist_of_songs, sample_artist
+from autoenchorder.data.procedural.theory import BRIDGE_PROGRESSIONS, PROGRESSIONS
+from autoenchorder.errors import DataError
+
+#: Sample rate of the rendered audio (Hz): plenty for musicnn (16 kHz) and VGGish (16 kHz).
+SAMPLE_RATE = 22050
+
+#: soundfile (format, subtype) per file extension; MP3 needs libsndfile >= 1.1.
+AUDIO_FORMATS: dict[str, tuple[str, str]] = {
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
+    "ogg": ("OGG", "VORBIS"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+}
+
+#: Target section length in seconds (sections are a whole number of bars near this).
+SECTION_TARGET_SECONDS = 4.5
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """What defines a corpus.
+
+    Attributes
+    ----------
+    n : int
+        Number of songs.
+    seed : int
+        Corpus seed.
+    min_duration, max_duration : float
+        Range of song lengths in seconds (a song is a whole number of sections inside it
+        where the tempo allows).
+    formats : tuple of str
+        File extensions cycled through by song number (keys of :data:`AUDIO_FORMATS`).
+    sample_rate : int
+        Hz.
+    """
+
+    n: int
+    seed: int = 0
+    min_duration: float = 10.0
+    max_duration: float = 30.0
+    formats: tuple[str, ...] = ("wav", "flac", "ogg", "mp3")
+    sample_rate: int = SAMPLE_RATE
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise DataError(f"a corpus needs at least one song, got n={self.n}")
+        if not 0 < self.min_duration <= self.max_duration:
+            raise DataError(f"bad duration range {self.min_duration}-{self.max_duration} s")
+        unknown = [f for f in self.formats if f not in AUDIO_FORMATS]
+        if unknown or not self.formats:
+            raise DataError(f"unknown audio formats {unknown}; known: {', '.join(AUDIO_FORMATS)}")
+
+    def to_dict(self) -> dict:
+        """JSON-able form."""
+        return {**asdict(self), "formats": list(self.formats)}
+
+
+def _motif(rng: np.random.Generator, *, bars: int, onsets: int, grid: int) -> list[list[int]]:
+    """A melodic motif: sorted onsets on a grid, lengths to the next onset, a stepwise contour."""
+    slots = np.arange(0, 16 * bars, grid)
+    starts = np.sort(rng.choice(slots, size=min(onsets, slots.size), replace=False))
+    starts[0] = 0
+    ends = np.append(starts[1:], 16 * bars)
+    lengths = np.minimum(ends - starts, 6)
+    degree = int(rng.choice([0, 2, 4]))
+    notes = []
+    for start, length in zip(starts, lengths, strict=True):
+        notes.append([int(start), int(max(1, length)), degree])
+        degree = int(np.clip(degree + rng.choice([-2, -1, -1, 1, 1, 2, 3]), -2, 7))
+    return notes
+
+
+def _arrangement(rng: np.random.Generator, n_sections: int) -> list[str]:
+    """Sections in playing order: optional intro, shuffled body, optional outro."""
+    has_intro = n_sections >= 3 and rng.random() < 0.6
+    has_outro = n_sections - has_intro >= 4 and rng.random() < 0.4
+    m = n_sections - int(has_intro) - int(has_outro)
+    choruses = max(1, int(round(m * rng.uniform(0.28, 0.5))))
+    rest = m - choruses
+    builds = int(rng.binomial(min(choruses, rest), 0.5)) if rest else 0
+    bridges = int(rest - builds >= 2 and rng.random() < 0.4)
+    verses = rest - builds - bridges
+    body = ["chorus"] * choruses + ["build"] * builds + ["bridge"] * bridges + ["verse"] * verses
+    body = [str(s) for s in rng.permutation(body)]
+    return ["intro"] * has_intro + body + ["outro"] * has_outro
+
+
+def _section_count(rng: np.random.Generator, section_seconds: float, lo: float, hi: float) -> int:
+    target = rng.uniform(lo, hi)
+    fewest = max(1, math.ceil(lo / section_seconds - 1e-9))
+    most = max(1, math.floor(hi / section_seconds + 1e-9))
+    if most < fewest:  # no whole number of sections fits: take the one closest to the range
+        return max(1, most)
+    return int(np.clip(round(target / section_seconds), fewest, most))
+
+
+def sample_song(config: CorpusConfig, index: int, artist: Artist) -> SongSpec:
+    """Draw song ``index`` of a corpus (parameters only, no audio).
+
+    Parameters
+    ----------
+    config : CorpusConfig
+        The corpus.
+    index : int
+        Song number.
+    artist : Artist
+        Its artist.
+
+    Returns
+    -------
+    SongSpec
+    """
+    rng = np.random.default_rng([config.seed, 2, index])
+    tempo = float(np.clip(artist.tempo + rng.normal(0.0, 5.0), 66.0, 170.0))
+    mode = "major" if rng.random() < artist.major_probability else "minor"
+    bars = max(1, int(round(SECTION_TARGET_SECONDS / (240.0 / tempo))))
+    # Short songs in a short range: fewer bars per section rather than a single section.
+    while bars > 1 and config.max_duration / (bars * 240.0 / tempo) < 3:
+        bars -= 1
+    n_sections = _section_count(rng, bars * 240.0 / tempo, config.min_duration, config.max_duration)
+    progressions, bridges = PROGRESSIONS[mode], BRIDGE_PROGRESSIONS[mode]
+    return SongSpec(
+        id=f"song_{index:06d}",
+        index=index,
+        seed=config.seed,
+        artist=artist.name,
+        style=artist.style,
+        artist_effect=artist.effect,
+        noise=float(rng.normal()),
+        tempo=round(tempo, 3),
+        tonic=int(rng.integers(12)),
+        mode=mode,
+        progression=list(progressions[int(rng.integers(len(progressions)))]),
+        bridge_progression=list(bridges[int(rng.integers(len(bridges)))]),
+        brightness=round(float(np.clip(artist.brightness + rng.normal(0.0, 0.1), 0.0, 1.0)), 4),
+        regularity=round(float(np.clip(artist.regularity + rng.normal(0.0, 0.1), 0.0, 1.0)), 4),
+        loudness_db=round(float(np.clip(artist.loudness + rng.normal(0.0, 1.5), -22.0, -9.0)), 3),
+        lead=artist.lead,
+        chords=artist.chords,
+        drum_family=artist.drum_family,
+        kit=artist.kit,
+        bars_per_section=bars,
+        sections=_arrangement(rng, n_sections),
+        hook=_motif(rng, bars=2, onsets=int(rng.integers(6, 10)), grid=2),
+        verse_motif=_motif(rng, bars=1, onsets=int(rng.integers(3, 6)), grid=4),
+        audio_format=config.formats[index % len(config.formats)],
+    )
+
+
+def sample_songs(config: CorpusConfig) -> list[SongSpec]:
+    """Draw every song of a corpus (parameters only, no audio: thousands of songs per second).
+
+    Parameters
+    ----------
+    config : CorpusConfig
+
+    Returns
+    -------
+    list of SongSpec, in song-number order.
+    """
+    owners = artist_of_songs(config.seed, config.n)
+    artists = {int(a): sample_artist(config.seed, int(a)) for a in np.unique(owners)}
+    return [sample_song(config, i, artists[int(owners[i])]) for i in range(config.n)]
+
+
+def render_song(spec: SongSpec, *, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Render a song's audio.
+
+    Parameters
+    ----------
+    spec : SongSpec
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (n,)
+        Mono, mastered (peaks at most -1 dBFS).
+    """
+    return _render(spec, sr=sr)
+
+
+def audio_path(out: Path, spec: SongSpec) -> Path:
+    """Where a song's audio file goes."""
+    return out / "audio" / f"{spec.id}.{spec.audio_format}"
+
+
+def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent
+    )
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write_bytes(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_song(spec: SongSpec, out: Path, sr: int) -> str:
+    """Render one song and write it atomically; returns its id."""
+    import soundfile as sf  # noqa: PLC0415
+
+    y = render_song(spec, sr=sr)
+    container, subtype = AUDIO_FORMATS[spec.audio_format]
+    _atomic_write_bytes(
+        audio_path(out, spec),
+        lambda tmp: sf.write(str(tmp), y, sr, format=container, subtype=subtype),
+    )
+    return spec.id
+
+
+def _write_song_job(args: tuple[dict, str, int]) -> str:
+    spec, out, sr = args
+    return write_song(SongSpec.from_dict(spec), Path(out), sr)
+
+
+@dataclass
+class CorpusSummary:
+    """What :func:`write_corpus` did.
+
+    Attributes
+    ----------
+    out : Path
+        The corpus folder.
+    n_songs, rendered, skipped : int
+        Songs in the corpus, rendered now, already present (resumed).
+    seconds : float
+        Total audio length, seconds.
+    report : dict
+        :func:`popularity.variance_report` of the corpus.
+    """
+
+    out: Path
+    n_songs: int
+    rendered: int
+    skipped: int
+    seconds: float
+    report: dict = field(default_factory=dict)
+
+
+def _check_manifest(out: Path, config: CorpusConfig) -> None:
+    manifest = out / "corpus.json"
+    if manifest.exists():
+        existing = json.loads(manifest.read_text(encoding="utf-8"))
+        if existing.get("config") != config.to_dict():
+            raise DataError(
+                f"{out} holds a different corpus ({existing.get('config')}); "
+                "use another --out folder or the same settings to resume"
+            )
+    else:
+        _atomic_write_text(manifest, json.dumps({"config": config.to_dict()}, indent=1))
+
+
+def write_corpus(
+    config: CorpusConfig,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    on_song: Callable[[str], None] | None = None,
+) -> CorpusSummary:
+    """Render a corpus to ``out`` (resumable: songs whose file exists are skipped).
+
+    Parameters
+    ----------
+    config : CorpusConfig
+        The corpus to make.
+    out : str or Path
+        Output folder.
+    workers : int
+        Processes rendering in parallel (the result does not depend on it).
+    on_song : callable or None
+        Called with each song id once it is written or skipped (progress reporting).
+
+    Returns
+    -------
+    CorpusSummary
+
+    Raises
+    ------
+    DataError
+        ``out`` already holds a corpus made with other settings.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _check_manifest(out, config)
+    specs = sample_songs(config)
+    todo = [s for s in specs if not audio_path(out, s).exists()]
+    for spec in specs:
+        if on_song is not None and audio_path(out, spec).exists():
+            on_song(spec.id)
+    for song_id in _render_all(todo, out, config.sample_rate, workers):
+        if on_song is not None:
+            on_song(song_id)
+    decompositions = [formula.popularity_decomposition(s) for s in specs]
+    report = formula.variance_report(decompositions)
+    _write_labels(out, specs, decompositions)
+    _write_truth(out, config, specs, decompositions, report)
+    return CorpusSummary(
+        out=out,
+        n_songs=len(specs),
+        rendered=len(todo),
+        skipped=len(specs) - len(todo),
+        seconds=float(sum(s.duration for s in specs)),
+        report=report,
+    )
+
+
+def _render_all(todo: list[SongSpec], out: Path, sr: int, workers: int) -> Iterator[str]:
+    if workers <= 1 or len(todo) <= 1:
+        for spec in todo:
+            yield write_song(spec, out, sr)
+        return
+    jobs = [(s.to_dict(), str(out), sr) for s in todo]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_write_song_job, jobs, chunksize=4)
+
+
+def _write_labels(out: Path, specs: list[SongSpec], decompositions: list[dict]) -> None:
+    lines = ["id,popularity,artist"]
+    lines += [
+        f"{s.id},{d['popularity']:.4f},{s.artist}"
+        for s, d in zip(specs, decompositions, strict=True)
+    ]
+    _atomic_write_text(out / "labels.csv", "\n".join(lines) + "\n")
+
+
+def formula_constants() -> dict:
+    """Every constant of the popularity formula, for truth.json."""
+    names = [
+        "BASE",
+        "TEMPO_BEST",
+        "TEMPO_WIDTH",
+        "TEMPO_CAP",
+        "TEMPO_POINTS",
+        "MAJOR_POINTS",
+        "BRIGHTNESS_POINTS",
+        "REGULARITY_POINTS",
+        "LOUDNESS_REF",
+        "LOUDNESS_POINTS",
+        "GENRE_POINTS",
+        "ARTIST_POINTS",
+        "FIRST_CHORUS_POINTS_PER_SECOND",
+        "BUILD_INTO_CHORUS_POINTS",
+        "CHORUS_RETURN_POINTS",
+        "NOISE_POINTS",
+    ]
+    return {name: getattr(formula, name) for name in names}
+
+
+def _write_truth(
+    out: Path, config: CorpusConfig, specs: list[SongSpec], decompositions: list[dict], report: dict
+) -> None:
+    songs = [
+        {
+            **s.to_dict(),
+            "path": audio_path(Path("."), s).as_posix(),
+            "duration": s.duration,
+            "section_seconds": s.section_seconds,
+            "popularity": d,
+        }
+        for s, d in zip(specs, decompositions, strict=True)
+    ]
+    truth = {
+        "config": config.to_dict(),
+        "formula": formula_constants(),
+        "report": report,
+        "songs": songs,
+    }
+    _atomic_write_text(out / "truth.json", json.dumps(truth, indent=1))

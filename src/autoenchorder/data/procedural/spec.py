@@ -1,0 +1,103 @@
+"""The generative parameters of one song (everything its audio and popularity follow from)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class SongSpec:
+    """Everything a procedural song is rendered from; JSON-able.
+
+    Attributes
+    ----------
+    id : str
+        Track id (``"song_000042"``), also the audio file's stem.
+    index : int
+        Song number in the corpus.
+    seed : int
+        Corpus seed (with ``index`` it seeds the rendering's humanisation).
+    artist, style : str
+        Artist key and its style cluster.
+    artist_effect : float
+        The artist's idiosyncratic popularity effect (standard normal).
+    noise : float
+        The song's popularity noise (standard normal).
+    tempo : float
+        BPM.
+    tonic : int
+        Pitch class of the key (0 = C).
+    mode : str
+        ``"major"`` or ``"minor"``.
+    progression, bridge_progression : list of int
+        Chord scale degrees, one per bar, looped.
+    brightness : float
+        Timbre brightness in [0, 1] (filter cut-offs, upper partials).
+    regularity : float
+        Rhythmic tightness in [0, 1] (1 = no timing jitter, no dropped hits).
+    loudness_db : float
+        Target RMS level of the master, dBFS.
+    lead, chords, drum_family, kit : str
+        Lead and chord instruments, groove family, drum kit.
+    bars_per_section : int
+        Bars in every section.
+    sections : list of str
+        Section names in playing order.
+    hook : list of list
+        The chorus hook motif over two bars: ``[start_step, length_steps, degree]`` on a
+        16th-note grid, degrees relative to the bar's chord root.
+    verse_motif : list of list
+        The verse melody over one bar, same encoding.
+    audio_format : str
+        File extension the song is written as (``"wav"``, ``"flac"``, ``"ogg"``, ``"mp3"``).
+    """
+
+    id: str
+    index: int
+    seed: int
+    artist: str
+    style: str
+    artist_effect: float
+    noise: float
+    tempo: float
+    tonic: int
+    mode: str
+    progression: list[int]
+    bridge_progression: list[int]
+    brightness: float
+    regularity: float
+    loudness_db: float
+    lead: str
+    chords: str
+    drum_family: str
+    kit: str
+    bars_per_section: int
+    sections: list[str]
+    hook: list[list[int]]
+    verse_motif: list[list[int]]
+    audio_format: str
+
+    @property
+    def bar_seconds(self) -> float:
+        """Length of a 4/4 bar in seconds."""
+        return 240.0 / self.tempo
+
+    @property
+    def section_seconds(self) -> float:
+        """Length of every section in seconds."""
+        return self.bars_per_section * self.bar_seconds
+
+    @property
+    def duration(self) -> float:
+        """Nominal song length in seconds (sections only, without the final release tail)."""
+        return len(self.sections) * self.section_seconds
+
+    def to_dict(self) -> dict:
+        """The parameters as a JSON-able dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SongSpec:
+        """Rebuild a spec from :meth:`to_dict` output (extra keys are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
