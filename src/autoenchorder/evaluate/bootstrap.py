@@ -12,6 +12,7 @@ accelerated intervals (Efron 1987), the acceleration taken from the leave-one-ou
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -252,7 +253,9 @@ def paired_bootstrap(
     low, high = confidence_interval(
         replicates, estimate, level=level, method=method, jackknife=jackknife
     )
-    se = np.nanstd(replicates, axis=0, ddof=1)
+    with warnings.catch_warnings():  # an undefined metric (Spearman of a constant) is all NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        se = np.nanstd(replicates, axis=0, ddof=1)
     metric_rows = [
         {
             "model": model,

@@ -1,0 +1,539 @@
+"""Render analysed studies as one self-contained HTML page (inline CSS, base64 PNG figures)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from autoenchorder import __version__
+from autoenchorder.evaluate.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from autoenchorder.evaluate.rundir import FAMILIES
+
+if TYPE_CHECKING:
+    from autoenchorder.evaluate.report import ReportSettings, StudyReport
+
+FAMILY_TITLES: dict[str, str] = {
+    "baseline": "Baselines",
+    "hitmusicnet": "HitMusicNet replica",
+    "autoenchorder": "Autoen-chorder",
+    "alternate": "Alternates",
+    "other": "Other models",
+}
+
+#: Display format of each metric.
+FORMATS: dict[str, str] = {
+    "mae": "{:.2f}",
+    "rmse": "{:.2f}",
+    "mse": "{:.1f}",
+    "r2": "{:.3f}",
+    "spearman": "{:.3f}",
+    "mae_01": "{:.4f}",
+    "rmse_01": "{:.4f}",
+    "mse_01": "{:.5f}",
+    "accuracy": "{:.3f}",
+    "macro_f1": "{:.3f}",
+}
+LABELS: dict[str, str] = {
+    **{k: m.label for k, m in REGRESSION_METRICS.items()},
+    **{k: m.label for k, m in CLASSIFICATION_METRICS.items()},
+    "mae_01": "MAE (0-1)",
+    "rmse_01": "RMSE (0-1)",
+    "mse_01": "MSE (0-1)",
+}
+HIGHER_IS_BETTER: dict[str, bool] = {
+    **{k: m.higher_is_better for k, m in REGRESSION_METRICS.items()},
+    **{k: m.higher_is_better for k, m in CLASSIFICATION_METRICS.items()},
+    "mae_01": False,
+    "rmse_01": False,
+    "mse_01": False,
+}
+#: The study's published win rate of Autoen-chorder over its HitMusicNet replica.
+STUDY_WIN_RATE = 919 / 1500
+
+CSS = """
+:root { --ink:#1d2330; --muted:#5f6b7a; --line:#e3e7ee; --bg:#f6f8fb; --card:#fff;
+  --accent:#0b63c5; --good:#0f7b4f; --bad:#b3261e; --goodbg:#e6f4ec; --badbg:#fbe9e7; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.55 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,"Helvetica Neue",
+  Arial,sans-serif; color:var(--ink); background:var(--bg); }
+main { max-width:1120px; margin:0 auto; padding:32px 28px 64px; }
+h1 { font-size:28px; margin:0 0 4px; letter-spacing:-.01em; }
+h2 { font-size:22px; margin:48px 0 6px; padding-top:14px; border-top:3px solid var(--ink); }
+h3 { font-size:16px; margin:30px 0 8px; }
+p, li { max-width:80ch; }
+.sub { color:var(--muted); margin:0 0 20px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(320px,1fr)); gap:16px; margin:18px 0; }
+.card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:16px 18px;
+  box-shadow:0 1px 2px rgba(20,30,50,.04); }
+.card h3 { margin:0 0 6px; font-size:15px; color:var(--muted); text-transform:uppercase; letter-spacing:.04em; }
+.card .big { font-size:17px; margin:4px 0 8px; }
+.card .facts { color:var(--muted); font-size:13px; margin:8px 0 0; }
+.pill { display:inline-block; padding:1px 8px; border-radius:999px; font-size:12px; font-weight:600; }
+.pill.good { background:var(--goodbg); color:var(--good); } .pill.bad { background:var(--badbg); color:var(--bad); }
+.pill.flat { background:#eef0f4; color:var(--muted); }
+nav.toc { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:10px 18px; }
+nav.toc a { color:var(--accent); text-decoration:none; margin-right:18px; }
+table { border-collapse:collapse; background:var(--card); margin:8px 0 6px; font-size:13.5px;
+  border:1px solid var(--line); border-radius:8px; overflow:hidden; }
+th, td { padding:6px 11px; text-align:right; border-bottom:1px solid var(--line); vertical-align:top; }
+th { background:#eef2f7; font-weight:600; font-size:12.5px; color:#3a4556; }
+td:first-child, th:first-child { text-align:left; }
+tr.group td { background:#f7f9fc; font-weight:600; color:var(--muted); text-align:left; font-size:12px;
+  text-transform:uppercase; letter-spacing:.05em; }
+td .ci { display:block; color:var(--muted); font-size:11.5px; white-space:nowrap; }
+td.best { font-weight:700; } td.best .ci { font-weight:400; }
+td.good { background:var(--goodbg); } td.bad { background:var(--badbg); }
+.bar { position:relative; width:180px; height:14px; background:#eef0f4; border-radius:3px; margin-top:3px; }
+.bar .fill { position:absolute; left:0; top:0; bottom:0; background:#7fb0e6; border-radius:3px; }
+.bar .ci { position:absolute; top:6px; height:2px; background:var(--ink); }
+.bar .ref { position:absolute; top:-2px; bottom:-2px; width:2px; background:var(--bad); }
+.bar .half { position:absolute; top:-2px; bottom:-2px; width:1px; background:#777; left:50%; }
+figure { margin:12px 0 18px; background:var(--card); border:1px solid var(--line); border-radius:10px; padding:10px; }
+figure img { max-width:100%; display:block; margin:0 auto; }
+figcaption { color:var(--muted); font-size:13px; margin-top:6px; }
+.note { color:var(--muted); font-size:13px; }
+details { margin:6px 0; } summary { cursor:pointer; color:var(--accent); }
+pre { background:#f1f3f7; padding:10px; border-radius:6px; font-size:12px; overflow:auto; }
+footer { margin-top:48px; color:var(--muted); font-size:12.5px; border-top:1px solid var(--line); padding-top:12px; }
+"""  # noqa: E501  (CSS rules read best one per line)
+
+
+def fmt(metric: str, value: float) -> str:
+    """Format a metric value for display (``—`` for NaN)."""
+    if value is None or not np.isfinite(value):
+        return "—"
+    return FORMATS.get(metric.replace("diff_", ""), "{:.3g}").format(value)
+
+
+def _signed(metric: str, value: float) -> str:
+    text = fmt(metric, value)
+    return text if text.startswith("-") or text == "—" else "+" + text
+
+
+def _ci(metric: str, low: float, high: float, *, signed: bool = False) -> str:
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "<span class='ci'>undefined</span>"
+    show = _signed if signed else fmt
+    return f"<span class='ci'>[{show(metric, low)}, {show(metric, high)}]</span>"
+
+
+def _pct(value: float) -> str:
+    return "—" if value is None or not np.isfinite(value) else f"{100 * value:.1f} %"
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f"<img alt='{escape(alt)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+
+
+def _figure(report: StudyReport, name: str, caption: str) -> str:
+    if name not in report.figures:
+        return ""
+    return (
+        f"<figure>{_img(report.figures[name], caption)}<figcaption>{caption}</figcaption></figure>"
+    )
+
+
+def _table(header: Sequence[str], rows: Iterable[str]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in header)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _verdict(metric: str, low: float, high: float) -> tuple[str, str]:
+    """Classify a difference A - B from its interval: ('good'|'bad'|'flat', words)."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "flat", "undefined"
+    better_high = HIGHER_IS_BETTER.get(metric, False)
+    if (low > 0 and better_high) or (high < 0 and not better_high):
+        return "good", "better"
+    if (high < 0 and better_high) or (low > 0 and not better_high):
+        return "bad", "worse"
+    return "flat", "no clear difference"
+
+
+def summary_sentence(report: StudyReport, level: float) -> str:
+    """State the study's headline result in words, with its confidence intervals (HTML)."""
+    h = report.headline
+    labels = report.labels
+    metric = h["primary"]
+    name = LABELS[metric]
+    pct = f"{100 * level:.0f} %"
+    best = h["best"]
+    parts = [
+        f"Best {name}: <b>{escape(labels[best['model']])}</b> with {fmt(metric, best['estimate'])} "
+        f"({pct} CI {fmt(metric, best['low'])} to {fmt(metric, best['high'])})."
+    ]
+    comparison = h.get("comparison")
+    if comparison:
+        a, b = labels[comparison["model_a"]], labels[comparison["model_b"]]
+        ra, rb, d = comparison["a"], comparison["b"], comparison["difference"]
+        kind, words = _verdict(metric, d["low"], d["high"])
+        parts.append(
+            f"<b>{escape(a)}</b> vs <b>{escape(b)}</b>: {name} {fmt(metric, ra['estimate'])} vs "
+            f"{fmt(metric, rb['estimate'])}, difference {_signed(metric, d['estimate'])} "
+            f"({pct} CI {_signed(metric, d['low'])} to {_signed(metric, d['high'])}) "
+            f"<span class='pill {kind}'>{words}</span>."
+        )
+        wins = comparison.get("win_rate")
+        if wins:
+            parts.append(
+                f"{escape(a)} is closer to the true popularity on {wins['a_better']} of "
+                f"{wins['n']} test songs "
+                f"({_pct(wins['share'])}, {pct} CI {_pct(wins['low'])} to {_pct(wins['high'])}; "
+                f"{wins['ties']} ties); the reference study reported 61.2 % (919 of 1,500)."
+            )
+    return " ".join(parts)
+
+
+def _facts(report: StudyReport) -> str:
+    h = report.headline
+    dataset = f"{escape(str(h['dataset'] or report.study.name))}"
+    n_dataset = f" ({h['n_dataset']:,} songs)" if h.get("n_dataset") else ""
+    split = escape(str(h["split"] or "split not recorded"))
+    sizes = f"train {h['n_train']:,}" if h.get("n_train") else ""
+    if h.get("n_val"):
+        sizes += f", validation {h['n_val']:,}"
+    sizes += f", test {h['n_test']:,}"
+    return f"Data: {dataset}{n_dataset}. Split: {split}; {sizes.strip(', ')}."
+
+
+def metrics_table(report: StudyReport) -> str:
+    """The per-model metric table, grouped by family, with CIs and the best value in bold."""
+    task = report.study.task
+    metrics = (
+        ["mae", "rmse", "r2", "spearman", "mae_01", "mse_01"]
+        if task == "regression"
+        else ["accuracy", "macro_f1"]
+    )
+    table = report.metrics
+    best: dict[str, float] = {}
+    for metric in metrics:
+        values = table.loc[table["metric"] == metric, "estimate"]
+        values = values[np.isfinite(values)]
+        if len(values):
+            best[metric] = values.max() if HIGHER_IS_BETTER[metric] else values.min()
+    rows = []
+    models_meta = report.study.meta.get("models", {})
+    for family in FAMILIES:
+        members = [m for m in report.predictions if report.study.family(m) == family]
+        if not members:
+            continue
+        rows.append(
+            f"<tr class='group'><td colspan='{len(metrics) + 2}'>{FAMILY_TITLES[family]}</td></tr>"
+        )
+        for model in members:
+            cells = [f"<td>{escape(report.study.label(model))}</td>"]
+            for metric in metrics:
+                row = report.value(model, metric)
+                is_best = metric in best and np.isclose(row["estimate"], best[metric])
+                cells.append(
+                    f"<td class='{'best' if is_best else ''}'>{fmt(metric, row['estimate'])}"
+                    f"{_ci(metric, row['low'], row['high'])}</td>"
+                )
+            seconds = models_meta.get(model, {}).get("fit_seconds")
+            cells.append(f"<td>{'—' if seconds is None else f'{seconds:.1f} s'}</td>")
+            rows.append(f"<tr>{''.join(cells)}</tr>")
+    return _table(["model", *[LABELS[m] for m in metrics], "fit time"], rows)
+
+
+def differences_table(report: StudyReport) -> str:
+    """Each model minus the reference, per metric, coloured where the interval excludes 0."""
+    if report.differences.empty:
+        return "<p class='note'>Only one model: nothing to compare.</p>"
+    metrics = (
+        ["mae", "rmse", "r2", "spearman"]
+        if report.study.task == "regression"
+        else ["accuracy", "macro_f1"]
+    )
+    rows = []
+    for model in [m for m in report.predictions if m != report.reference]:
+        cells = [f"<td>{escape(report.study.label(model))}</td>"]
+        for metric in metrics:
+            d = report.differences
+            d = d[
+                (d["model_a"] == model)
+                & (d["model_b"] == report.reference)
+                & (d["metric"] == metric)
+            ]
+            if d.empty:
+                cells.append("<td>—</td>")
+                continue
+            d = d.iloc[0]
+            kind, _ = _verdict(metric, d["low"], d["high"])
+            cells.append(
+                f"<td class='{kind if kind != 'flat' else ''}'>{_signed(metric, d['estimate'])}"
+                f"{_ci(metric, d['low'], d['high'], signed=True)}</td>"
+            )
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return _table(["model", *[f"Δ {LABELS[m]}" for m in metrics]], rows)
+
+
+def _win_bar(share: float, low: float, high: float) -> str:
+    return (
+        "<div class='bar'>"
+        f"<div class='fill' style='width:{100 * share:.1f}%'></div>"
+        f"<div class='ci' style='left:{100 * low:.1f}%;"
+        f"width:{100 * max(high - low, 0.002):.1f}%'></div>"
+        "<div class='half'></div>"
+        f"<div class='ref' style='left:{100 * STUDY_WIN_RATE:.1f}%' "
+        "title='study: 61.2 %'></div></div>"
+    )
+
+
+def win_rate_table(table: pd.DataFrame, report: StudyReport, *, first_column: str = "model") -> str:
+    """Wins, losses, ties and the share of wins with its interval, drawn as a bar."""
+    rows = []
+    for _, r in table.iterrows():
+        label = r["band"] if first_column == "band" else report.study.label(r["model_a"])
+        rows.append(
+            f"<tr><td>{escape(str(label))}</td><td>{r['n']}</td><td>{r['a_better']}</td><td>{r['b_better']}</td>"
+            f"<td>{r['ties']}</td><td>{_pct(r['share'])}"
+            f"<span class='ci'>[{_pct(r['low'])}, {_pct(r['high'])}]"
+            f"</span></td><td>{_win_bar(r['share'], r['low'], r['high'])}</td></tr>"
+        )
+    return _table([first_column, "songs", "wins", "losses", "ties", "share of wins", ""], rows)
+
+
+def by_range_table(table: pd.DataFrame, report: StudyReport) -> str:
+    """MAE (and bias) of every model within each popularity band; best MAE per band in bold."""
+    models = list(report.predictions)
+    rows = []
+    for band, group in table.groupby("band", sort=False):
+        group = group.set_index("model")
+        best = group["mae"].min()
+        cells = [f"<td>{escape(str(band))}</td><td>{int(group['n'].iloc[0])}</td>"]
+        for model in models:
+            mae_value, bias = group.loc[model, "mae"], group.loc[model, "bias"]
+            cls = "best" if np.isfinite(mae_value) and np.isclose(mae_value, best) else ""
+            cells.append(
+                f"<td class='{cls}'>{fmt('mae', mae_value)}"
+                f"<span class='ci'>bias {_signed('mae', bias)}"
+                "</span></td>"
+            )
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return _table(
+        ["true popularity", "songs", *[escape(report.study.label(m)) for m in models]], rows
+    )
+
+
+def models_section(report: StudyReport) -> str:
+    """Timings and the full config of each model, folded."""
+    meta = report.study.meta.get("models", {})
+    items = []
+    for model in report.predictions:
+        m = meta.get(model, {})
+        config = json.dumps(m.get("config", {}), indent=2, sort_keys=True, default=str)
+        info = json.dumps(m.get("info", {}), indent=2, sort_keys=True, default=str)
+        timing = ", ".join(
+            f"{k.replace('_seconds', '')} {m[k]:.2f} s"
+            for k in ("fit_seconds", "predict_seconds")
+            if m.get(k) is not None
+        )
+        items.append(
+            f"<details><summary>{escape(report.study.label(model))} "
+            f"<span class='note'>({escape(report.study.family(model))}"
+            f"{'; ' + timing if timing else ''})</span></summary><pre>{escape(config)}</pre>"
+            f"{'' if info == '{}' else f'<pre>{escape(info)}</pre>'}</details>"
+        )
+    return "".join(items)
+
+
+def study_section(report: StudyReport, *, level: float) -> str:
+    """One study's full section: headline, tables, figures, models, notes."""
+    study = report.study
+    anchor = escape(study.name)
+    ref = escape(report.study.label(report.reference)) if report.reference else None
+    pct = f"{100 * level:.0f} %"
+    out = [f"<h2 id='{anchor}'>{escape(str(study.meta.get('title') or study.name))}</h2>"]
+    if study.meta.get("description"):
+        out.append(f"<p class='sub'>{escape(study.meta['description'])}</p>")
+    out.append(f"<p>{_facts(report)}</p><p>{summary_sentence(report, level)}</p>")
+    scale = (
+        "Popularity 0-100 unless marked 0-1 (HitMusicNet's published scale; its best test MAE was "
+        "0.0817). "
+        if study.task == "regression"
+        else "Classes low (&lt; 25), mid (25-64), high (&ge; 65); "
+        "HitMusicNet published accuracy 0.835, "
+        "macro-F1 0.515. "
+    )
+    out.append(
+        f"<h3>Metrics on the test set</h3><p class='note'>{scale}Brackets: paired bootstrap "
+        f"{pct} interval. Best value per column in bold.</p>"
+    )
+    out.append(metrics_table(report))
+    if ref:
+        out.append(
+            f"<h3>Differences against {ref}</h3><p class='note'>Model minus {ref} on the same "
+            "resampled songs; green where the interval shows the model better, red where it shows "
+            "it worse.</p>"
+        )
+        out.append(differences_table(report))
+    if not report.win_rates.empty:
+        out.append(
+            f"<h3>Song-by-song win rate against {ref}</h3><p class='note'>Share of test songs "
+            "where the model's absolute error is smaller than the reference's (ties: equal "
+            "errors). The bar shows the share and its interval; grey line 50 %, red line the "
+            "study's 61.2 %.</p>"
+        )
+        out.append(
+            win_rate_table(
+                report.win_rates[report.win_rates["model_b"] == report.reference], report
+            )
+        )
+    if not report.by_range.empty:
+        out.append(
+            "<h3>Error by popularity range</h3><p class='note'>The study found Autoen-chorder "
+            "better in the middle (0.22-0.55) and HitMusicNet better on the tails (&lt; 0.2, "
+            "&gt; 0.6). MAE per band, "
+            "bias = mean(predicted - true).</p>"
+        )
+        out.append(by_range_table(report.by_range, report))
+        if not report.win_by_range.empty:
+            first = report.win_by_range.iloc[0]
+            out.append(
+                f"<p class='note'>Win rate of {escape(study.label(first['model_a']))} against "
+                f"{escape(study.label(first['model_b']))} within each band:</p>"
+            )
+            out.append(win_rate_table(report.win_by_range, report, first_column="band"))
+    out.append(
+        _figure(
+            report,
+            "pred_vs_true",
+            "Predicted against true popularity on the test set (dashed: perfect).",
+        )
+    )
+    if not report.by_decile.empty:
+        out.append("<h3>Error by popularity decile</h3>")
+        out.append(
+            _figure(report, "error_by_decile", "MAE and bias per decile of the true popularity.")
+        )
+        out.append(
+            "<details><summary>decile table</summary>"
+            f"{by_range_table(report.by_decile, report)}</details>"
+        )
+    if "distributions" in report.figures:
+        out.append("<h3>Target and predicted distributions</h3>")
+        out.append(
+            _figure(report, "distributions", "True popularity (grey) and each model's predictions.")
+        )
+    if "confusion" in report.figures:
+        out.append("<h3>Confusion matrices</h3>")
+        out.append(_figure(report, "confusion", "Counts; colour is the share of each true class."))
+    if "training_curves" in report.figures:
+        out.append("<h3>Training curves</h3>")
+        out.append(
+            _figure(
+                report, "training_curves", "Loss per epoch, each training stage in its own panel."
+            )
+        )
+    if "learning_curve" in report.figures:
+        out.append("<h3>Learning curve</h3>")
+        out.append(
+            _figure(
+                report,
+                "learning_curve",
+                "Test metric against the number of training songs "
+                "(mean over seeds, band: min-max).",
+            )
+        )
+    out.append("<h3>Models</h3>" + models_section(report))
+    notes = study.meta.get("notes") or []
+    timings = study.meta.get("timings") or {}
+    if notes or timings:
+        out.append(
+            "<h3>Notes</h3><ul>"
+            + "".join(f"<li>{escape(n)}</li>" for n in notes)
+            + "".join(f"<li>{escape(k)}: {v:.1f} s</li>" for k, v in timings.items())
+            + "</ul>"
+        )
+    return "\n".join(out)
+
+
+def machine_line(machine: dict[str, Any] | None) -> str:
+    """Describe the machine in one line."""
+    if not machine:
+        return "machine not recorded"
+    parts = [
+        machine.get("processor"),
+        f"{machine.get('usable_cpus') or machine.get('cpu_count')} cores",
+        f"{machine.get('memory_gb')} GB RAM" if machine.get("memory_gb") else None,
+        machine.get("platform"),
+        f"Python {machine.get('python')}",
+        f"torch {machine['torch']}" if machine.get("torch") else None,
+    ]
+    return ", ".join(escape(str(p)) for p in parts if p)
+
+
+def render_report(
+    studies: Sequence[StudyReport],
+    *,
+    settings: ReportSettings,
+    run_name: str,
+    data_dir: Path,
+    html_path: Path,
+) -> str:
+    """Build the whole HTML page.
+
+    Parameters
+    ----------
+    studies : sequence of StudyReport
+    settings : ReportSettings
+    run_name : str
+        Shown in the title.
+    data_dir : Path
+        Where the CSV/JSON files are (linked relative to the page).
+    html_path : Path
+        Where the page goes.
+
+    Returns
+    -------
+    str
+    """
+    machine = studies[0].study.meta.get("machine") if studies else None
+    cards = []
+    for report in studies:
+        h = report.headline
+        cards.append(
+            f"<div class='card'><h3>{escape(str(h['title']))}</h3>"
+            f"<div class='big'>{summary_sentence(report, settings.level)}"
+            f"</div><div class='facts'>{_facts(report)}</div></div>"
+        )
+    toc = "".join(
+        f"<a href='#{escape(r.study.name)}'>{escape(str(r.headline['title']))}</a>" for r in studies
+    )
+    relative = os.path.relpath(data_dir, html_path.parent)
+    method = "BCa" if settings.method == "bca" else "percentile"
+    body = [
+        f"<h1>autoenchorder · {escape(run_name)}</h1>",
+        f"<p class='sub'>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by autoenchorder "
+        f"{__version__} · "
+        f"measured on {machine_line(machine)}</p>",
+        "<h2 id='summary' style='border-top:none;margin-top:10px'>Summary</h2>",
+        f"<div class='cards'>{''.join(cards)}</div>",
+        f"<nav class='toc'>Studies: {toc}<a href='#machine'>Machine and method</a></nav>",
+        *[study_section(r, level=settings.level) for r in studies],
+        "<h2 id='machine'>Machine and method</h2>",
+        f"<p>{machine_line(machine)}.</p>",
+        f"<p>Intervals: paired {method} bootstrap, {settings.n_boot} resamples of the test songs, "
+        f"seed {settings.seed}, {100 * settings.level:.0f} % coverage; every model is scored on "
+        "the same resamples, so a difference's interval accounts for songs that all models find "
+        "easy or hard. Win rate: share of test "
+        "songs where model A's absolute error is strictly smaller than model B's.</p>",
+        f"<p>Every number on this page is in <code>{escape(relative)}/</code> (CSV per table, "
+        "<code>summary.json</code>).</p>",
+        f"<footer>autoenchorder {__version__} · report of {escape(run_name)}</footer>",
+    ]
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>autoenchorder report · {escape(run_name)}</title><style>{CSS}</style></head>"
+        f"<body><main>{''.join(body)}</main></body></html>"
+    )

@@ -1,0 +1,532 @@
+"""Analyse a run directory: every table of the report, its headline, its figures, its files.
+
+:func:`analyse_study` turns one study's predictions into tables (metrics with bootstrap CIs,
+differences against a reference model, song-by-song win rates, errors by popularity range and
+decile) and figures; :func:`write_report` does that for every study of a run and writes the
+self-contained HTML report (see :mod:`autoenchorder.evaluate.html`) with every number beside it
+as CSV and JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autoenchorder.evaluate import plots
+from autoenchorder.evaluate.bootstrap import paired_bootstrap
+from autoenchorder.evaluate.compare import (
+    error_by_decile,
+    error_by_range,
+    win_rate,
+    win_rate_by_range,
+)
+from autoenchorder.evaluate.metrics import (
+    BAND_NAMES,
+    CLASSIFICATION_METRICS,
+    REGRESSION_METRICS,
+    confusion_counts,
+    to_unit_scale,
+)
+from autoenchorder.evaluate.rundir import Study, read_run
+
+#: The metric that ranks models in the summary, per task.
+PRIMARY_METRIC: dict[str, str] = {"regression": "r2", "classification": "macro_f1"}
+#: Metrics whose value is also reported on HitMusicNet's 0-1 scale.
+UNIT_SCALE_METRICS: tuple[str, ...] = ("mae", "rmse", "mse")
+
+
+@dataclass
+class ReportSettings:
+    """How the numbers are computed.
+
+    Attributes
+    ----------
+    n_boot : int
+        Bootstrap resamples (2000 by default).
+    level : float
+        Interval coverage.
+    method : {"percentile", "bca"}
+        Interval kind.
+    seed : int
+        Seed of the resamples (shared by every model, so differences are paired).
+    figures : bool
+        Draw the plots (off in quick tests of the numbers).
+    """
+
+    n_boot: int = 2000
+    level: float = 0.95
+    method: str = "percentile"
+    seed: int = 0
+    figures: bool = True
+
+
+@dataclass
+class StudyReport:
+    """Everything the report shows about one study.
+
+    Attributes
+    ----------
+    study : Study
+    y_true : np.ndarray, shape (n,)
+        Test targets, on the rows every model scored.
+    predictions : dict of str to np.ndarray
+        Test predictions (popularity 0-100, or class labels), same rows.
+    metrics : pd.DataFrame
+        ``model, label, family, metric, estimate, low, high, se`` (0-1 rows named ``mae_01`` ...).
+    differences : pd.DataFrame
+        ``model_a, model_b, metric, estimate, low, high, a_better_share`` for every model against
+        the reference.
+    win_rates : pd.DataFrame
+        :class:`~autoenchorder.evaluate.compare.WinRate` fields, every model against the
+        reference (regression only).
+    win_by_range : pd.DataFrame
+        The headline pair's win rate within the study's popularity bands.
+    by_range, by_decile : pd.DataFrame
+        Error and bias per model within the study's bands and within target deciles.
+    reference : str or None
+        The model everything is compared with.
+    headline : dict
+        The numbers the summary states (see :func:`headline_numbers`).
+    confusion : dict of str to list
+        Confusion matrices (classification).
+    figures : dict of str to bytes
+        PNG figures by name.
+    """
+
+    study: Study
+    y_true: np.ndarray
+    predictions: dict[str, np.ndarray]
+    metrics: pd.DataFrame
+    differences: pd.DataFrame
+    win_rates: pd.DataFrame
+    win_by_range: pd.DataFrame
+    by_range: pd.DataFrame
+    by_decile: pd.DataFrame
+    reference: str | None
+    headline: dict[str, Any]
+    confusion: dict[str, list] = field(default_factory=dict)
+    figures: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Display name of each model."""
+        return {m: self.study.label(m) for m in self.predictions}
+
+    def value(self, model: str, metric: str) -> pd.Series:
+        """Return the row (estimate, low, high ...) of one model's metric."""
+        rows = self.metrics[(self.metrics["model"] == model) & (self.metrics["metric"] == metric)]
+        return rows.iloc[0]
+
+
+def choose_reference(study: Study, scores: dict[str, float]) -> str | None:
+    """Pick the model every other one is compared with in the differences and win-rate tables.
+
+    The headline's model B if run.json names one; else the first HitMusicNet-family model; else
+    the best baseline by the primary metric; else None.
+
+    Parameters
+    ----------
+    study : Study
+    scores : dict of str to float
+        Each model's primary metric (higher is better).
+
+    Returns
+    -------
+    str or None
+    """
+    headline = study.meta.get("headline") or {}
+    if headline.get("model_b") in scores:
+        return str(headline["model_b"])
+    replicas = [m for m in scores if study.family(m) == "hitmusicnet"]
+    if replicas:
+        return replicas[0]
+    baselines = [m for m in scores if study.family(m) == "baseline"]
+    return _best(baselines, scores)
+
+
+def choose_headline(study: Study, scores: dict[str, float]) -> tuple[str, str] | None:
+    """Pick the comparison "A vs B" that the summary states.
+
+    run.json's ``headline`` if it names two scored models; else the best non-baseline model
+    against the HitMusicNet replica; else the replica against the best baseline; else the best
+    model against the best baseline; else the best against the second best.
+
+    Parameters
+    ----------
+    study : Study
+    scores : dict of str to float
+        Each model's primary metric (higher is better).
+
+    Returns
+    -------
+    (str, str) or None
+        ``None`` with fewer than two models.
+    """
+    headline = study.meta.get("headline") or {}
+    a, b = headline.get("model_a"), headline.get("model_b")
+    if a in scores and b in scores and a != b:
+        return str(a), str(b)
+    if len(scores) < 2:
+        return None
+    baselines = [m for m in scores if study.family(m) == "baseline"]
+    replicas = [m for m in scores if study.family(m) == "hitmusicnet"]
+    others = [m for m in scores if m not in baselines and m not in replicas[:1]]
+    if replicas and others:
+        return _best(others, scores), replicas[0]
+    if replicas and baselines:
+        return replicas[0], _best(baselines, scores)
+    non_baselines = [m for m in scores if m not in baselines]
+    if non_baselines and baselines:
+        return _best(non_baselines, scores), _best(baselines, scores)
+    ranked = sorted(scores, key=lambda m: _finite(scores[m]), reverse=True)
+    return ranked[0], ranked[1]
+
+
+def _best(models: list[str], scores: dict[str, float]) -> str | None:
+    return max(models, key=lambda m: _finite(scores[m])) if models else None
+
+
+def _finite(value: float) -> float:
+    return value if np.isfinite(value) else -math.inf
+
+
+def analyse_study(study: Study, settings: ReportSettings | None = None) -> StudyReport:
+    """Compute every table, headline number and figure of one study.
+
+    Parameters
+    ----------
+    study : Study
+    settings : ReportSettings, optional
+
+    Returns
+    -------
+    StudyReport
+    """
+    settings = settings or ReportSettings()
+    _, y_true, predictions = study.aligned("test")
+    task = study.task
+    if task == "classification":
+        y_true = y_true.astype(np.int64)
+        predictions = {m: p.astype(np.int64) for m, p in predictions.items()}
+    primary = PRIMARY_METRIC[task]
+    scores = {
+        m: float(_metric_table(task)[primary].function(y_true, p)) for m, p in predictions.items()
+    }
+    reference = choose_reference(study, scores)
+    headline_pair = choose_headline(study, scores)
+    pairs = [(m, reference) for m in predictions if reference is not None and m != reference]
+    if headline_pair and headline_pair not in pairs:
+        pairs.append(headline_pair)
+    boot = paired_bootstrap(
+        y_true,
+        predictions,
+        pairs=pairs,
+        task=task,
+        n_boot=settings.n_boot,
+        level=settings.level,
+        method=settings.method,
+        seed=settings.seed,
+    )
+    metrics = _with_unit_scale(boot.metrics) if task == "regression" else boot.metrics
+    metrics.insert(1, "label", metrics["model"].map(study.label))
+    metrics.insert(2, "family", metrics["model"].map(study.family))
+    boot_kwargs = {"n_boot": settings.n_boot, "level": settings.level, "seed": settings.seed}
+    win_rates = pd.DataFrame()
+    win_by_range = pd.DataFrame()
+    by_range = pd.DataFrame()
+    by_decile = pd.DataFrame()
+    confusion: dict[str, list] = {}
+    if task == "regression":
+        win_rates = pd.DataFrame(
+            [
+                win_rate(
+                    y_true, predictions[a], predictions[b], names=(a, b), **boot_kwargs
+                ).to_dict()
+                for a, b in pairs
+            ]
+        )
+        if headline_pair:
+            a, b = headline_pair
+            win_by_range = win_rate_by_range(
+                y_true, predictions[a], predictions[b], names=(a, b), **boot_kwargs
+            )
+        by_range = error_by_range(y_true, predictions)
+        by_decile = error_by_decile(y_true, predictions)
+    else:
+        n_classes = len(study.meta.get("class_names") or BAND_NAMES)
+        confusion = {
+            m: confusion_counts(y_true, p, n_classes).tolist() for m, p in predictions.items()
+        }
+    report = StudyReport(
+        study=study,
+        y_true=y_true,
+        predictions=predictions,
+        metrics=metrics,
+        differences=boot.differences,
+        win_rates=win_rates,
+        win_by_range=win_by_range,
+        by_range=by_range,
+        by_decile=by_decile,
+        reference=reference,
+        headline={},
+        confusion=confusion,
+    )
+    report.headline = headline_numbers(report, pair=headline_pair, primary=primary, scores=scores)
+    if settings.figures:
+        report.figures = draw_figures(report)
+    return report
+
+
+def _metric_table(task: str) -> dict:
+    return REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+
+
+def _with_unit_scale(metrics: pd.DataFrame) -> pd.DataFrame:
+    scaled = metrics[metrics["metric"].isin(UNIT_SCALE_METRICS)].copy()
+    for column in ("estimate", "low", "high", "se"):
+        scaled[column] = [
+            to_unit_scale(m, v) for m, v in zip(scaled["metric"], scaled[column], strict=True)
+        ]
+    scaled["metric"] = scaled["metric"] + "_01"
+    return pd.concat([metrics, scaled], ignore_index=True)
+
+
+def headline_numbers(
+    report: StudyReport, *, pair: tuple[str, str] | None, primary: str, scores: dict
+) -> dict:
+    """Collect the numbers the summary states for one study, as a JSON-able dict.
+
+    Parameters
+    ----------
+    report : StudyReport
+    pair : (str, str) or None
+        The headline comparison "A vs B".
+    primary : str
+        The ranking metric.
+    scores : dict of str to float
+        Each model's primary metric.
+
+    Returns
+    -------
+    dict
+        ``study, title, dataset, n_dataset, split, n_train, n_test, models, best, primary,
+        comparison`` (model_a, model_b, their metric rows, the difference row and the win rate).
+    """
+    study = report.study
+    split = study.meta.get("split") or {}
+    dataset = study.meta.get("dataset") or {}
+    best = max(scores, key=lambda m: _finite(scores[m]))
+    out: dict[str, Any] = {
+        "study": study.name,
+        "title": study.meta.get("title") or study.name,
+        "task": study.task,
+        "dataset": dataset.get("name"),
+        "n_dataset": dataset.get("n"),
+        "split": split.get("kind"),
+        "seed": split.get("seed"),
+        "n_train": split.get("n_train"),
+        "n_val": split.get("n_val"),
+        "n_test": int(report.y_true.size),
+        "models": list(report.predictions),
+        "primary": primary,
+        "best": {"model": best, **_row_dict(report.value(best, primary))},
+        "reference": report.reference,
+        "comparison": None,
+    }
+    if pair:
+        a, b = pair
+        d = report.differences
+        diff = d[(d["model_a"] == a) & (d["model_b"] == b) & (d["metric"] == primary)]
+        comparison: dict[str, Any] = {
+            "model_a": a,
+            "model_b": b,
+            "metric": primary,
+            "a": _row_dict(report.value(a, primary)),
+            "b": _row_dict(report.value(b, primary)),
+            "difference": _row_dict(diff.iloc[0]) if len(diff) else None,
+            "win_rate": None,
+        }
+        if not report.win_rates.empty:
+            w = report.win_rates
+            wins = w[(w["model_a"] == a) & (w["model_b"] == b)]
+            comparison["win_rate"] = wins.iloc[0].to_dict() if len(wins) else None
+        out["comparison"] = comparison
+    return out
+
+
+def _row_dict(row: pd.Series) -> dict[str, float]:
+    return {k: float(row[k]) for k in ("estimate", "low", "high") if k in row}
+
+
+def draw_figures(report: StudyReport) -> dict[str, bytes]:
+    """Draw every figure of a study (names: pred_vs_true, error_by_decile, distributions, ...)."""
+    labels = report.labels
+    figures: dict[str, bytes] = {}
+    if report.study.task == "regression":
+        figures["pred_vs_true"] = plots.predicted_vs_true(
+            report.y_true, report.predictions, labels=labels
+        )
+        figures["error_by_decile"] = plots.error_by_bin(report.by_decile, labels=labels)
+        figures["distributions"] = plots.distributions(
+            report.y_true, report.predictions, labels=labels
+        )
+    else:
+        names = report.study.meta.get("class_names") or list(BAND_NAMES)
+        figures["confusion"] = plots.confusion_matrices(
+            report.confusion, class_names=names, labels=labels
+        )
+    curves = {m: h for m, h in report.study.curves.items() if h}
+    if curves:
+        figures["training_curves"] = plots.training_curves(curves, labels=labels)
+    learning = report.study.learning_curve
+    if learning is not None and not learning.empty:
+        metric = PRIMARY_METRIC[report.study.task]
+        metric = (
+            metric
+            if metric in learning
+            else next((c for c in learning.columns if c not in ("model", "n_train", "seed")), None)
+        )
+        if metric:
+            label = {**REGRESSION_METRICS, **CLASSIFICATION_METRICS}.get(metric)
+            figures["learning_curve"] = plots.learning_curve(
+                learning,
+                metric=metric,
+                metric_label=label.label if label else metric,
+                labels=labels,
+            )
+    return figures
+
+
+@dataclass
+class ReportOutput:
+    """What :func:`write_report` wrote.
+
+    Attributes
+    ----------
+    html : Path
+        The report.
+    data_dir : Path
+        Folder of the CSV/JSON files.
+    studies : list of StudyReport
+    """
+
+    html: Path
+    data_dir: Path
+    studies: list[StudyReport]
+
+
+def write_tables(report: StudyReport, folder: Path) -> list[Path]:
+    """Write every table of a study as CSV (and its headline as JSON) into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "metrics": report.metrics,
+        "differences": report.differences,
+        "win_rates": report.win_rates,
+        "win_by_range": report.win_by_range,
+        "error_by_range": report.by_range,
+        "error_by_decile": report.by_decile,
+        "models": models_table(report.study),
+    }
+    if report.study.learning_curve is not None:
+        tables["learning_curve"] = report.study.learning_curve
+    written = []
+    for name, table in tables.items():
+        if table is not None and not table.empty:
+            path = folder / f"{name}.csv"
+            table.to_csv(path, index=False, float_format="%.6g")
+            written.append(path)
+    extra = {"headline": report.headline, "confusion": report.confusion}
+    path = folder / "headline.json"
+    path.write_text(json.dumps(extra, indent=2, default=_json_safe))
+    written.append(path)
+    return written
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def models_table(study: Study) -> pd.DataFrame:
+    """One row per model: family, label, timings, and its config as JSON text."""
+    rows = []
+    for model in study.models:
+        meta = study.meta.get("models", {}).get(model, {})
+        rows.append(
+            {
+                "model": model,
+                "label": study.label(model),
+                "family": study.family(model),
+                "fit_seconds": meta.get("fit_seconds"),
+                "predict_seconds": meta.get("predict_seconds"),
+                "config": json.dumps(meta.get("config", {}), sort_keys=True, default=str),
+                "info": json.dumps(meta.get("info", {}), sort_keys=True, default=str),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_report(
+    run_dir: str | Path,
+    *,
+    out: str | Path | None = None,
+    settings: ReportSettings | None = None,
+    progress: Callable[[Study], None] | None = None,
+) -> ReportOutput:
+    """Analyse every study of a run and write ``report.html`` plus its CSV/JSON files.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A run directory (see ``docs/run-directory.md``).
+    out : str or Path, optional
+        The HTML file (default ``RUN_DIR/report.html``); the numbers go to ``<stem>_data/``
+        beside it, one sub-folder per study, and ``summary.json``.
+    settings : ReportSettings, optional
+    progress : callable, optional
+        Called with each study before it is analysed (for a progress bar).
+
+    Returns
+    -------
+    ReportOutput
+    """
+    from autoenchorder.evaluate.html import render_report  # noqa: PLC0415
+
+    run_dir = Path(run_dir)
+    html_path = Path(out) if out else run_dir / "report.html"
+    data_dir = html_path.with_name(f"{html_path.stem}_data")
+    settings = settings or ReportSettings()
+    studies = []
+    for study in read_run(run_dir):
+        if progress is not None:
+            progress(study)
+        studies.append(analyse_study(study, settings))
+    for report in studies:
+        write_tables(report, data_dir / report.study.name)
+    summary = {
+        "run": str(run_dir),
+        "settings": settings.__dict__,
+        "studies": [r.headline for r in studies],
+        "machine": studies[0].study.meta.get("machine") if studies else None,
+    }
+    (data_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_safe))
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html_path.write_text(
+        render_report(
+            studies,
+            settings=settings,
+            run_name=run_dir.name,
+            data_dir=data_dir,
+            html_path=html_path,
+        ),
+        encoding="utf-8",
+    )
+    return ReportOutput(html=html_path, data_dir=data_dir, studies=studies)
