@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("extract", "Extract low-level features (and embeddings) from audio into a store."),
     "weights": ("weights", "Set up, download and list pretrained embedder weights."),
     "evaluate": ("evaluate", "Score a run directory with bootstrap CIs and write the HTML report."),
+    "data": ("data", "Inspect dataset sources: row counts, target distribution, joins, validation."),
 }
 
 
