@@ -149,4 +149,7 @@ def _load_builtin_embedders() -> None:
 
 
 #: Modules whose import registers the built-in embedders.
-_BUILTIN_MODULES: list[str] = ["autoenchorder.audio.embed.musicnn"]
+_BUILTIN_MODULES: list[str] = [
+    "autoenchorder.audio.embed.musicnn",
+    "autoenchorder.audio.embed.vggish",
+]
