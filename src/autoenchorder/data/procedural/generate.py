@@ -10,7 +10,7 @@ Layout written under ``out``::
     labels.csv         id, popularity, artist
     truth.json         config, formula constants, variance report, every song's parameters
                        and popularity decomposition
-    corpus.json        the config (a resumed run must match it)
+    corpus.json        the config (a resumed run must match it, except for the song count)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from autoenchorder.data.procedural import popularity as formula
 from autoenchorder.data.procedural.arrangement import render_song as _render
@@ -237,21 +238,31 @@ def _atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_song(spec: SongSpec, out: Path, sr: int) -> str:
-    """Render one song and write it atomically; returns its id."""
+    """Render one song and write it atomically (temporary file, then rename); returns its id."""
     import soundfile as sf  # noqa: PLC0415
 
     y = render_song(spec, sr=sr)
     container, subtype = AUDIO_FORMATS[spec.audio_format]
-    _atomic_write_bytes(
-        audio_path(out, spec),
-        lambda tmp: sf.write(str(tmp), y, sr, format=container, subtype=subtype),
-    )
+
+    def write(tmp: Path) -> None:
+        sf.write(str(tmp), y, sr, format=container, subtype=subtype)
+
+    _atomic_write_bytes(audio_path(out, spec), write)
     return spec.id
 
 
-def _write_song_job(args: tuple[dict, str, int]) -> str:
+def _try_write_song(args: tuple[dict, str, int]) -> tuple[str, str | None]:
+    """Worker job: ``(id, None)`` on success, ``(id, reason)`` if the song could not be written."""
     spec, out, sr = args
-    return write_song(SongSpec.from_dict(spec), Path(out), sr)
+    try:
+        return write_song(SongSpec.from_dict(spec), Path(out), sr), None
+    except (OSError, RuntimeError, ValueError) as exc:
+        return spec["id"], f"{type(exc).__name__}: {exc}"
+
+
+def _one_thread() -> None:
+    # Rendering is many small array operations: BLAS threads only contend with the workers.
+    threadpool_limits(limits=1)
 
 
 @dataclass
@@ -266,6 +277,8 @@ class CorpusSummary:
         Songs in the corpus, rendered now, already present (resumed).
     seconds : float
         Total audio length, seconds.
+    failures : list of tuple of str
+        ``(id, reason)`` of songs that could not be written.
     report : dict
         :func:`popularity.variance_report` of the corpus.
     """
@@ -275,20 +288,26 @@ class CorpusSummary:
     rendered: int
     skipped: int
     seconds: float
+    failures: list[tuple[str, str]] = field(default_factory=list)
     report: dict = field(default_factory=dict)
 
 
 def _check_manifest(out: Path, config: CorpusConfig) -> None:
+    """Refuse a folder holding another corpus; only the song count may differ.
+
+    Songs do not depend on the count, so a corpus can be resumed or grown.
+    """
     manifest = out / "corpus.json"
     if manifest.exists():
-        existing = json.loads(manifest.read_text(encoding="utf-8"))
-        if existing.get("config") != config.to_dict():
+        existing = json.loads(manifest.read_text(encoding="utf-8")).get("config", {})
+        mine = config.to_dict()
+        differing = sorted(k for k in mine if k != "n" and existing.get(k) != mine[k])
+        if differing:
             raise DataError(
-                f"{out} holds a different corpus ({existing.get('config')}); "
-                "use another --out folder or the same settings to resume"
+                f"{out} holds a corpus made with other settings ({', '.join(differing)} differ: "
+                f"{ {k: existing.get(k) for k in differing} }); use another --out folder"
             )
-    else:
-        _atomic_write_text(manifest, json.dumps({"config": config.to_dict()}, indent=1))
+    _atomic_write_text(manifest, json.dumps({"config": config.to_dict()}, indent=1))
 
 
 def write_corpus(
@@ -328,7 +347,10 @@ def write_corpus(
     for spec in specs:
         if on_song is not None and audio_path(out, spec).exists():
             on_song(spec.id)
-    for song_id in _render_all(todo, out, config.sample_rate, workers):
+    failures = []
+    for song_id, reason in _render_all(todo, out, config.sample_rate, workers):
+        if reason is not None:
+            failures.append((song_id, reason))
         if on_song is not None:
             on_song(song_id)
     decompositions = [formula.popularity_decomposition(s) for s in specs]
@@ -338,21 +360,24 @@ def write_corpus(
     return CorpusSummary(
         out=out,
         n_songs=len(specs),
-        rendered=len(todo),
+        rendered=len(todo) - len(failures),
         skipped=len(specs) - len(todo),
         seconds=float(sum(s.duration for s in specs)),
+        failures=failures,
         report=report,
     )
 
 
-def _render_all(todo: list[SongSpec], out: Path, sr: int, workers: int) -> Iterator[str]:
-    if workers <= 1 or len(todo) <= 1:
-        for spec in todo:
-            yield write_song(spec, out, sr)
-        return
+def _render_all(
+    todo: list[SongSpec], out: Path, sr: int, workers: int
+) -> Iterator[tuple[str, str | None]]:
     jobs = [(s.to_dict(), str(out), sr) for s in todo]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_write_song_job, jobs, chunksize=4)
+    if workers <= 1 or len(todo) <= 1:
+        with threadpool_limits(limits=1):
+            yield from map(_try_write_song, jobs)
+        return
+    with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
+        yield from pool.map(_try_write_song, jobs, chunksize=2)
 
 
 def _write_labels(out: Path, specs: list[SongSpec], decompositions: list[dict]) -> None:
