@@ -132,3 +132,10 @@ def test_split_apply_and_bad_arguments():
         holdout_split(ds, test_size=1.5)
     with pytest.raises(DataError):
         kfold_splits(ds, k=1)
+
+
+def test_tiny_grouped_holdout_has_both_sides():
+    ds = make_dataset(n=6, n_artists=3, seed=1)
+    split = holdout_split(ds)
+    assert len(split.train_ids) and len(split.test_ids)
+    assert not artists_of(ds, split.train_ids) & artists_of(ds, split.test_ids)

@@ -27,6 +27,8 @@ from autoenchorder.errors import DataError
 
 #: quantile bins used to stratify a regression target
 DEFAULT_BINS = 10
+#: fewer bins are used when a bin would hold fewer rows than this
+MIN_ROWS_PER_BIN = 10
 
 
 @dataclass
@@ -109,7 +111,8 @@ def holdout_split(
     stratum_sizes = np.bincount(strata)
     test_targets = _largest_remainder(stratum_sizes * (n_test / n), n_test)
     targets = np.vstack([stratum_sizes - test_targets, test_targets]).astype(np.float64)
-    fold_of = _assign(_group_codes(ds, grouped), strata, targets, shares, seed)
+    groups = _group_codes(ds, grouped)
+    fold_of = _ensure_both_sides(_assign(groups, strata, targets, shares, seed), groups, seed)
     train = ds.ids[fold_of == 0]
     test = ds.ids[fold_of == 1]
     if len(train) == 0 or len(test) == 0:
@@ -232,7 +235,8 @@ def _strata(ds: PopularityDataset, *, stratify: bool, n_bins: int) -> np.ndarray
     if ds.task == "classification":
         _, codes = np.unique(ds.y, return_inverse=True)
         return codes.astype(np.int64)
-    return popularity_bins(ds.y, n_bins)
+    # at least ~10 rows per bin, so tiny datasets are not cut into one-row strata
+    return popularity_bins(ds.y, max(1, min(n_bins, len(ds) // MIN_ROWS_PER_BIN)))
 
 
 def _largest_remainder(quotas: np.ndarray, total: int) -> np.ndarray:
@@ -243,6 +247,30 @@ def _largest_remainder(quotas: np.ndarray, total: int) -> np.ndarray:
         order = np.argsort(-(quotas - base), kind="stable")
         base[order[:short]] += 1
     return base
+
+
+def _ensure_both_sides(fold_of: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
+    """Move one smallest group to an empty side of a holdout (tiny datasets only).
+
+    Parameters
+    ----------
+    fold_of : np.ndarray, int, shape (N,)
+        0 = train, 1 = test.
+    groups : np.ndarray, int, shape (N,)
+    seed : int
+
+    Returns
+    -------
+    np.ndarray, int, shape (N,)
+    """
+    for empty in (1, 0):
+        if (fold_of == empty).any() or len(np.unique(groups)) < 2:
+            continue
+        codes, sizes = np.unique(groups, return_counts=True)
+        smallest = codes[sizes == sizes.min()]
+        chosen = np.random.default_rng(seed).choice(smallest)
+        fold_of = np.where(groups == chosen, empty, fold_of)
+    return fold_of
 
 
 def _kfold_targets(stratum_sizes: np.ndarray, k: int) -> np.ndarray:
