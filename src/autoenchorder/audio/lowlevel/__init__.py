@@ -26,7 +26,14 @@ from autoenchorder.audio.lowlevel.temporal import (
 )
 from autoenchorder.errors import AudioError
 
-__all__ = ["COMPAT_MODES", "LOWLEVEL_COLUMNS", "MIN_SAMPLES", "extract_lowlevel", "lowlevel_dict"]
+__all__ = [
+    "COMPAT_MODES",
+    "LOWLEVEL_COLUMNS",
+    "MIN_SAMPLES",
+    "MIN_SAMPLE_RATE",
+    "extract_lowlevel",
+    "lowlevel_dict",
+]
 
 _FEATURE_NAMES = (
     [f"MFCC_{i}" for i in range(1, 49)]
@@ -51,6 +58,11 @@ COMPAT_MODES: tuple[str, ...] = ("spotgentrack", "fixed")
 #: Shortest signal accepted: one full analysis frame.
 MIN_SAMPLES = 2048
 
+#: Lowest sample rate accepted, Hz: librosa's spectral contrast (6 octave bands from 200 Hz)
+#: needs a Nyquist frequency above 6.4 kHz, the chroma CQT (7 octaves from C1) one above about
+#: 4.2 kHz. HitMusicNet's extractor fails on lower rates too.
+MIN_SAMPLE_RATE = 12801
+
 
 def lowlevel_dict(y: np.ndarray, sr: int, *, compat: str = "spotgentrack") -> dict[str, float]:
     """The 207 features by column name (see :func:`extract_lowlevel`)."""
@@ -62,6 +74,12 @@ def lowlevel_dict(y: np.ndarray, sr: int, *, compat: str = "spotgentrack") -> di
     if y.size < MIN_SAMPLES:
         raise AudioError(
             None, f"{y.size} samples is shorter than one {MIN_SAMPLES}-sample analysis frame"
+        )
+    if sr < MIN_SAMPLE_RATE:
+        raise AudioError(
+            None,
+            f"sample rate {sr} Hz is too low for the low-level features "
+            f"(spectral contrast needs more than 12800 Hz)",
         )
     if not np.all(np.isfinite(y)):
         raise AudioError(None, "NaN or infinite samples")
@@ -100,7 +118,7 @@ def extract_lowlevel(y: np.ndarray, sr: int, *, compat: str = "spotgentrack") ->
         Mono signal at the file's native rate (HitMusicNet never resamples), float32
         preferred; ``n >= 2048``.
     sr : int
-        Its sample rate in Hz; above about 8.4 kHz (the chroma CQT spans 7 octaves above C1).
+        Its sample rate in Hz, above 12.8 kHz (spectral contrast's top band starts at 6.4 kHz).
     compat : {"spotgentrack", "fixed"}
         ``"spotgentrack"`` (default) reproduces HitMusicNet's quirks so that models trained on
         the published CSV can score new audio: ``spectral_centroid`` is the first frame's, and

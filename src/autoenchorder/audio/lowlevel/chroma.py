@@ -240,8 +240,6 @@ def estimate_tuning(S: np.ndarray, sr: float) -> float:
     freqs = np.fft.rfftfreq(STFT_N_FFT, d=1.0 / sr)
     fmax = min(PIP_FMAX, float(sr) / 2)
     rows = np.flatnonzero((freqs >= PIP_FMIN) & (freqs < fmax))
-    if rows.size == 0:
-        return 0.0
     lo, hi = int(rows[0]), int(rows[-1]) + 1  # rows lo..hi-1; neighbours lo-1 and hi exist
     ref = PIP_THRESHOLD * S.max(axis=0)
     window = S[lo - 1 : hi + 1]
@@ -259,15 +257,11 @@ def estimate_tuning(S: np.ndarray, sr: float) -> float:
     gradient = (s_hi - s_lo) / 2.0
     mags = s0 + 0.5 * gradient * shift
     pitches = ((peak_rows + lo + shift) * float(sr) / STFT_N_FFT).astype(np.float32)
-    keep = pitches > 0
-    if not keep.any():
-        return float(
-            librosa.pitch_tuning(
-                np.zeros(0), resolution=TUNING_RESOLUTION, bins_per_octave=BINS_PER_OCTAVE
-            )
-        )
-    threshold = np.median(mags[keep])
-    selected = pitches[keep & (mags >= threshold)]
+    selected = pitches[pitches > 0]
+    if selected.size == 0:
+        return 0.0  # librosa warns "empty frequency set" and returns 0.0 (e.g. for silence)
+    threshold = np.median(mags[pitches > 0])
+    selected = pitches[(pitches > 0) & (mags >= threshold)]
     return float(
         librosa.pitch_tuning(
             selected, resolution=TUNING_RESOLUTION, bins_per_octave=BINS_PER_OCTAVE

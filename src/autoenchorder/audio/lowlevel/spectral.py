@@ -7,7 +7,7 @@ Filter banks and band layouts depend only on the sample rate and are built once 
 
 Means over time are taken where the feature is linear in the spectrogram (the mel bands: the
 mean of ``M = B P`` is ``B mean(P)``); the non-linear features (dB, sorting, ratios) are computed
-per frame, vectorised over all frames at once.
+per frame, in one compiled pass over each frame (:mod:`.kernels`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft
-import scipy.sparse
+
+from autoenchorder.audio.lowlevel.kernels import frame_statistics
+from autoenchorder.errors import AudioError
 
 N_FFT = 2048
 HOP_LENGTH = 512
@@ -26,6 +28,8 @@ N_MFCC = 48
 CONTRAST_FMIN = 200.0
 CONTRAST_BANDS = 6
 CONTRAST_QUANTILE = 0.02
+ROLL_PERCENT_MIN = 0.1
+ROLL_PERCENT_MAX = 0.85
 AMIN = 1e-10
 TOP_DB = 80.0
 
@@ -85,33 +89,43 @@ def fft_frequencies(sr: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def mel_basis(sr: float) -> scipy.sparse.csr_matrix:
-    """Librosa's Slaney mel filter bank (128 bands, 0 Hz to Nyquist) as a sparse matrix.
+def mel_basis(sr: float) -> np.ndarray:
+    """Librosa's Slaney mel filter bank (128 bands, 0 Hz to Nyquist).
 
     Returns
     -------
-    scipy.sparse.csr_matrix, float32, shape (128, 1025)
+    np.ndarray, float32, shape (128, 1025)
     """
     import librosa  # noqa: PLC0415
 
-    return scipy.sparse.csr_matrix(librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=N_MELS))
+    return librosa.filters.mel(sr=sr, n_fft=N_FFT, n_mels=N_MELS)
 
 
 @lru_cache(maxsize=16)
-def contrast_bands(sr: float) -> tuple[tuple[int, int, int], ...]:
+def contrast_bands(sr: float) -> np.ndarray:
     """Rows of each spectral-contrast octave band, as librosa lays them out.
+
+    Raises
+    ------
+    AudioError
+        The top band would start above Nyquist (rates of 12.8 kHz and below).
 
     Returns
     -------
-    tuple of (start, stop, n_quantile)
-        Band ``k`` uses rows ``start:stop`` of the spectrogram and averages its ``n_quantile``
-        smallest (valley) and largest (peak) values.
+    np.ndarray, int64, shape (7, 3)
+        Row ``k`` is (start, stop, n_quantile): band ``k`` uses spectrogram rows
+        ``start:stop`` and averages their ``n_quantile`` smallest (valley) and largest (peak)
+        values.
     """
     freq = fft_frequencies(sr)
     edges = np.zeros(CONTRAST_BANDS + 2)
     edges[1:] = CONTRAST_FMIN * (2.0 ** np.arange(0, CONTRAST_BANDS + 1))
     if np.any(edges[:-1] >= 0.5 * sr):
-        raise ValueError(f"spectral contrast bands exceed the Nyquist frequency at {sr} Hz")
+        raise AudioError(
+            None,
+            f"sample rate {sr:g} Hz is too low for spectral contrast "
+            f"(its top band starts at {edges[-2]:g} Hz; needs a rate above {2 * edges[-2]:g} Hz)",
+        )
     bands = []
     for k, (f_low, f_high) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
         rows = np.flatnonzero((freq >= f_low) & (freq <= f_high))
@@ -125,7 +139,7 @@ def contrast_bands(sr: float) -> tuple[tuple[int, int, int], ...]:
         if k < CONTRAST_BANDS:
             stop -= 1  # ... and drops its own top bin (it belongs to the next band)
         bands.append((start, stop, n_quantile))
-    return tuple(bands)
+    return np.array(bands, dtype=np.int64)
 
 
 def power_to_db(power: np.ndarray) -> np.ndarray:
@@ -143,28 +157,6 @@ def power_to_db(power: np.ndarray) -> np.ndarray:
     return np.maximum(db, db.max() - TOP_DB)
 
 
-def _band_extremes(S: np.ndarray, sr: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per band and frame, the mean of the lowest and of the highest quantile (valley, peak)."""
-    bands = contrast_bands(sr)
-    valley = np.zeros((len(bands), S.shape[1]))
-    peak = np.zeros_like(valley)
-    for k, (start, stop, n_q) in enumerate(bands):
-        sub = S[start:stop]
-        n = sub.shape[0]
-        part = (
-            np.partition(sub, (n_q - 1, n - n_q), axis=0) if n > 2 * n_q else np.sort(sub, axis=0)
-        )
-        valley[k] = np.mean(part[:n_q], axis=0)
-        peak[k] = np.mean(part[n - n_q :], axis=0)
-    return valley, peak
-
-
-def _rolloff(cumulative: np.ndarray, freq: np.ndarray, percent: float) -> np.ndarray:
-    """First frequency whose cumulative magnitude reaches ``percent`` of the frame's total."""
-    threshold = percent * cumulative[-1]
-    return freq[np.argmax(cumulative >= threshold, axis=0)]
-
-
 def spectral_means(S: np.ndarray, sr: float) -> SpectralMeans:
     """Time-averaged mel, MFCC, contrast, roll-off, bandwidth and centroid from one |STFT|.
 
@@ -180,33 +172,30 @@ def spectral_means(S: np.ndarray, sr: float) -> SpectralMeans:
     SpectralMeans
     """
     freq = fft_frequencies(sr)
-    power = S * S
-    mel = mel_basis(sr) @ power  # (128, T) float32
+    mel = mel_basis(sr) @ (S * S)  # (128, T) float32
     mel_db = power_to_db(mel)
     mfcc = scipy.fft.dct(mel_db.mean(axis=1, dtype=np.float64), type=2, norm="ortho")[:N_MFCC]
 
-    valley, peak = _band_extremes(S, sr)
+    S = np.asfortranarray(S, dtype=np.float32)
+    rolloff_bins, moments, valley, peak, totals = frame_statistics(
+        S, freq, np.float32(ROLL_PERCENT_MIN), np.float32(ROLL_PERCENT_MAX), contrast_bands(sr)
+    )
     contrast = power_to_db(peak) - power_to_db(valley)
+    rolloff = freq[rolloff_bins]
 
-    cumulative = np.cumsum(S, axis=0)
-    rolloff_min = _rolloff(cumulative, freq, 0.1)
-    rolloff_max = _rolloff(cumulative, freq, 0.85)
-
-    # Centroid c = sum f S / sum S and bandwidth sqrt(sum S (f - c)^2 / sum S) from three
-    # weighted sums per frame (float64: the expanded square cancels).
-    moments = np.vander(freq, 3, increasing=True).T @ S.astype(np.float64)  # (3, T)
-    total = moments[0]
-    silent = total < np.finfo(np.float32).tiny  # librosa's normalize leaves these frames at 0
-    safe_total = np.where(silent, 1.0, total)
-    centroid = np.where(silent, 0.0, moments[1] / safe_total)
-    spread = moments[2] / safe_total - centroid**2
-    bandwidth = np.where(silent, 0.0, np.sqrt(np.maximum(spread, 0.0)))
+    # Centroid c = sum f S / sum S and bandwidth sqrt(sum S (f - c)^2 / sum S) from the three
+    # float64 moments; librosa leaves frames whose float32 total is below `tiny` at zero.
+    silent = totals < np.finfo(np.float32).tiny
+    total = np.where(silent, 1.0, moments[0])
+    centroid = np.where(silent, 0.0, moments[1] / total)
+    spread = np.maximum(moments[2] / total - centroid**2, 0.0)
+    bandwidth = np.where(silent, 0.0, np.sqrt(spread))
     return SpectralMeans(
         mel=mel.mean(axis=1, dtype=np.float64),
         mfcc=mfcc,
         contrast=contrast.mean(axis=1),
-        rolloff_min=float(rolloff_min.mean()),
-        rolloff_max=float(rolloff_max.mean()),
+        rolloff_min=float(rolloff[0].mean()),
+        rolloff_max=float(rolloff[1].mean()),
         bandwidth=float(bandwidth.mean()),
         centroid_first=float(centroid[0]),
         centroid_mean=float(centroid.mean()),

@@ -1,8 +1,7 @@
 """Time-domain low-level features: zero-crossing rate, RMS energy and its "entropy".
 
-Both are framed like librosa (frame 2048, hop 512, centred) but computed from running sums over
-the whole signal instead of a (2048 x T) frame matrix: a frame's crossing count and energy are
-differences of two cumulative sums.
+Both are framed like librosa (frame 2048, hop 512, centred) but, since a frame is exactly four
+hops, computed from sums over 512-sample blocks instead of a (2048 x T) frame matrix.
 """
 
 from __future__ import annotations
@@ -14,9 +13,10 @@ HOP_LENGTH = 512
 ZERO_THRESHOLD = 1e-10
 
 
-def _frame_starts(n_padded: int) -> np.ndarray:
-    n_frames = 1 + (n_padded - FRAME_LENGTH) // HOP_LENGTH
-    return np.arange(n_frames) * HOP_LENGTH
+def _block_sums(x: np.ndarray, n_frames: int) -> np.ndarray:
+    """Sum of each frame of ``x`` (frame 2048, hop 512) from sums over 512-sample blocks."""
+    blocks = x[: (n_frames + 3) * HOP_LENGTH].reshape(n_frames + 3, HOP_LENGTH).sum(axis=1)
+    return blocks[:-3] + blocks[1:-2] + blocks[2:-1] + blocks[3:]
 
 
 def zero_crossing_rate_mean(y: np.ndarray) -> float:
@@ -33,12 +33,14 @@ def zero_crossing_rate_mean(y: np.ndarray) -> float:
     -------
     float
     """
+    n_frames = 1 + y.size // HOP_LENGTH
     padded = np.pad(y, FRAME_LENGTH // 2, mode="edge")
     negative = np.signbit(np.where(np.abs(padded) <= ZERO_THRESHOLD, 0, padded))
-    change = np.concatenate(([0], np.cumsum(negative[1:] != negative[:-1], dtype=np.int64)))
-    starts = _frame_starts(padded.size)
-    # crossings between samples (s, s+1), ..., (s+2046, s+2047) of each frame
-    counts = change[starts + FRAME_LENGTH - 1] - change[starts]
+    change = np.empty(padded.size, dtype=np.int32)
+    change[0] = 0
+    np.not_equal(negative[1:], negative[:-1], out=change[1:])
+    # crossings between samples (s, s+1), ..., (s+2046, s+2047) of the frame starting at s
+    counts = _block_sums(change, n_frames) - change[: n_frames * HOP_LENGTH : HOP_LENGTH]
     return float(np.mean(counts / FRAME_LENGTH))
 
 
@@ -53,11 +55,9 @@ def rms_frames(y: np.ndarray) -> np.ndarray:
     -------
     np.ndarray, float64, shape (1 + n // 512,)
     """
+    n_frames = 1 + y.size // HOP_LENGTH
     padded = np.pad(y.astype(np.float64), FRAME_LENGTH // 2)
-    energy = np.concatenate(([0.0], np.cumsum(padded * padded)))
-    starts = _frame_starts(padded.size)
-    power = (energy[starts + FRAME_LENGTH] - energy[starts]) / FRAME_LENGTH
-    return np.sqrt(np.maximum(power, 0.0))
+    return np.sqrt(_block_sums(padded * padded, n_frames) / FRAME_LENGTH)
 
 
 def energy_entropy_original(rms: np.ndarray) -> float:

@@ -1,0 +1,129 @@
+"""Compiled per-frame loops over a magnitude spectrogram (numba).
+
+One pass over each STFT frame yields the two roll-offs, the moments behind centroid and
+bandwidth, and the valley and peak of every spectral-contrast band. Done with numpy these need a
+cumulative sum over the whole spectrogram, a float64 copy of it and a partial sort of each band
+(librosa sorts each band completely). The arithmetic that decides a value is librosa's: the
+cumulative sum is accumulated sequentially in float32, as ``np.cumsum`` does, so the roll-off bins
+are the same; the quantile means are the means of the same values.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def _insert_smallest(buf: np.ndarray, count: int, value: float) -> int:
+    """Keep ``buf[:count]`` the smallest values seen, ascending; return the new count."""
+    k = buf.shape[0]
+    if count == k:
+        if value >= buf[k - 1]:
+            return count
+        pos = k - 1
+    else:
+        pos = count
+        count += 1
+    while pos > 0 and buf[pos - 1] > value:
+        buf[pos] = buf[pos - 1]
+        pos -= 1
+    buf[pos] = value
+    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def frame_statistics(
+    S: np.ndarray,
+    freq: np.ndarray,
+    roll_low: np.float32,
+    roll_high: np.float32,
+    bands: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Roll-off bins, spectral moments and contrast extremes of every frame.
+
+    Parameters
+    ----------
+    S : np.ndarray, float32, shape (F, T), Fortran order
+        Magnitude spectrogram (each frame contiguous).
+    freq : np.ndarray, float64, shape (F,)
+        Bin frequencies.
+    roll_low, roll_high : np.float32
+        Roll-off fractions (0.1 and 0.85).
+    bands : np.ndarray, int64, shape (B, 3)
+        Contrast bands as (start row, stop row, quantile count).
+
+    Returns
+    -------
+    rolloff_bins : np.ndarray, int64, shape (2, T)
+        First bin whose cumulative magnitude reaches each fraction of the frame total.
+    moments : np.ndarray, float64, shape (3, T)
+        ``sum S``, ``sum f S``, ``sum f^2 S`` per frame.
+    valley, peak : np.ndarray, float64, shape (B, T)
+        Mean of the quantile-count smallest / largest magnitudes of each band.
+    totals : np.ndarray, float32, shape (T,)
+        ``sum S`` accumulated in float32 (librosa's normalisation threshold test uses it).
+    """
+    n_freq, n_frames = S.shape
+    n_bands = bands.shape[0]
+    rolloff_bins = np.zeros((2, n_frames), dtype=np.int64)
+    moments = np.zeros((3, n_frames))
+    valley = np.zeros((n_bands, n_frames))
+    peak = np.zeros((n_bands, n_frames))
+    totals = np.zeros(n_frames, dtype=np.float32)
+    max_q = 1
+    for b in range(n_bands):
+        max_q = max(max_q, bands[b, 2])
+    low_buf = np.empty(max_q, dtype=np.float32)
+    high_buf = np.empty(max_q, dtype=np.float32)
+    for t in range(n_frames):
+        col = S[:, t]
+        total = np.float32(0.0)
+        m0 = 0.0
+        m1 = 0.0
+        m2 = 0.0
+        for f in range(n_freq):
+            v = col[f]
+            total += v
+            vd = np.float64(v)
+            m0 += vd
+            m1 += freq[f] * vd
+            m2 += freq[f] * freq[f] * vd
+        totals[t] = total
+        moments[0, t] = m0
+        moments[1, t] = m1
+        moments[2, t] = m2
+        low_threshold = roll_low * total
+        high_threshold = roll_high * total
+        running = np.float32(0.0)
+        low_bin = -1
+        high_bin = -1
+        for f in range(n_freq):
+            running += col[f]
+            if low_bin < 0 and running >= low_threshold:
+                low_bin = f
+            if running >= high_threshold:
+                high_bin = f
+                break
+        if low_bin < 0:
+            low_bin = high_bin
+        rolloff_bins[0, t] = low_bin
+        rolloff_bins[1, t] = high_bin
+        for b in range(n_bands):
+            start, stop, n_q = bands[b, 0], bands[b, 1], bands[b, 2]
+            lows = low_buf[:n_q]
+            highs = high_buf[:n_q]
+            n_low = 0
+            n_high = 0
+            for f in range(start, stop):
+                v = col[f]
+                n_low = _insert_smallest(lows, n_low, v)
+                n_high = _insert_smallest(highs, n_high, -v)
+            low_sum = 0.0
+            high_sum = 0.0
+            for i in range(n_q):
+                low_sum += lows[i]
+                high_sum -= highs[i]
+            valley[b, t] = low_sum / n_q
+            peak[b, t] = high_sum / n_q
+    return rolloff_bins, moments, valley, peak, totals
