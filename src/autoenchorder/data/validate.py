@@ -265,8 +265,8 @@ def join_report(
     DataError
         If the join matches nothing (an empty join).
     """
-    lk = pd.Index(pd.Series(list(left_keys), dtype="string").dropna().unique())
-    rk = pd.Index(pd.Series(list(right_keys), dtype="string").dropna().unique())
+    lk = _key_index(left_keys)
+    rk = _key_index(right_keys)
     matched = lk.intersection(rk)
     only_left = lk.difference(rk)
     only_right = rk.difference(lk)
@@ -287,6 +287,14 @@ def join_report(
             f"e.g. {report['examples_left'][:2]} vs {report['examples_right'][:2]}"
         )
     return report
+
+
+def _key_index(keys: Iterable[str]) -> pd.Index:
+    """Distinct non-missing keys as an Index (vectorised for Series, Index and arrays)."""
+    if not isinstance(keys, pd.Series | pd.Index | np.ndarray):
+        keys = list(keys)
+    series = pd.Series(np.asarray(keys, dtype=object)).dropna().astype(str)
+    return pd.Index(series.unique())
 
 
 def report_line(report: dict) -> str:
