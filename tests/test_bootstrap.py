@@ -129,3 +129,29 @@ def test_bootstrap_replicates_shape():
 def test_unknown_pair_is_refused():
     with pytest.raises(ValueError, match="pair"):
         paired_bootstrap(np.zeros(5), {"a": np.zeros(5)}, pairs=[("a", "zzz")])
+
+
+@pytest.mark.parametrize("n_distinct", [3, 20, 1000])
+def test_resampled_ranks_equal_scipy_rankdata(n_distinct):
+    from scipy.stats import rankdata
+
+    from autoenchorder.evaluate.bootstrap import ResampledRanks
+
+    rng = np.random.default_rng(n_distinct)
+    values = rng.integers(0, n_distinct, 60).astype(float)  # ties when n_distinct is small
+    index = rng.integers(0, 60, (9, 60))
+    np.testing.assert_allclose(
+        ResampledRanks(values).ranks(index), rankdata(values[index], axis=-1)
+    )
+
+
+def test_bootstrap_spearman_replicates_match_scipy():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(5)
+    y = np.round(rng.uniform(0, 100, 50))
+    pred = np.round(y + rng.normal(0, 20, 50))
+    result = paired_bootstrap(y, {"m": pred}, metrics=["spearman"], n_boot=120, seed=7)
+    index = np.concatenate(resample_blocks(50, n_boot=120, seed=7))
+    expected = [spearmanr(y[i], pred[i]).statistic for i in index]
+    np.testing.assert_allclose(result.replicates["m"][:, 0], expected, rtol=1e-10)

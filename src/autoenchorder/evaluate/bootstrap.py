@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from autoenchorder.evaluate.metrics import Metric, metrics_for
+from autoenchorder.evaluate.metrics import Metric, metrics_for, pearson
 
 #: Resamples drawn per generator block (the unit of seeding and of vectorised scoring).
 BLOCK: int = 100
@@ -170,6 +170,44 @@ def _bca_quantiles(
         return norm.cdf(z0 + (z0 + z) / (1.0 - acceleration * (z0 + z)))
 
 
+class ResampledRanks:
+    """Average ranks (ties shared, as ``scipy.stats.rankdata``) of resampled values, by counting.
+
+    A resample draws rows of one fixed sample, so the rank of a drawn value follows from how
+    many times each distinct value was drawn: one ``bincount`` and one ``cumsum`` per block of
+    resamples, instead of sorting every resample.
+
+    Parameters
+    ----------
+    values : np.ndarray, shape (n,)
+        The sample.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        distinct, self.group = np.unique(np.asarray(values), return_inverse=True)
+        self.n_groups = distinct.size
+
+    def ranks(self, index: np.ndarray) -> np.ndarray:
+        """Rank the values at ``index`` within each resample.
+
+        Parameters
+        ----------
+        index : np.ndarray of int, shape (B, m)
+            Row indices of B resamples.
+
+        Returns
+        -------
+        np.ndarray, float64, shape (B, m)
+            1-based average ranks within each row.
+        """
+        rows, g = index.shape[0], self.n_groups
+        drawn = self.group[index]
+        counts = np.bincount((drawn + g * np.arange(rows)[:, None]).ravel(), minlength=rows * g)
+        counts = counts.reshape(rows, g)
+        average = np.cumsum(counts, axis=1) - (counts - 1) / 2.0
+        return np.take_along_axis(average, drawn, axis=1)
+
+
 @dataclass(frozen=True)
 class BootstrapResult:
     """Metric intervals per model and difference intervals per pair of models.
@@ -241,10 +279,20 @@ def paired_bootstrap(
         if a not in predictions or b not in predictions:
             raise ValueError(f"pair ({a!r}, {b!r}) names a model without predictions")
 
+    rank_true = ResampledRanks(y) if any(m.rank_based for m in chosen) else None
+    rank_pred = [ResampledRanks(p) for p in stacked] if rank_true is not None else []
+
     def statistic(index: np.ndarray) -> np.ndarray:  # [B, n] -> [B, M, K]
         yt = y[index][None]
         yp = stacked[:, index]
-        return np.stack([metric.function(yt, yp) for metric in chosen], axis=-1).transpose(1, 0, 2)
+        values = []
+        for metric in chosen:
+            if metric.rank_based:
+                rt = rank_true.ranks(index)
+                values.append(np.stack([pearson(rt, r.ranks(index)) for r in rank_pred]))
+            else:
+                values.append(metric.function(yt, yp))
+        return np.stack(values, axis=-1).transpose(1, 0, 2)
 
     n = y.shape[0]
     estimate = statistic(np.arange(n)[None])[0]  # [M, K]

@@ -64,10 +64,20 @@ def spearman(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     NaN where either side is constant. Shapes as :func:`mae`.
     """
     y_true, y_pred = np.broadcast_arrays(y_true, y_pred)
-    return _pearson(rankdata(y_true, axis=-1), rankdata(y_pred, axis=-1))
+    return pearson(rankdata(y_true, axis=-1), rankdata(y_pred, axis=-1))
 
 
-def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson's correlation over the last axis (NaN where either side is constant).
+
+    Parameters
+    ----------
+    a, b : np.ndarray, shape (..., n)
+
+    Returns
+    -------
+    np.ndarray, shape (...)
+    """
     a = a - a.mean(axis=-1, keepdims=True)
     b = b - b.mean(axis=-1, keepdims=True)
     denominator = np.sqrt(np.sum(a * a, axis=-1) * np.sum(b * b, axis=-1))
@@ -170,6 +180,9 @@ class Metric:
     scale_power : int
         How the metric changes when popularity is divided by 100: it is divided by
         ``100 ** scale_power`` (1 for MAE / RMSE, 2 for MSE, 0 for R^2 and Spearman).
+    rank_based : bool
+        The metric is Pearson's correlation of average ranks (Spearman), which the bootstrap
+        computes from resample counts instead of sorting every resample.
     task : str
         ``"regression"`` or ``"classification"``.
     """
@@ -180,6 +193,7 @@ class Metric:
     higher_is_better: bool
     scale_power: int = 0
     task: str = "regression"
+    rank_based: bool = False
 
 
 #: The regression metrics, in report order.
@@ -190,7 +204,7 @@ REGRESSION_METRICS: dict[str, Metric] = {
         Metric("rmse", "RMSE", rmse, higher_is_better=False, scale_power=1),
         Metric("mse", "MSE", mse, higher_is_better=False, scale_power=2),
         Metric("r2", "R²", r2, higher_is_better=True),
-        Metric("spearman", "Spearman ρ", spearman, higher_is_better=True),
+        Metric("spearman", "Spearman ρ", spearman, higher_is_better=True, rank_based=True),
     )
 }
 

@@ -1,0 +1,214 @@
+import base64
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from autoenchorder.errors import DataError
+from autoenchorder.evaluate.report import ReportSettings, write_report
+from autoenchorder.evaluate.rundir import (
+    RunWriter,
+    find_studies,
+    guess_family,
+    read_run,
+    read_study,
+)
+
+N_TEST = 60
+
+
+def _history(epochs):
+    return [
+        {"stage": stage, "epoch": e, "train_loss": 1.0 / (e + 1), "val_loss": 1.2 / (e + 1)}
+        for stage in ("autoencoder", "regressor")
+        for e in range(epochs)
+    ]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A tiny run with two studies: audio models on one, descriptor models on the other."""
+    root = tmp_path_factory.mktemp("run")
+    rng = np.random.default_rng(0)
+    ids = [f"song{i:03d}" for i in range(N_TEST)]
+    y = np.clip(rng.normal(40, 17, N_TEST), 0, 100)
+    audio = RunWriter(root, study="procedural", title="Procedural corpus", order=0)
+    audio.set_dataset("procedural", n=400, info={"oracle_r2": 0.8})
+    audio.set_split("grouped-by-artist holdout 85/15 seed 0", seed=0, n_train=340, n_test=N_TEST)
+    predictions = {
+        "random-normal": rng.normal(40, 17, N_TEST),
+        "mean": np.full(N_TEST, 40.0),
+        "hitmusicnet": y + rng.normal(0, 12, N_TEST),
+        "autoenchorder": y + rng.normal(0, 6, N_TEST),
+    }
+    for model, pred in predictions.items():
+        history = _history(5) if model in ("hitmusicnet", "autoenchorder") else None
+        audio.add_model(model, config={"seed": 0}, fit_seconds=1.5, history=history)
+        audio.add_predictions(model, ids=ids, y_true=y, y_pred=pred)
+        audio.add_predictions(model, ids=ids[:10], y_true=y[:10], y_pred=pred[:10], set_name="val")
+    audio.set_headline("autoenchorder", "hitmusicnet")
+    audio.add_learning_curve(
+        {"model": m, "n_train": n, "seed": s, "r2": 0.5 - 10 / n + 0.01 * s}
+        for m in ("hitmusicnet", "autoenchorder")
+        for n in (50, 100, 200)
+        for s in range(2)
+    )
+    audio.add_note("tiny synthetic run")
+    descriptors = RunWriter(root, study="musicoset", title="MusicOSet descriptors", order=1)
+    descriptors.set_split(
+        "grouped-by-artist holdout 85/15 seed 0", seed=0, n_train=340, n_test=N_TEST
+    )
+    for model, sd in (("mean", None), ("gbdt", 8.0), ("hitmusicnet-meta", 9.0)):
+        pred = np.full(N_TEST, 40.0) if sd is None else y + rng.normal(0, sd, N_TEST)
+        descriptors.add_predictions(model, ids=ids, y_true=y, y_pred=pred)
+    return root
+
+
+@pytest.fixture(scope="module")
+def report(run_dir):
+    return write_report(run_dir, settings=ReportSettings(n_boot=200))
+
+
+def test_run_directory_round_trip(run_dir):
+    studies = read_run(run_dir)
+    assert [s.name for s in studies] == ["procedural", "musicoset"]
+    audio = studies[0]
+    assert audio.models == ["random-normal", "mean", "hitmusicnet", "autoenchorder"]
+    assert audio.family("autoenchorder") == "autoenchorder" and audio.family("mean") == "baseline"
+    assert audio.meta["split"]["n_test"] == N_TEST and audio.meta["machine"]["cpu_count"] >= 1
+    assert len(audio.curves["hitmusicnet"]) == 10 and "random-normal" not in audio.curves
+    assert len(audio.learning_curve) == 12
+    ids, y_true, preds = audio.aligned("test")
+    assert len(ids) == N_TEST and set(preds) == set(audio.models)
+    ids_val, _, _ = audio.aligned("val")
+    assert len(ids_val) == 10
+
+
+def test_resume_keeps_what_was_written(run_dir, tmp_path):
+    writer = RunWriter(tmp_path, study="s")
+    writer.add_predictions("a", ids=["x", "y"], y_true=[1.0, 2.0], y_pred=[1.5, 2.5])
+    again = RunWriter(tmp_path, study="s", resume=True)
+    again.add_predictions("b", ids=["x", "y"], y_true=[1.0, 2.0], y_pred=[1.0, 2.0])
+    study = read_study(tmp_path / "s")
+    assert set(study.predictions["model"]) == {"a", "b"}
+    # re-adding a model's test predictions replaces them instead of duplicating rows
+    again.add_predictions("b", ids=["x", "y"], y_true=[1.0, 2.0], y_pred=[3.0, 3.0])
+    assert len(read_study(tmp_path / "s").predictions) == 4
+
+
+def test_html_has_every_section_and_embedded_figures(report):
+    html = report.html.read_text(encoding="utf-8")
+    for heading in (
+        "Summary",
+        "Procedural corpus",
+        "MusicOSet descriptors",
+        "Metrics on the test set",
+        "Differences against hitmusicnet",
+        "Song-by-song win rate against hitmusicnet",
+        "Error by popularity range",
+        "Error by popularity decile",
+        "Target and predicted distributions",
+        "Training curves",
+        "Learning curve",
+        "Models",
+        "Machine and method",
+    ):
+        assert heading in html, heading
+    images = html.split("data:image/png;base64,")[1:]
+    # procedural: scatter, deciles, distributions, training and learning curves; musicoset: 3
+    assert len(images) == 8
+    first = base64.b64decode(images[0].split("'")[0])
+    assert first.startswith(b"\x89PNG")
+    assert "src='http" not in html and "<script" not in html  # self-contained, nothing fetched
+
+
+def test_summary_states_the_headline_with_interval(report):
+    html = report.html.read_text(encoding="utf-8")
+    headline = report.studies[0].headline
+    comparison = headline["comparison"]
+    assert (comparison["model_a"], comparison["model_b"]) == ("autoenchorder", "hitmusicnet")
+    d = comparison["difference"]
+    assert d["low"] <= d["estimate"] <= d["high"]
+    assert "95 % CI" in html and "grouped-by-artist holdout 85/15 seed 0" in html
+    # without a headline in run.json the descriptor study compares its best model with a baseline
+    second = report.studies[1].headline["comparison"]
+    assert second["model_b"] in ("mean", "gbdt")
+
+
+def test_every_number_is_written_as_csv_and_json(report):
+    folder = report.data_dir / "procedural"
+    for name in (
+        "metrics",
+        "differences",
+        "win_rates",
+        "win_by_range",
+        "error_by_range",
+        "error_by_decile",
+        "models",
+        "learning_curve",
+    ):
+        assert (folder / f"{name}.csv").exists(), name
+    metrics = pd.read_csv(folder / "metrics.csv")
+    mae = metrics.query("model == 'autoenchorder' and metric == 'mae'").iloc[0]
+    mae_01 = metrics.query("model == 'autoenchorder' and metric == 'mae_01'").iloc[0]
+    assert mae_01["estimate"] == pytest.approx(mae["estimate"] / 100, rel=1e-5)
+    summary = json.loads((report.data_dir / "summary.json").read_text())
+    assert [s["study"] for s in summary["studies"]] == ["procedural", "musicoset"]
+    win = pd.read_csv(folder / "win_rates.csv").set_index("model_a").loc["autoenchorder"]
+    assert win["a_better"] + win["b_better"] + win["ties"] == N_TEST
+
+
+def test_classification_study(tmp_path):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 80)
+    run = RunWriter(tmp_path, task="classification", class_names=["low", "mid", "high"])
+    run.add_predictions("mean", ids=[str(i) for i in range(80)], y_true=y, y_pred=np.ones(80))
+    run.add_predictions("hitmusicnet", ids=[str(i) for i in range(80)], y_true=y, y_pred=y)
+    out = write_report(tmp_path, settings=ReportSettings(n_boot=100))
+    html = out.html.read_text(encoding="utf-8")
+    assert "Confusion matrices" in html and "macro-F1" in html
+    assert out.studies[0].headline["best"]["model"] == "hitmusicnet"
+
+
+def test_evaluate_command_prints_tables_and_writes_report(run_dir, tmp_path):
+    from autoenchorder.commands.evaluate import command
+
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(
+        command, [str(run_dir), "--out", str(out), "--n-boot", "100", "--no-figures"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "autoenchorder" in result.output and "won songs against hitmusicnet" in result.output
+    assert out.exists() and (tmp_path / "r_data" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty", "bad-json"])
+def test_bad_run_directories_raise_data_error(tmp_path, layout):
+    target = tmp_path / "run"
+    if layout != "missing":
+        target.mkdir()
+    if layout == "bad-json":
+        (target / "run.json").write_text("{not json")
+    with pytest.raises(DataError):
+        read_run(target)
+
+
+def test_single_study_folder_is_its_own_run(run_dir):
+    assert find_studies(run_dir / "musicoset") == [run_dir / "musicoset"]
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("random-normal", "baseline"),
+        ("gbdt", "baseline"),
+        ("hitmusicnet-meta", "hitmusicnet"),
+        ("autoenchorder-transformer", "alternate"),
+        ("lossnet", "alternate"),
+        ("xyz", "other"),
+    ],
+)
+def test_family_guess(name, family):
+    assert guess_family(name) == family
