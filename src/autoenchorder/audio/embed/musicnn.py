@@ -145,11 +145,48 @@ class MusicnnEmbedder(Embedder):
 
     def embed_logmel(self, logmel: np.ndarray, *, path: str | Path | None = None) -> Embedding:
         """Embed a precomputed musicnn log-mel spectrogram [T, 96] (float32)."""
+        return self.embed_logmel_layers(logmel, path=path, layers=(self.layer,))[self.layer]
+
+    def embed_layers(self, y: np.ndarray, sr: int) -> dict[str, Embedding]:
+        """Every output layer at once (one forward pass): ``{layer: Embedding}``.
+
+        Parameters
+        ----------
+        y : np.ndarray, float32, shape (n,)
+            Mono samples.
+        sr : int
+            Their sample rate.
+
+        Returns
+        -------
+        dict of str to Embedding
+            Keys ``"penultimate"`` [T, 200], ``"max_pool"``, ``"mean_pool"`` [T, 753] and
+            ``"taggram"`` [T, 50] (tag names in :attr:`tags`).
+        """
+        y = np.asarray(y, dtype=np.float32)
+        check_finite(y)
+        y16 = resample(y, orig_sr=int(sr), target_sr=fe.SAMPLE_RATE, res_type=self.res_type)
+        return self.embed_logmel_layers(fe.log_mel(y16), layers=tuple(LAYERS))
+
+    def embed_logmel_layers(
+        self,
+        logmel: np.ndarray,
+        *,
+        layers: tuple[str, ...],
+        path: str | Path | None = None,
+    ) -> dict[str, Embedding]:
+        """Embed a log-mel spectrogram [T, 96], returning the requested ``layers``."""
         logmel = self._pad_short(np.asarray(logmel, dtype=np.float32), path)
         starts = fe.patch_starts(logmel.shape[0], hop_frames=self.hop_frames)
-        patches = (logmel[s : s + fe.PATCH_FRAMES] for s in starts)
-        frames = self._run(patches, len(starts))
-        return Embedding(frames, starts * (fe.HOP / fe.SAMPLE_RATE))
+        times = starts * (fe.HOP / fe.SAMPLE_RATE)
+        out = {name: np.zeros((len(starts), LAYERS[name]), dtype=np.float32) for name in layers}
+        for i in range(0, len(starts), self.batch_size):
+            chunk = starts[i : i + self.batch_size]
+            batch = np.stack([logmel[s : s + fe.PATCH_FRAMES] for s in chunk])
+            result = self._forward_all(batch)
+            for name in layers:
+                out[name][i : i + len(batch)] = result[name]
+        return {name: Embedding(frames, times) for name, frames in out.items()}
 
     def embed_file(self, path: str | Path) -> Embedding:
         """Embed a whole file, streaming it in blocks (memory independent of its length).
@@ -231,24 +268,13 @@ class MusicnnEmbedder(Embedder):
         pad = np.repeat(silence, fe.PATCH_FRAMES - n, axis=0)
         return np.concatenate([logmel, pad])
 
-    def _run(self, patches: Iterator[np.ndarray], count: int) -> np.ndarray:
-        out = np.zeros((count, self.dim), dtype=np.float32)
-        batch: list[np.ndarray] = []
-        done = 0
-        for patch in patches:
-            batch.append(patch)
-            if len(batch) == self.batch_size:
-                out[done : done + len(batch)] = self._forward(np.stack(batch))
-                done += len(batch)
-                batch = []
-        if batch:
-            out[done : done + len(batch)] = self._forward(np.stack(batch))
-        return out
-
-    def _forward(self, patches: np.ndarray) -> np.ndarray:
+    def _forward_all(self, patches: np.ndarray) -> dict[str, np.ndarray]:
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(patches, dtype=np.float32)).to(self.device)
-            return self.net(x)[self.layer].float().cpu().numpy()
+            return {k: v.float().cpu().numpy() for k, v in self.net(x).items()}
+
+    def _forward(self, patches: np.ndarray) -> np.ndarray:
+        return self._forward_all(patches)[self.layer]
 
 
 def _chain(first: tuple[int, np.ndarray], rest: Iterator[tuple[int, np.ndarray]]):
