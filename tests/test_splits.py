@@ -139,3 +139,10 @@ def test_tiny_grouped_holdout_has_both_sides():
     split = holdout_split(ds)
     assert len(split.train_ids) and len(split.test_ids)
     assert not artists_of(ds, split.train_ids) & artists_of(ds, split.test_ids)
+
+
+def test_single_artist_cannot_be_grouped_but_can_be_split_ungrouped():
+    ds = make_dataset(n=20, n_artists=1)
+    with pytest.raises(DataError, match="at least 2 artists"):
+        holdout_split(ds)
+    assert len(holdout_split(ds, group=None).test_ids) == 3

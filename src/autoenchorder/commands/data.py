@@ -58,7 +58,7 @@ def load_source(
     labels, store : Path or None
         The labels CSV and feature store (``catalog``; ``store`` also for ``procedural``).
     embedder : str or None
-        Attach sequences of this embedder (``catalog``).
+        Attach sequences of this embedder (``catalog``, ``procedural``).
     feature_sets : str
         Comma-separated feature sets (``spotgentrack``).
     on_bad : str
@@ -89,9 +89,7 @@ def load_source(
     if source == "procedural":
         from autoenchorder.data.sources.procedural import load_procedural  # noqa: PLC0415
 
-        if store is None:
-            raise DataError("procedural needs --store STORE (made by `extract` on the corpus)")
-        return load_procedural(root, store)
+        return load_procedural(root, store, embedder=embedder, on_bad=on_bad)
     raise DataError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
 
 
@@ -160,10 +158,14 @@ def print_info(ds: PopularityDataset, console: Console, *, show_split: bool = Tr
     if show_split and len(ds) > 1:
         from autoenchorder.data.splits import holdout_split  # noqa: PLC0415
 
-        split = holdout_split(ds)
-        overview.add_row(
-            "default split", f"{len(split.train_ids)}/{len(split.test_ids)}", split.kind
-        )
+        try:
+            split = holdout_split(ds)
+        except DataError as exc:
+            overview.add_row("default split", "-", f"[yellow]not possible: {exc}[/yellow]")
+        else:
+            overview.add_row(
+                "default split", f"{len(split.train_ids)}/{len(split.test_ids)}", split.kind
+            )
     console.print(overview)
     console.print(_target_table(ds))
     for table in _report_tables(ds.info):
@@ -288,7 +290,9 @@ def command() -> None:
     default=None,
     help="catalog/procedural: the feature store made by `extract`.",
 )
-@click.option("--embedder", default=None, help="catalog: attach this embedder's sequences.")
+@click.option(
+    "--embedder", default=None, help="catalog/procedural: attach this embedder's sequences."
+)
 @click.option(
     "--feature-sets",
     default="all",

@@ -112,6 +112,8 @@ def holdout_split(
     test_targets = _largest_remainder(stratum_sizes * (n_test / n), n_test)
     targets = np.vstack([stratum_sizes - test_targets, test_targets]).astype(np.float64)
     groups = _group_codes(ds, grouped)
+    if len(np.unique(groups)) < 2:
+        raise DataError("a grouped holdout needs at least 2 artists, found 1; use group=None")
     fold_of = _ensure_both_sides(_assign(groups, strata, targets, shares, seed), groups, seed)
     train = ds.ids[fold_of == 0]
     test = ds.ids[fold_of == 1]
