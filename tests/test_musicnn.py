@@ -213,3 +213,27 @@ def test_missing_weights_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     text = str(info.value)
     assert "MSD_musicnn/.index" in text and str(tmp_path / "w" / "musicnn") in text
     assert "autoenchorder weights setup musicnn" in text
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv"])
+def test_embed_command_saves_sequence(weights_dir, tmp_path: Path, suffix: str) -> None:
+    from click.testing import CliRunner
+
+    from autoenchorder.commands.embed import command
+
+    path = min(CLIPS, key=lambda p: sf.info(p).duration)
+    out = tmp_path / f"seq{suffix}"
+    result = CliRunner().invoke(command, [str(path), "--layer", "taggram", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    expected = _embedder("msd", layer="taggram").embed_file(path)
+    if suffix == ".npz":
+        saved = np.load(out)
+        np.testing.assert_array_equal(saved["frames"], expected.frames)
+        np.testing.assert_array_equal(saved["times"], expected.times)
+        assert list(saved["columns"]) == list(_embedder("msd").tags)
+    else:
+        lines = out.read_text().splitlines()
+        assert lines[0].split(",")[:3] == ["time", "rock", "pop"]
+        assert len(lines) == 1 + expected.frames.shape[0]
+        first = np.array(lines[1].split(",")[1:], dtype=float)
+        np.testing.assert_allclose(first, expected.frames[0], rtol=1e-5)

@@ -20,6 +20,7 @@ from autoenchorder.errors import AutoenchorderError
 COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("extract", "Extract low-level features (and embeddings) from audio into a store."),
     "weights": ("weights", "Set up, download and list pretrained embedder weights."),
+    "embed": ("embed", "Embed one audio file with a pretrained embedder; print or save it."),
     "corpus": ("corpus", "Render a procedural music corpus whose popularity is known."),
     "evaluate": ("evaluate", "Score a run directory with bootstrap CIs and write the HTML report."),
     "data": ("data", "Inspect dataset sources: row counts, target distribution, joins, validation."),
