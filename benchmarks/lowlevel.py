@@ -1,0 +1,134 @@
+"""Benchmark: the 207 low-level features, ours vs the plain librosa calls (issue 2 target: >= 8x).
+
+For each clip -- the real clips in ../shared/audio (at their native 48 kHz) and generated 30 s,
+44.1 kHz clips (music-like tones with noise, white noise) -- prints the per-clip time of
+:func:`autoenchorder.audio.lowlevel.extract_lowlevel` and of
+:func:`autoenchorder.audio.lowlevel_reference.extract_lowlevel_reference` (HitMusicNet's
+sequence of plain librosa calls), measured in the same run, alternately, on one core, the best
+of ``--repeat`` runs each; the speed-up; and the largest relative difference over the 207 values
+(relative to ``max(|reference|, 1e-6 * max |reference| in the feature's group)``).
+
+The machine may be shared: the best of several runs is reported because it is the least
+disturbed by other processes; the median is printed too.
+
+    python benchmarks/lowlevel.py [--repeat 3] [--generated 2]
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core for everything, set before numpy / numba / torch are imported.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from autoenchorder.audio.io import discover_audio, load_audio  # noqa: E402
+from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS, extract_lowlevel  # noqa: E402
+from autoenchorder.audio.lowlevel_reference import extract_lowlevel_reference  # noqa: E402
+
+TARGET_SPEEDUP = 8.0
+SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+
+
+def generated_clips(count: int, *, seconds: float = 30.0, sr: int = 44100) -> dict:
+    """Music-like (chords with vibrato over noise) and white-noise clips, seeded."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * sr)) / sr
+    clips = {}
+    for i in range(count):
+        root = 110.0 * 2 ** (rng.integers(0, 12) / 12)
+        chord = sum(
+            np.sin(2 * np.pi * root * ratio * t + 0.3 * np.sin(2 * np.pi * 5 * t))
+            for ratio in (1.0, 1.26, 1.5, 2.0)
+        )
+        beat = (np.sin(2 * np.pi * 2 * t) > 0).astype(float)
+        y = 0.15 * chord * (0.5 + 0.5 * beat) + 0.02 * rng.standard_normal(t.size)
+        clips[f"generated music {i + 1} (30 s, 44.1 kHz)"] = (y.astype(np.float32), sr)
+    noise = 0.1 * rng.standard_normal(t.size)
+    clips["generated noise (30 s, 44.1 kHz)"] = (noise.astype(np.float32), sr)
+    return clips
+
+
+def real_clips() -> dict:
+    """The shared real clips, decoded whole at their native rate."""
+    if not SHARED_AUDIO.is_dir():
+        return {}
+    clips = {}
+    for path in discover_audio(SHARED_AUDIO):
+        y, sr = load_audio(path)
+        clips[f"{path.name} ({y.size / sr:.0f} s, {sr / 1000:g} kHz)"] = (y, sr)
+    return clips
+
+
+def max_relative_difference(ours: np.ndarray, reference: np.ndarray) -> float:
+    """Largest |ours - ref| / max(|ref|, group floor) over the features both define."""
+    groups = np.array([n.rsplit("_", 1)[0] if n[-1].isdigit() else n for n in LOWLEVEL_COLUMNS])
+    scale = np.abs(reference)
+    for group in np.unique(groups):
+        members = groups == group
+        floor = 1e-6 * np.nanmax(np.abs(reference[members]), initial=0.0)
+        scale[members] = np.maximum(scale[members], max(floor, 1e-12))
+    ok = ~(np.isnan(ours) | np.isnan(reference))
+    return float(np.max(np.abs(ours[ok] - reference[ok]) / scale[ok]))
+
+
+def best_of(fn: Callable[[], np.ndarray], repeat: int) -> tuple[list[float], np.ndarray]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return times, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per clip and extractor")
+    parser.add_argument("--generated", type=int, default=2, help="generated music clips")
+    args = parser.parse_args()
+
+    clips = {**real_clips(), **generated_clips(args.generated)}
+    first = next(iter(clips.values()))
+    extract_lowlevel(*first)  # compile the numba kernels, build the filter banks
+
+    table = Table(title="Low-level features: ours vs plain librosa (one core)")
+    for column in ("clip", "ours (s)", "librosa (s)", "speed-up", "max rel. diff"):
+        table.add_column(column, justify="left" if column == "clip" else "right")
+    speedups = []
+    for name, (y, sr) in clips.items():
+        ours_t, ours = best_of(lambda y=y, sr=sr: extract_lowlevel(y, sr), args.repeat)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref_t, ref = best_of(lambda y=y, sr=sr: extract_lowlevel_reference(y, sr), args.repeat)
+        speedup = min(ref_t) / min(ours_t)
+        speedups.append(speedup)
+        table.add_row(
+            name,
+            f"{min(ours_t):.3f} (med {statistics.median(ours_t):.3f})",
+            f"{min(ref_t):.3f} (med {statistics.median(ref_t):.3f})",
+            f"{speedup:.1f}x",
+            f"{max_relative_difference(ours, ref):.1e}",
+        )
+    console = Console(width=120)
+    console.print(table)
+    geo = float(np.exp(np.mean(np.log(speedups))))
+    verdict = "meets" if geo >= TARGET_SPEEDUP else "misses"
+    console.print(
+        f"geometric-mean speed-up {geo:.1f}x: {verdict} the target of {TARGET_SPEEDUP:g}x; "
+        f"parity target: max rel. diff <= 1e-4"
+    )
+
+
+if __name__ == "__main__":
+    main()
