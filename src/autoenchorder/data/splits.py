@@ -6,12 +6,13 @@ group of its own) and into *strata* (popularity quantile bins for regression, th
 for classification, a single stratum when not stratifying). Every fold ``j`` has a target
 count per stratum ``b`` -- for a holdout, the integer counts that give ``ceil(test_size * N)``
 test rows spread over the strata by largest remainders; for k-fold, ``n_b // k`` with the
-remainders dealt round-robin so fold sizes differ by at most one. Groups are
-placed one at a time, largest first (random order among equal sizes, from ``seed``), each
-into the fold whose weighted squared deviation from its targets,
-``sum_b (count[j, b] - target[j, b])^2 / share_j``, grows least. With singleton groups this
-reaches the targets exactly (so an ungrouped 85/15 holdout of 10,000 songs is 8,500/1,500);
-with artist groups no artist is ever on both sides and the strata stay close to balanced.
+remainders dealt round-robin so fold sizes differ by at most one. Groups are placed one at a
+time, largest first (random order among equal sizes, from ``seed``), each into the fold whose
+weighted squared deviation from its targets, ``sum_b (count[j, b] - target[j, b])^2 /
+share_j``, grows least; the one-row groups, which come last, are dealt out per stratum in one
+step (deficits first, the rest by fold share). With one-row groups only, this reaches the
+targets exactly (an ungrouped 85/15 holdout of 10,000 songs is 8,500/1,500); with artist
+groups no artist is ever on both sides and the strata stay close to balanced.
 The result depends only on the data and ``seed``.
 """
 
@@ -289,6 +290,17 @@ def _kfold_targets(stratum_sizes: np.ndarray, k: int) -> np.ndarray:
     return base
 
 
+def _share_out(m: int, deficit: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Split ``m`` rows over folds: fill the deficits (shape (K,)), the rest by ``shares``."""
+    deficit = np.clip(deficit, 0.0, None)
+    total = float(deficit.sum())
+    if m <= total:
+        quotas = deficit * (m / total) if total > 0 else np.zeros_like(deficit)
+    else:
+        quotas = deficit + shares / shares.sum() * (m - total)
+    return _largest_remainder(quotas, m)
+
+
 def _assign(
     groups: np.ndarray,
     strata: np.ndarray,
@@ -325,7 +337,7 @@ def _assign(
     filled = np.zeros_like(targets)
     fold_of_group = np.empty(n_groups, dtype=np.int64)
     weights = 1.0 / shares
-    for g in order:
+    for g in order[sizes[order] > 1]:
         c = counts[g]
         nz = np.flatnonzero(c)
         cz = c[nz]
@@ -333,4 +345,13 @@ def _assign(
         best = int(np.argmin(growth))
         fold_of_group[g] = best
         filled[best, nz] += cz
+    # one-row groups come last and only fill deficits, so they are dealt out per stratum at
+    # once (in their random order): the same counts the one-by-one rule reaches
+    singles = order[sizes[order] == 1]
+    single_stratum = counts[singles].argmax(axis=1)
+    for b in range(n_strata):
+        members = singles[single_stratum == b]
+        per_fold = _share_out(len(members), targets[:, b] - filled[:, b], shares)
+        fold_of_group[members] = np.repeat(np.arange(n_folds), per_fold)
+        filled[:, b] += per_fold
     return fold_of_group[group_index]
