@@ -146,3 +146,13 @@ def test_single_artist_cannot_be_grouped_but_can_be_split_ungrouped():
     with pytest.raises(DataError, match="at least 2 artists"):
         holdout_split(ds)
     assert len(holdout_split(ds, group=None).test_ids) == 3
+
+
+def test_popularity_bins_with_ties_are_monotone_and_all_used():
+    rng = np.random.default_rng(0)
+    y = np.concatenate([np.zeros(400), rng.integers(0, 100, 600)]).astype(float)
+    bins = popularity_bins(y, 10)
+    assert set(bins) == set(range(bins.max() + 1))
+    order = np.argsort(y, kind="stable")
+    assert np.all(np.diff(bins[order]) >= 0)
+    assert len(set(bins[y == 0])) == 1  # equal values share a bin
