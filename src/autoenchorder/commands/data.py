@@ -222,6 +222,7 @@ def _report_tables(info: dict) -> list[Table]:
         for k in (
             "duplicates", "repeated_track_rows", "lyrics_sentinel_rows", "store_failures",
             "sequence_losses", "audio_matched", "audio_missing", "audio_root_mismatch",
+            "corpus",
         )
         if k in info
     }  # fmt: skip
@@ -239,9 +240,17 @@ def _format_value(value: object) -> str:
     """A report value as text: dicts as ``key=value`` pairs, examples on their own line."""
     if not isinstance(value, dict):
         return str(value)
-    pairs = ", ".join(f"{k}={v}" for k, v in value.items() if k != "examples")
+    pairs = ", ".join(f"{k}={_short(v)}" for k, v in value.items() if k != "examples")
     examples = value.get("examples")
     return pairs + (f"\ne.g. {', '.join(map(str, examples[:3]))}" if examples else "")
+
+
+def _short(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "{" + _format_value(value) + "}"
+    return str(value)
 
 
 def _validation_table(report: dict, title: str) -> Table:
