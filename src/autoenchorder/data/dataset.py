@@ -23,7 +23,7 @@ SEQUENCE_PART = "sequences"
 ARTIST_PART = "artist"
 
 
-@dataclass
+@dataclass(eq=False)  # arrays and frames have no single truth value: compare by identity
 class PopularityDataset:
     """Tracks, their popularity target and their features, all row-aligned.
 
