@@ -1,0 +1,316 @@
+"""Benchmark: pretrained embedders' speed (1 and 2 threads), batch sizes, memory on a long file.
+
+For each available embedder -- musicnn-msd, musicnn-mtt (the real weights, if set up) and
+vggish (random weights of the right shapes, if the module exists) -- it prints:
+
+- speed on a generated 30 s, 44.1 kHz clip (resampling + front-end + network, from the
+  in-memory waveform): clips per second and x real time, with 1 and with 2 threads (each
+  thread count in its own subprocess, so BLAS / OpenMP pools are sized before import); best
+  of ``--repeat`` runs (the machine may be shared: the best run is the least disturbed);
+- a batch-size sweep on a 2-minute signal, 1 thread;
+- peak memory for a generated 10-minute, 44.1 kHz stereo file: the growth of the process's
+  peak RSS (``ru_maxrss``) while embedding, measured in a fresh subprocess after the model is
+  loaded and warmed up, i.e. memory above the model's own weights; for ``embed_file``
+  (streamed) and for ``embed(load_audio(...))`` (one shot, the original's way);
+- the original musicnn (TensorFlow, ``musicnn.extractor``) on the same 30 s clip, 1 thread,
+  when its reference venv exists (``scripts/make_musicnn_reference.py`` makes it).
+
+Targets (issue 3): musicnn-msd >= 60x real time and VGGish >= 30x on one core; < 500 MB above
+the weights for a 10-minute song.
+
+    python benchmarks/embeddings.py [--repeat 3] [--reference-venv /tmp/musicnn-ref]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+TARGET_RT = {"musicnn-msd": 60.0, "musicnn-mtt": 60.0, "vggish": 30.0}
+TARGET_MB = 500.0
+CLIP_SECONDS = 30.0
+SWEEP_SECONDS = 120.0
+LONG_SECONDS = 600.0
+SR = 44100
+
+
+def synth(seconds: float, sr: int = SR, channels: int = 1, seed: int = 0):
+    """Music-like test signal: random chords of harmonic tones, a beat and noise."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    out = np.zeros((channels, n), dtype=np.float32)
+    step = sr // 2
+    t = np.arange(step) / sr
+    env = np.exp(-3 * t).astype(np.float32)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        note = np.zeros(step, dtype=np.float32)
+        for f0 in 110 * 2 ** (rng.integers(0, 36, 3) / 12):
+            for h in range(1, 5):
+                note += (0.1 / h) * np.sin(2 * np.pi * f0 * h * t).astype(np.float32)
+        note *= env
+        out[:, start:stop] += note[: stop - start]
+    out += 0.02 * rng.standard_normal(out.shape).astype(np.float32)
+    return out[0] if channels == 1 else out
+
+
+def _random_vggish_weights(folder: Path) -> Path:
+    import torch
+
+    from autoenchorder.audio.embed.vggish_weights import expected_shapes
+
+    gen = torch.Generator().manual_seed(0)
+    state = {k: torch.randn(s, generator=gen) * 0.05 for k, s in expected_shapes().items()}
+    path = folder / "vggish-random.pth"
+    torch.save(state, path)
+    return path
+
+
+def make_embedder(name: str, tmp: Path, **options):
+    from autoenchorder.audio.embed import get_embedder
+
+    if name == "vggish":
+        options["weights"] = _random_vggish_weights(tmp)
+    return get_embedder(name, **options)
+
+
+def available(tmp: Path) -> list[tuple[str, str]]:
+    """(name, status) for each embedder we try."""
+    out = []
+    for name in ("musicnn-msd", "musicnn-mtt", "vggish"):
+        try:
+            make_embedder(name, tmp)
+            out.append((name, "ok"))
+        except Exception as exc:  # noqa: BLE001  (report any reason an embedder is unusable)
+            out.append((name, f"unavailable: {exc}".splitlines()[0][:120]))
+    return out
+
+
+# ------------------------------------------------------------------------------ child modes
+
+
+def child_speed(name: str, repeat: int) -> dict:
+    import time
+
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        emb = make_embedder(name, Path(tmp))
+        clip = synth(CLIP_SECONDS)
+        emb.embed(clip[: SR * 5], SR)  # warm-up (librosa/numba JIT, allocator)
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            emb.embed(clip, SR)
+            times.append(time.perf_counter() - t0)
+        sweep = {}
+        if os.environ["OMP_NUM_THREADS"] == "1":
+            long = synth(SWEEP_SECONDS, seed=1)
+            for bs in (1, 4, 16, 64):
+                e = make_embedder(name, Path(tmp), batch_size=bs)
+                e.embed(long[: SR * 10], SR)
+                best = min(_timed(e.embed, long, SR) for _ in range(max(1, repeat - 1)))
+                sweep[bs] = SWEEP_SECONDS / best
+    return {"best": min(times), "median": sorted(times)[len(times) // 2], "sweep": sweep}
+
+
+def _timed(fn, *args) -> float:
+    import time
+
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+def child_memory(name: str, path: str, mode: str) -> dict:
+    import resource
+
+    import torch
+
+    torch.set_num_threads(1)
+    from autoenchorder.audio.io import load_audio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        emb = make_embedder(name, Path(tmp))
+        emb.embed(synth(40.0, seed=3), SR)  # warm-up: weights, threads, allocator, JIT
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if mode == "stream":
+            out = emb.embed_file(path)
+        else:
+            y, sr = load_audio(path)
+            out = emb.embed(y, sr)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"baseline_mb": before, "delta_mb": peak - before, "frames": int(out.frames.shape[0])}
+
+
+REFERENCE_CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    from musicnn.extractor import extractor
+    path, repeat = sys.argv[1], int(sys.argv[2])
+    extractor(path, model="MSD_musicnn", extract_features=True)  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        extractor(path, model="MSD_musicnn", extract_features=True)
+        times.append(time.perf_counter() - t0)
+    print("RESULT", json.dumps({"best": min(times)}))
+    """
+)
+
+
+# ------------------------------------------------------------------------------ parent
+
+
+def _run_child(args: list[str], threads: int) -> dict:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[var] = str(threads)
+    proc = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, env=env, check=False
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"child {args} failed:\n{proc.stderr[-2000:]}")
+
+
+def reference_speed(venv: Path, tmp: Path, repeat: int) -> float | None:
+    python = venv / "bin" / "python"
+    if not python.exists():
+        return None
+    import soundfile as sf
+
+    wav = tmp / "clip30.wav"
+    sf.write(wav, synth(CLIP_SECONDS), SR, subtype="FLOAT")
+    script = tmp / "ref_child.py"
+    script.write_text(REFERENCE_CHILD)
+    env = dict(
+        os.environ,
+        TF_NUM_INTRAOP_THREADS="1",
+        TF_NUM_INTEROP_THREADS="1",
+        OMP_NUM_THREADS="1",
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
+    proc = subprocess.run(
+        [str(python), str(script), str(wav), str(repeat)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])["best"]
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="embedder speed and memory")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reference-venv", type=Path, default=Path("/tmp/musicnn-ref"))
+    parser.add_argument("--child", choices=["speed", "memory"], help=argparse.SUPPRESS)
+    parser.add_argument("--name", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "speed":
+        print("RESULT", json.dumps(child_speed(args.name, args.repeat)))
+        return
+    if args.child == "memory":
+        print("RESULT", json.dumps(child_memory(args.name, args.path, args.mode)))
+        return
+
+    import soundfile as sf
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        embedders = available(tmp)
+        names = [n for n, status in embedders if status == "ok"]
+        for n, status in embedders:
+            if status != "ok":
+                console.print(f"[yellow]{n}: {status}[/yellow]")
+
+        speed = Table(title=f"speed on a {CLIP_SECONDS:.0f} s clip (best of {args.repeat})")
+        for col in ("embedder", "threads", "clips/s", "x real time", "target (1 core)", "met"):
+            speed.add_column(col, justify="right")
+        sweeps = {}
+        for name in names:
+            for threads in (1, 2):
+                res = _run_child(
+                    ["--child", "speed", "--name", name, "--repeat", str(args.repeat)], threads
+                )
+                rt = CLIP_SECONDS / res["best"]
+                target = TARGET_RT.get(name, 0.0)
+                met = ("yes" if rt >= target else "NO") if threads == 1 else ""
+                speed.add_row(
+                    name,
+                    str(threads),
+                    f"{1 / res['best']:.2f}",
+                    f"{rt:.1f}x",
+                    f">= {target:.0f}x" if threads == 1 else "",
+                    met,
+                )
+                if res["sweep"]:
+                    sweeps[name] = res["sweep"]
+        ref = reference_speed(args.reference_venv, tmp, args.repeat)
+        if ref is not None:
+            speed.add_row(
+                "original musicnn (TF 2.15, MSD)",
+                "1",
+                f"{1 / ref:.2f}",
+                f"{CLIP_SECONDS / ref:.1f}x",
+                "(reference)",
+                "",
+            )
+        console.print(speed)
+
+        sweep = Table(
+            title=f"batch-size sweep, {SWEEP_SECONDS:.0f} s signal, 1 thread (x real time)"
+        )
+        sweep.add_column("embedder")
+        batch_sizes = sorted({int(b) for s in sweeps.values() for b in s})
+        for bs in batch_sizes:
+            sweep.add_column(f"batch {bs}", justify="right")
+        for name, s in sweeps.items():
+            sweep.add_row(name, *(f"{s[str(bs)]:.1f}x" for bs in batch_sizes))
+        console.print(sweep)
+
+        long_path = tmp / "ten_minutes.wav"
+        sf.write(long_path, synth(LONG_SECONDS, channels=2, seed=5).T, SR, subtype="PCM_16")
+        mem = Table(title="peak memory above the loaded model, 10-minute 44.1 kHz stereo file")
+        for col in ("embedder", "mode", "frames", "model RSS MB", "extra MB", "target", "met"):
+            mem.add_column(col, justify="right")
+        for name in names:
+            for mode in ("stream", "one-shot"):
+                res = _run_child(
+                    ["--child", "memory", "--name", name, "--path", str(long_path), "--mode", mode],
+                    1,
+                )
+                met = "yes" if res["delta_mb"] < TARGET_MB else "NO"
+                mem.add_row(
+                    name,
+                    "embed_file" if mode == "stream" else "embed(load_audio)",
+                    str(res["frames"]),
+                    f"{res['baseline_mb']:.0f}",
+                    f"{res['delta_mb']:.0f}",
+                    f"< {TARGET_MB:.0f}",
+                    met if mode == "stream" else "",
+                )
+        console.print(mem)
+
+
+if __name__ == "__main__":
+    main()
