@@ -40,6 +40,7 @@ demo-quick: $(STAMP) weights
 bench: $(STAMP) weights
 	$(PY) benchmarks/lowlevel.py
 	$(PY) benchmarks/embeddings.py
+	$(PY) benchmarks/corpus.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
