@@ -21,7 +21,12 @@ from autoenchorder.audio.lowlevel import (
     extract_lowlevel,
     lowlevel_dict,
 )
-from autoenchorder.audio.lowlevel_reference import extract_lowlevel_reference
+from autoenchorder.audio.lowlevel_reference import (
+    PARITY_RTOL,
+    column_family,
+    extract_lowlevel_reference,
+    parity_error,
+)
 from autoenchorder.errors import AudioError
 
 SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
@@ -32,51 +37,17 @@ CLIPS = {
     "wav": "singularity_media_threat_12s.wav",
     "flac": "singularity_nebula_20s.flac",
 }
-RTOL = 1e-4
 ONLY_IN_FIXED = {"spectral_centroid", "entropy_energy"}
 
 
-def _group(name: str) -> str:
-    return name.rsplit("_", 1)[0] if name[-1].isdigit() else name
-
-
-def _floors(reference: np.ndarray) -> np.ndarray:
-    """Absolute floor of each feature's tolerance, on its group's scale.
-
-    Mel powers scale with the signal's gain, so their floor is relative to the largest band;
-    dB-like groups (MFCC, contrast) get 1 dB, frequencies 1 Hz, unit-range groups 0.01.
-    """
-    mel = np.array([_group(n) == "MEL" for n in LOWLEVEL_COLUMNS])
-    fixed = {
-        "MFCC": 1.0,
-        "Spectral_contrast": 1.0,
-        "Chroma": 1e-2,
-        "Tonnetz": 1e-2,
-        "ZCR": 1e-3,
-        "spectral_centroid": 1.0,
-        "spectral_bandwith": 1.0,
-        "spectral_rollOff_min": 1.0,
-        "spectral_rollOff_max": 1.0,
-        "entropy_energy": 1e-3,
-    }
-    floors = np.array([fixed.get(_group(n), 0.0) for n in LOWLEVEL_COLUMNS])
-    floors[mel] = max(1e-6 * np.nanmax(np.abs(reference[mel])), 1e-12)
-    return floors
-
-
 def assert_parity(ours: np.ndarray, reference: np.ndarray) -> None:
-    """|ours - reference| <= 1e-4 * max(|reference|, group floor), NaN where the reference is."""
+    """Every feature within 1e-4 relative (family floors apply), NaN exactly where librosa's."""
     assert ours.shape == reference.shape == (207,)
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(reference))
-    ok = ~np.isnan(reference)
-    tolerance = RTOL * np.maximum(np.abs(reference), _floors(reference))
-    error = np.abs(ours - reference)
-    bad = ok & (error > tolerance)
-    detail = [
-        f"{LOWLEVEL_COLUMNS[i]}: ours {ours[i]!r} vs librosa {reference[i]!r}"
-        for i in np.flatnonzero(bad)
-    ]
-    assert not bad.any(), "\n".join(detail)
+    error = parity_error(ours, reference)
+    bad = np.flatnonzero(error > PARITY_RTOL)
+    detail = [f"{LOWLEVEL_COLUMNS[i]}: ours {ours[i]!r} vs librosa {reference[i]!r}" for i in bad]
+    assert bad.size == 0, "\n".join(detail)
 
 
 def _reference_quietly(y: np.ndarray, sr: int) -> np.ndarray:
@@ -121,8 +92,8 @@ def test_columns_spelling_and_known_positions() -> None:
         "spectral_rollOff_max",
         "spectral_rollOff_min",
     )
-    families = {_group(n) for n in LOWLEVEL_COLUMNS}
-    counts = {f: sum(_group(n) == f for n in LOWLEVEL_COLUMNS) for f in families}
+    families = {column_family(n) for n in LOWLEVEL_COLUMNS}
+    counts = {f: sum(column_family(n) == f for n in LOWLEVEL_COLUMNS) for f in families}
     assert counts["MFCC"] == 48 and counts["MEL"] == 128 and counts["Chroma"] == 12
     assert counts["Tonnetz"] == 6 and counts["Spectral_contrast"] == 7
 
@@ -131,18 +102,29 @@ def test_columns_spelling_and_known_positions() -> None:
 
 
 @pytest.fixture(scope="module", params=sorted(CLIPS))
-def real_clip(request: pytest.FixtureRequest) -> tuple[str, np.ndarray, int]:
+def real_clip(request: pytest.FixtureRequest) -> tuple[np.ndarray, int, np.ndarray]:
+    """A 10 s window of a real clip (mono, native rate) and its plain-librosa features."""
     path = SHARED_AUDIO / CLIPS[request.param]
     if not path.exists():
         pytest.skip(f"{path} not available")
-    y, sr = load_audio(path, duration=10.0)  # native rate, mono, a 10 s window
-    return request.param, y, sr
+    y, sr = load_audio(path, duration=10.0)
+    return y, sr, _reference_quietly(y, sr)
 
 
-def test_parity_on_real_clips(real_clip: tuple[str, np.ndarray, int]) -> None:
-    _, y, sr = real_clip
+def test_parity_on_real_clips(real_clip: tuple[np.ndarray, int, np.ndarray]) -> None:
+    y, sr, reference = real_clip
     assert sr == 48000
-    assert_parity(extract_lowlevel(y, sr), _reference_quietly(y, sr))
+    assert_parity(extract_lowlevel(y, sr), reference)
+
+
+def test_parity_check_catches_a_small_deviation(
+    real_clip: tuple[np.ndarray, int, np.ndarray],
+) -> None:
+    _, _, reference = real_clip
+    nudged = reference.copy()
+    nudged[LOWLEVEL_COLUMNS.index("Chroma_5")] *= 1 + 5 * PARITY_RTOL
+    with pytest.raises(AssertionError, match="Chroma_5"):
+        assert_parity(nudged, reference)
 
 
 def _edge_signals() -> dict[str, tuple[np.ndarray, int]]:
@@ -221,8 +203,8 @@ def test_fixed_centroid_is_the_mean_over_all_frames(music: tuple[np.ndarray, int
     first_frame = float(librosa.feature.spectral_centroid(y=y, sr=sr)[0, 0])
     fixed = lowlevel_dict(y, sr, compat="fixed")["spectral_centroid"]
     original = lowlevel_dict(y, sr)["spectral_centroid"]
-    assert fixed == pytest.approx(expected, rel=RTOL)
-    assert original == pytest.approx(first_frame, rel=RTOL)
+    assert fixed == pytest.approx(expected, rel=PARITY_RTOL)
+    assert original == pytest.approx(first_frame, rel=PARITY_RTOL)
 
 
 def test_fixed_entropy_is_a_gain_independent_shannon_entropy(

@@ -30,6 +30,27 @@ N_FFT = 2048
 ROLL_PERCENT_MIN = 0.1
 ROLL_PERCENT_MAX = 0.85
 
+#: Parity tolerance: relative difference allowed per feature.
+PARITY_RTOL = 1e-4
+
+#: Smallest magnitude a feature's difference is taken relative to, per column family, on the
+#: family's own scale (1 dB for the dB-valued families, 1 Hz for frequencies, 1 % of the unit
+#: range for chroma and tonnetz). Mel powers scale with the signal's gain: their floor is
+#: ``MEL_FLOOR_FRACTION`` of the largest mean band power.
+PARITY_FLOORS: dict[str, float] = {
+    "MFCC": 1.0,
+    "Spectral_contrast": 1.0,
+    "Chroma": 1e-2,
+    "Tonnetz": 1e-2,
+    "ZCR": 1e-3,
+    "spectral_centroid": 1.0,
+    "spectral_bandwith": 1.0,
+    "spectral_rollOff_min": 1.0,
+    "spectral_rollOff_max": 1.0,
+    "entropy_energy": 1e-3,
+}
+MEL_FLOOR_FRACTION = 1e-6
+
 
 def reference_feature_dict(y: np.ndarray, sr: int) -> dict[str, float]:
     """Compute the 207 features by name with one plain librosa call per feature.
@@ -110,3 +131,32 @@ def extract_lowlevel_reference(y: np.ndarray, sr: int) -> np.ndarray:
 
     values = reference_feature_dict(y, sr)
     return np.array([values[name] for name in LOWLEVEL_COLUMNS], dtype=np.float64)
+
+
+def column_family(name: str) -> str:
+    """``"MFCC_12"`` -> ``"MFCC"``; scalar columns are their own family."""
+    return name.rsplit("_", 1)[0] if name[-1].isdigit() else name
+
+
+def parity_error(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per-feature difference relative to ``max(|reference|, the family's floor)``.
+
+    A value is at parity when this is <= :data:`PARITY_RTOL`. NaN where either input is NaN.
+
+    Parameters
+    ----------
+    ours, reference : np.ndarray, shape (207,)
+        In ``LOWLEVEL_COLUMNS`` order.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (207,)
+    """
+    from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS  # noqa: PLC0415  (import cycle)
+
+    families = [column_family(n) for n in LOWLEVEL_COLUMNS]
+    mel = np.array([f == "MEL" for f in families])
+    floors = np.array([PARITY_FLOORS.get(f, 0.0) for f in families])
+    mel_scale = np.nanmax(np.abs(reference[mel]), initial=0.0)
+    floors[mel] = max(MEL_FLOOR_FRACTION * mel_scale, np.finfo(np.float64).tiny)
+    return np.abs(ours - reference) / np.maximum(np.abs(reference), floors)
