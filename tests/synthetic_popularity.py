@@ -29,7 +29,7 @@ def learnable_dataset(
     with_sequences: bool = True,
     prefix: str = "t",
 ) -> PopularityDataset:
-    """A regression dataset whose popularity is a smooth function of the features.
+    """A regression dataset whose popularity is a smooth function of both parts.
 
     Returns
     -------
@@ -38,16 +38,21 @@ def learnable_dataset(
         shape (T_i, seq_dim) with T_i in [max_len // 2, max_len], artists in groups of 4.
     """
     rng = np.random.default_rng(seed)
-    low = rng.normal(size=(n, n_lowlevel))
+    latent = rng.normal(size=(n, 3))
+    # low-rank features (3 latent factors spread over n_lowlevel columns), as real audio
+    # descriptors are strongly correlated: an autoencoder's small code can keep the signal
+    mixing = rng.normal(size=(3, n_lowlevel))
+    low = latent @ mixing + 0.1 * rng.normal(size=(n, n_lowlevel))
     lengths = rng.integers(max(2, max_len // 2), max_len + 1, size=n)
     level = rng.normal(size=n)
+    direction = rng.normal(size=seq_dim)
     sequences = [
-        (level[i] + 0.3 * rng.normal(size=(lengths[i], seq_dim))).astype(np.float32)
+        (level[i] * direction + 0.3 * rng.normal(size=(lengths[i], seq_dim))).astype(np.float32)
         for i in range(n)
     ]
-    signal = 1.2 * low[:, 0] - 0.8 * low[:, 1] + 0.5 * low[:, 2] * low[:, 3]
+    signal = 1.0 * latent[:, 0] - 0.7 * latent[:, 1] + 0.3 * latent[:, 2] ** 2
     if with_sequences:
-        signal = signal + 1.0 * level
+        signal = signal + 0.8 * level
     y = np.clip(50 + 14 * signal + noise * rng.normal(size=n), 0, 100)
     columns = [f"low_{j}" for j in range(n_lowlevel)]
     return PopularityDataset(
