@@ -18,8 +18,11 @@ from autoenchorder.errors import AutoenchorderError
 
 #: sub-command name -> (module under autoenchorder.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "Run the whole study offline: corpus, features, models, report, predictions."),
     "extract": ("extract", "Extract low-level features (and embeddings) from audio into a store."),
     "weights": ("weights", "Set up, download and list pretrained embedder weights."),
+    "train": ("train", "Fit a model on a dataset, report test metrics, save a bundle."),
+    "search": ("search", "Hyper-parameter search (Optuna grid / TPE) on one or many workers."),
     "embed": ("embed", "Embed one audio file with a pretrained embedder; print or save it."),
     "corpus": ("corpus", "Render a procedural music corpus whose popularity is known."),
     "evaluate": ("evaluate", "Score a run directory with bootstrap CIs and write the HTML report."),

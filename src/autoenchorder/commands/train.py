@@ -1,0 +1,162 @@
+"""``autoenchorder train --model NAME --data SOURCE ... --out BUNDLE``: fit, score, bundle.
+
+Also defines the data options (``--data``, ``--root``, ``--store``, ``--labels``,
+``--embedder``) and the config options (``--config``, ``--set``) that ``autoenchorder search``
+shares.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from autoenchorder.config import ConfigError, read_toml
+from autoenchorder.train.api import SOURCES, DataSpec
+
+
+def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options that name a dataset (see :class:`~autoenchorder.train.api.DataSpec`)."""
+    options = [
+        click.option("--data", "source", required=True, type=click.Choice(sorted(SOURCES)),
+                     help="Dataset source."),
+        click.option("--root", type=click.Path(exists=True, path_type=Path), default=None,
+                     help="The source's folder (catalog: audio folder; procedural: corpus)."),
+        click.option("--store", type=click.Path(exists=True, path_type=Path), default=None,
+                     help="Feature store of extracted features (catalog, procedural)."),
+        click.option("--labels", type=click.Path(exists=True, path_type=Path), default=None,
+                     help="Labels CSV of a catalog."),
+        click.option("--embedder", default=None,
+                     help="Use this embedder's sequences from --store (e.g. musicnn-msd)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--config TOML`` and repeatable ``--set key=value`` model options."""
+    func = click.option(
+        "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+        help="One model config field (TOML value, e.g. --set lr=2e-4 --set finetune=true).",
+    )(func)
+    return click.option(
+        "--config", "config_file", type=click.Path(exists=True, path_type=Path), default=None,
+        help="TOML file of model config fields (top level, or a [model] table).",
+    )(func)
+
+
+def data_spec(
+    source: str, root: Path | None, store: Path | None, labels: Path | None, embedder: str | None
+) -> DataSpec:
+    """Build a :class:`DataSpec` from the CLI options (paths made absolute)."""
+
+    def text(path: Path | None) -> str | None:
+        return None if path is None else str(path.resolve())
+
+    return DataSpec(source, root=text(root), store=text(store), labels=text(labels),
+                    embedder=embedder)
+
+
+def model_config(config_file: Path | None, overrides: tuple[str, ...]) -> dict[str, Any]:
+    """Merge a TOML config file and ``key=value`` overrides into one dict of config fields.
+
+    Raises
+    ------
+    ConfigError
+        A bad file or an override without ``=``.
+    """
+    config: dict[str, Any] = {}
+    if config_file is not None:
+        document = read_toml(config_file)
+        table = document.get("model", document)
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{config_file}: [model] must be a table")
+        config.update(table)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set needs KEY=VALUE, got {item!r}")
+        config[key.strip()] = parse_value(raw.strip())
+    return config
+
+
+def parse_value(raw: str) -> Any:
+    """Read a TOML value (``2e-4``, ``true``, ``[7, 9]``, ``"x"``); a bare word is a string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def print_metrics(console: Console, metrics: Mapping[str, Any], *, title: str) -> None:
+    """Print validation and test metrics side by side."""
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("validation", justify="right")
+    table.add_column("test", justify="right")
+    val, test = metrics.get("val", {}), metrics.get("test", {})
+    for key, value in test.items():
+        if isinstance(value, float):
+            table.add_row(key, f"{val.get(key, float('nan')):.4f}", f"{value:.4f}")
+        elif isinstance(value, int):
+            table.add_row(key, str(val.get(key, "")), str(value))
+    console.print(table)
+
+
+@click.command("train")
+@click.option("--model", "model_name", required=True,
+              help="Registered model name (e.g. hitmusicnet, autoenchorder, gbdt, lossnet).")
+@data_options
+@config_options
+@click.option("--seed", default=0, show_default=True, help="Seeds the split and the model.")
+@click.option("--test-size", default=0.15, show_default=True, type=click.FloatRange(0, 1,
+              min_open=True, max_open=True), help="Share of the dataset held out for testing.")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="Bundle directory to write.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def command(
+    model_name: str,
+    source: str,
+    root: Path | None,
+    store: Path | None,
+    labels: Path | None,
+    embedder: str | None,
+    config_file: Path | None,
+    overrides: tuple[str, ...],
+    seed: int,
+    test_size: float,
+    out: Path,
+    quiet: bool,
+) -> None:
+    """Fit a model on a dataset's training split, report test metrics and save a bundle."""
+    from autoenchorder.bundle import feature_spec_from_dataset, save_bundle  # noqa: PLC0415
+    from autoenchorder.models.registry import model_class  # noqa: PLC0415
+    from autoenchorder.train.api import load_dataset, train_model  # noqa: PLC0415
+
+    console = Console(stderr=True)
+    model_class(model_name)  # an unknown name fails before the data is loaded
+    config = model_config(config_file, overrides)
+    if quiet:
+        config.setdefault("quiet", True)
+    spec = data_spec(source, root, store, labels, embedder)
+    dataset = load_dataset(spec)
+    console.print(f"[bold]{model_name}[/bold] on {dataset!r}")
+    result = train_model(model_name, dataset, config, seed=seed, test_size=test_size)
+    print_metrics(console, result.metrics, title=f"{model_name}: {result.metrics['split']}")
+    groups = [g for g in getattr(result.model, "groups_", result.model.required_parts)
+              if g in dataset.column_groups]
+    path = save_bundle(
+        result.model,
+        out,
+        metrics=result.metrics,
+        extra={"dataset": dataset.name, "data_spec": spec.__dict__, "seed": seed,
+               "split": result.metrics["split"], "n_rows": len(dataset)},
+        feature_spec=feature_spec_from_dataset(dataset, groups=groups),
+    )
+    console.print(f"bundle: {path}")
