@@ -26,8 +26,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "embed": ("embed", "Embed one audio file with a pretrained embedder; print or save it."),
     "corpus": ("corpus", "Render a procedural music corpus whose popularity is known."),
     "evaluate": ("evaluate", "Score a run directory with bootstrap CIs and write the HTML report."),
-    "predict": ("predict", "Predict the popularity of songs from their audio with a trained bundle."),
-    "data": ("data", "Inspect dataset sources: row counts, target distribution, joins, validation."),
+    "predict": (
+        "predict",
+        "Predict the popularity of songs from their audio with a trained bundle.",
+    ),
+    "data": (
+        "data",
+        "Inspect dataset sources: row counts, target distribution, joins, validation.",
+    ),
 }
 
 
