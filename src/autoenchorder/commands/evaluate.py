@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -80,6 +81,21 @@ def win_rate_table(report: StudyReport) -> Table | None:
     return table
 
 
+def print_headlines(reports: Sequence[StudyReport], console: Console) -> None:
+    """Print each analysed study's facts, metric table and win-rate table to the terminal."""
+    for report in reports:
+        console.print()
+        h = report.headline
+        console.print(
+            f"[bold]{h['title']}[/bold]: {h['dataset'] or report.study.name}, split "
+            f"{h['split'] or 'not recorded'}, {h['n_test']} test songs"
+        )
+        console.print(metrics_table(report, width=console.width))
+        wins = win_rate_table(report)
+        if wins is not None:
+            console.print(wins)
+
+
 @click.command(name="evaluate")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
@@ -133,15 +149,5 @@ def command(
 
     with console.status("evaluating ..."):
         output = write_report(run_dir, out=out, settings=settings, progress=announce)
-    for report in output.studies:
-        console.print()
-        h = report.headline
-        console.print(
-            f"[bold]{h['title']}[/bold]: {h['dataset'] or report.study.name}, split "
-            f"{h['split'] or 'not recorded'}, {h['n_test']} test songs"
-        )
-        console.print(metrics_table(report, width=console.width))
-        wins = win_rate_table(report)
-        if wins is not None:
-            console.print(wins)
+    print_headlines(output.studies, console)
     console.print(f"\nreport: [bold]{output.html}[/bold]\nnumbers: {output.data_dir}/")
