@@ -27,13 +27,14 @@ from autoenchorder.errors import DataError
 from autoenchorder.models.base import Model
 from autoenchorder.models.registry import make_model
 
-#: source name -> (module under autoenchorder.data.sources, loader function, arguments used)
-SOURCES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "musicoset": ("musicoset", "load_musicoset", ("root",)),
-    "hit-predictor": ("hit_predictor", "load_hit_predictor", ("root",)),
-    "spotgentrack": ("spotgentrack", "load_spotgentrack", ("root",)),
-    "catalog": ("catalog", "load_catalog", ("root", "labels", "store")),
-    "procedural": ("procedural", "load_procedural", ("root", "store")),
+#: source name -> (module under autoenchorder.data.sources, loader function, DataSpec fields
+#: passed positionally (required), DataSpec fields passed by keyword when set)
+SOURCES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
+    "musicoset": ("musicoset", "load_musicoset", ("root",), ()),
+    "hit-predictor": ("hit_predictor", "load_hit_predictor", ("root",), ()),
+    "spotgentrack": ("spotgentrack", "load_spotgentrack", ("root",), ()),
+    "catalog": ("catalog", "load_catalog", ("root", "labels", "store"), ("embedder",)),
+    "procedural": ("procedural", "load_procedural", ("root",), ("store", "embedder")),
 }
 
 
@@ -82,7 +83,7 @@ def load_dataset(spec: DataSpec) -> PopularityDataset:
     """
     if spec.source not in SOURCES:
         raise DataError(f"unknown data source {spec.source!r}; choose from {', '.join(SOURCES)}")
-    module_name, function, needed = SOURCES[spec.source]
+    module_name, function, needed, optional = SOURCES[spec.source]
     missing = [arg for arg in needed if getattr(spec, arg) is None]
     if missing:
         flags = ", ".join(f"--{m}" for m in missing)
@@ -95,7 +96,8 @@ def load_dataset(spec: DataSpec) -> PopularityDataset:
         raise DataError(f"data source {spec.source!r} is not available in this build") from None
     loader = getattr(module, function)
     args = [getattr(spec, arg) for arg in needed]
-    ds: PopularityDataset = loader(*args)
+    kwargs = {arg: getattr(spec, arg) for arg in optional if getattr(spec, arg) is not None}
+    ds: PopularityDataset = loader(*args, **kwargs)
     if spec.embedder is not None and ds.sequences is None:
         ds = attach_sequences(ds, store=spec.store, embedder=spec.embedder)
     ds.info["data_spec"] = {k: v for k, v in vars(spec).items() if v is not None}
