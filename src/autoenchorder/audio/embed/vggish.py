@@ -22,7 +22,6 @@ one 128-d frame per 0.96 s of audio, with the example start times (0, 0.96, 1.92
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +167,7 @@ def default_weight_files() -> tuple[Path, Path]:
     """Find the VGGish weights and PCA files in the standard folders.
 
     The torchvggish files are looked for first (:func:`locate_weights`), then the official TF
-    files in the same folders.
+    files in the same folders (the checkpoint as one V1 file or as a V2 ``.index`` prefix).
 
     Returns
     -------
@@ -183,8 +182,10 @@ def default_weight_files() -> tuple[Path, Path]:
         folder = locate_weights("vggish")
     except WeightsError as not_found:
         for candidate in search_dirs(WEIGHT_SPEC):
-            if (candidate / TF_WEIGHTS_FILE).is_file() and (candidate / TF_PCA_FILE).is_file():
-                return candidate / TF_WEIGHTS_FILE, candidate / TF_PCA_FILE
+            checkpoint = candidate / TF_WEIGHTS_FILE
+            has_checkpoint = checkpoint.is_file() or Path(f"{checkpoint}.index").is_file()
+            if has_checkpoint and (candidate / TF_PCA_FILE).is_file():
+                return checkpoint, candidate / TF_PCA_FILE
         raise WeightsError(
             f"{not_found}\nThe official TensorFlow files {TF_WEIGHTS_FILE} + {TF_PCA_FILE} "
             "are accepted in the same folders, or pass weights=PATH (and pca=PATH)."
@@ -220,6 +221,9 @@ class VGGish(Embedder):
         ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
     block_seconds : float
         Length of the blocks :meth:`embed_file` decodes at a time.
+    verify_checksums : bool
+        Check a TF checkpoint's CRC-32C checksums while loading (slow for 288 MB in pure
+        Python; files fetched by ``autoenchorder weights fetch`` are already SHA-256 checked).
     """
 
     name = "vggish"
@@ -242,6 +246,7 @@ class VGGish(Embedder):
         batch_size: int = 32,
         device: str = "cpu",
         block_seconds: float = 120.0,
+        verify_checksums: bool = True,
     ) -> None:
         if quantize not in QUANTIZE_MODES:
             raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, not {quantize!r}")
@@ -265,13 +270,15 @@ class VGGish(Embedder):
             weights, default_pca = default_weight_files()
             pca = pca if pca is not None else default_pca
         self.weights_path = Path(weights)
-        self.network = self._build_network(self.weights_path, final_relu=final_relu)
+        self.network = self._build_network(
+            self.weights_path, final_relu=final_relu, verify=verify_checksums
+        )
         self.pca: PCAParams | None = None
         if postprocess:
             self.pca = read_pca(pca if pca is not None else self._pca_beside(self.weights_path))
 
-    def _build_network(self, path: Path, *, final_relu: bool) -> VGGishNetwork:
-        state = read_state(path)
+    def _build_network(self, path: Path, *, final_relu: bool, verify: bool) -> VGGishNetwork:
+        state = read_state(path, verify=verify)
         network = VGGishNetwork(final_relu=final_relu)
         network.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
         return network.to(self.device).eval()
@@ -360,25 +367,34 @@ class VGGish(Embedder):
         """
         from autoenchorder.audio.io import iter_blocks, load_audio  # noqa: PLC0415
 
-        chunks: list[np.ndarray] = []
+        frames: list[np.ndarray] = []
+        pending: list[np.ndarray] = []  # examples not yet run, fewer than one batch
         frontend: fe.StreamingFrontend | None = None
         for _, block, sr in iter_blocks(path, block_seconds=self.block_seconds, mono=False):
             if frontend is None:
                 frontend = fe.StreamingFrontend(sr, resampler=self.resampler)
-            chunks.extend(self._embed_stream(frontend.push(block.mean(axis=0, dtype=np.float64))))
+            pending.append(frontend.push(block.mean(axis=0, dtype=np.float64)))
+            pending = self._run_full_batches(pending, frames)
         assert frontend is not None  # iter_blocks raises on an empty file
-        chunks.extend(self._embed_stream(frontend.finish()))
-        if not chunks:  # shorter than one example: the short-input policy on the whole file
+        pending.append(frontend.finish())
+        remaining = np.concatenate(pending)
+        if remaining.shape[0]:
+            frames.append(self.embed_examples(remaining))
+        if not frames:  # shorter than one example: the short-input policy on the whole file
             y, sr = load_audio(path, mono=False)
             try:
                 return self.embed(y, sr)
             except AudioError as exc:
                 raise AudioError(path, exc.reason) from None
-        return self._embedding(np.concatenate(chunks))
+        return self._embedding(np.concatenate(frames))
 
-    def _embed_stream(self, examples: np.ndarray) -> Iterator[np.ndarray]:
-        if examples.shape[0]:
-            yield self.embed_examples(examples)
+    def _run_full_batches(self, pending: list[np.ndarray], frames: list[np.ndarray]) -> list:
+        # Embed whole batches only, so that the batches are those of one-shot embedding.
+        examples = np.concatenate(pending)
+        full = examples.shape[0] // self.batch_size * self.batch_size
+        if full:
+            frames.append(self.embed_examples(examples[:full]))
+        return [examples[full:]]
 
 
 @register_embedder("vggish")

@@ -215,7 +215,7 @@ def read_torch_state(path: str | Path) -> dict[str, np.ndarray]:
     return {key: state[key] for key in expected_shapes()}
 
 
-def read_tf_state(path: str | Path) -> dict[str, np.ndarray]:
+def read_tf_state(path: str | Path, *, verify: bool = True) -> dict[str, np.ndarray]:
     """Read the official TF checkpoint (V1 single file or tensor-bundle prefix).
 
     Parameters
@@ -223,6 +223,9 @@ def read_tf_state(path: str | Path) -> dict[str, np.ndarray]:
     path : str or Path
         ``vggish_model.ckpt``: a V1 checkpoint file, or a prefix with ``.index`` and
         ``.data-*`` files next to it.
+    verify : bool
+        Check the checkpoint's CRC-32C checksums (about 10 s for VGGish's 288 MB in pure
+        Python; skip it for files whose SHA-256 was already checked).
 
     Returns
     -------
@@ -238,11 +241,11 @@ def read_tf_state(path: str | Path) -> dict[str, np.ndarray]:
     if Path(f"{path}.index").is_file():
         from autoenchorder.audio.embed.tf_checkpoint import read_checkpoint  # noqa: PLC0415
 
-        tensors = read_checkpoint(path)
+        tensors = read_checkpoint(path, verify=verify)
     elif path.is_file():
         from autoenchorder.audio.embed.vggish_tf_v1 import read_checkpoint_v1  # noqa: PLC0415
 
-        tensors = read_checkpoint_v1(path)
+        tensors = read_checkpoint_v1(path, verify=verify)
     else:
         raise WeightsError(
             f"{path}: no such checkpoint (neither a file nor a prefix of {path}.index)"
@@ -252,13 +255,15 @@ def read_tf_state(path: str | Path) -> dict[str, np.ndarray]:
     return state
 
 
-def read_state(path: str | Path) -> dict[str, np.ndarray]:
+def read_state(path: str | Path, *, verify: bool = True) -> dict[str, np.ndarray]:
     """Read VGGish weights in either layout, chosen by the file name.
 
     Parameters
     ----------
     path : str or Path
         A ``.pth`` / ``.pt`` torchvggish ``state_dict``, or anything else as a TF checkpoint.
+    verify : bool
+        Check a TF checkpoint's CRC-32C checksums (see :func:`read_tf_state`).
 
     Returns
     -------
@@ -268,7 +273,7 @@ def read_state(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if path.suffix in {".pth", ".pt"}:
         return read_torch_state(path)
-    return read_tf_state(path)
+    return read_tf_state(path, verify=verify)
 
 
 def read_pca(path: str | Path) -> PCAParams:
