@@ -14,22 +14,52 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True)
-def _insert_smallest(buf: np.ndarray, count: int, value: float) -> int:
-    """Keep ``buf[:count]`` the smallest values seen, ascending; return the new count."""
-    k = buf.shape[0]
-    if count == k:
-        if value >= buf[k - 1]:
-            return count
-        pos = k - 1
-    else:
-        pos = count
-        count += 1
+@numba.njit(cache=True, nogil=True, inline="always")
+def _insert_ascending(buf: np.ndarray, count: int, value: float) -> None:
+    """Insert ``value`` into ascending ``buf[:count]``, dropping the last element if full."""
+    pos = count if count < buf.shape[0] else buf.shape[0] - 1
     while pos > 0 and buf[pos - 1] > value:
         buf[pos] = buf[pos - 1]
         pos -= 1
     buf[pos] = value
-    return count
+
+
+@numba.njit(cache=True, nogil=True)
+def _band_extremes(col: np.ndarray, start: int, stop: int, lows: np.ndarray, highs: np.ndarray):
+    """Sums of the ``len(lows)`` smallest and largest values of ``col[start:stop]``.
+
+    ``lows`` keeps the smallest values ascending and ``highs`` the negated largest ascending;
+    the admission thresholds stay in registers, so most values cost two comparisons.
+    """
+    k = lows.shape[0]
+    n_low = 0
+    n_high = 0
+    low_limit = np.float32(np.inf)  # largest kept low once full
+    high_limit = np.float32(np.inf)  # largest kept negated high once full
+    for f in range(start, stop):
+        v = col[f]
+        if n_low < k:
+            _insert_ascending(lows, n_low, v)
+            n_low += 1
+            if n_low == k:
+                low_limit = lows[k - 1]
+        elif v < low_limit:
+            _insert_ascending(lows, k, v)
+            low_limit = lows[k - 1]
+        if n_high < k:
+            _insert_ascending(highs, n_high, -v)
+            n_high += 1
+            if n_high == k:
+                high_limit = highs[k - 1]
+        elif -v < high_limit:
+            _insert_ascending(highs, k, -v)
+            high_limit = highs[k - 1]
+    low_sum = 0.0
+    high_sum = 0.0
+    for i in range(k):
+        low_sum += lows[i]
+        high_sum -= highs[i]
+    return low_sum, high_sum
 
 
 @numba.njit(cache=True, nogil=True)
@@ -110,20 +140,10 @@ def frame_statistics(
         rolloff_bins[0, t] = low_bin
         rolloff_bins[1, t] = high_bin
         for b in range(n_bands):
-            start, stop, n_q = bands[b, 0], bands[b, 1], bands[b, 2]
-            lows = low_buf[:n_q]
-            highs = high_buf[:n_q]
-            n_low = 0
-            n_high = 0
-            for f in range(start, stop):
-                v = col[f]
-                n_low = _insert_smallest(lows, n_low, v)
-                n_high = _insert_smallest(highs, n_high, -v)
-            low_sum = 0.0
-            high_sum = 0.0
-            for i in range(n_q):
-                low_sum += lows[i]
-                high_sum -= highs[i]
+            n_q = bands[b, 2]
+            low_sum, high_sum = _band_extremes(
+                col, bands[b, 0], bands[b, 1], low_buf[:n_q], high_buf[:n_q]
+            )
             valley[b, t] = low_sum / n_q
             peak[b, t] = high_sum / n_q
     return rolloff_bins, moments, valley, peak, totals
