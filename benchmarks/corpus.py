@@ -7,7 +7,11 @@ next to the target; the CPU seconds spent (this process and its workers), which 
 time on 2 idle cores when the machine is shared (the load average is printed); and, on one
 core, where a song's CPU time goes (synthesis vs encoding).
 
-    python benchmarks/corpus.py [--n 200] [--duration 30]
+    python benchmarks/corpus.py [--n 200] [--duration 30] [--probe-musicnn 50]
+
+``--probe-musicnn K`` also checks that the sections are what a pretrained tagger hears: it
+embeds K songs with musicnn (3 s patches) and reports how well a linear classifier, trained
+on other artists' songs, tells each patch's section from its embedding.
 """
 
 from __future__ import annotations
@@ -69,10 +73,66 @@ def time_parts(duration: float, songs: int = 8) -> dict[str, float]:
     return parts
 
 
+def probe_musicnn(n_songs: int, console: Console) -> None:
+    """Section-from-patch accuracy of a grouped-CV logistic regression on musicnn embeddings."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from autoenchorder.audio.embed import get_embedder
+
+    embedder = get_embedder("musicnn-msd")
+    config = CorpusConfig(n=8 * n_songs, seed=77, min_duration=15, max_duration=25)
+    frames, labels, artists, pure = [], [], [], []
+    for spec in sample_songs(config)[::8]:
+        emb = embedder.embed(render_song(spec), SAMPLE_RATE)
+        length = spec.section_seconds
+        for start, frame in zip(emb.times, emb.frames, strict=True):
+            centre = min(
+                int((start + embedder.window_seconds / 2) // length), len(spec.sections) - 1
+            )
+            frames.append(frame)
+            labels.append(spec.sections[centre])
+            artists.append(spec.artist)
+            pure.append(
+                int(start // length) == int((start + embedder.window_seconds - 1e-3) // length)
+            )
+    labels_arr, pure_arr = np.array(labels), np.array(pure)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+    predicted = cross_val_predict(
+        model, np.array(frames), labels_arr, groups=artists, cv=GroupKFold(5)
+    )
+    table = Table(title=f"musicnn-msd patches -> section ({n_songs} songs, grouped by artist)")
+    for col in ("patches", "count", "accuracy"):
+        table.add_column(col, justify="right")
+    table.add_row("all", str(labels_arr.size), f"{np.mean(predicted == labels_arr):.3f}")
+    table.add_row(
+        "inside one section",
+        str(int(pure_arr.sum())),
+        f"{np.mean(predicted[pure_arr] == labels_arr[pure_arr]):.3f}",
+    )
+    for name in np.unique(labels_arr):
+        mask = labels_arr == name
+        table.add_row(
+            f"{name} (recall)", str(int(mask.sum())), f"{np.mean(predicted[mask] == name):.3f}"
+        )
+    _, counts = np.unique(labels_arr, return_counts=True)
+    table.add_row("reference: majority class", "", f"{counts.max() / labels_arr.size:.3f}")
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=200, help="songs per run (1000 = full target)")
     parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument(
+        "--probe-musicnn",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also probe what musicnn hears of the sections, on K songs",
+    )
     args = parser.parse_args()
     console = Console()
 
@@ -123,6 +183,8 @@ def main() -> None:
     )
     detail.add_row("synthesis + mean encode", f"{parts['synthesis + mix'] + mean_encode:.3f}", "")
     console.print(detail)
+    if args.probe_musicnn:
+        probe_musicnn(args.probe_musicnn, console)
 
 
 if __name__ == "__main__":

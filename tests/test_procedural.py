@@ -64,7 +64,7 @@ def doc_popularity(song: dict) -> float:
         36.6
         + song_level
         + DOC_GENRE[song["style"]]
-        + 3.0 * song["artist_effect"]
+        + 2.0 * song["artist_effect"]
         + temporal
         + 6.5 * song["noise"]
     )

@@ -39,7 +39,7 @@ GENRE_POINTS: dict[str, float] = {
     "lofi": -4.0,
     "ballad": -3.0,
 }
-ARTIST_POINTS = 3.0
+ARTIST_POINTS = 2.0
 #: Temporal terms: points per second the first chorus arrives earlier than expected, per
 #: build that leads straight into a chorus, per return of the chorus after other sections.
 FIRST_CHORUS_POINTS_PER_SECOND = 1.9
