@@ -10,6 +10,7 @@ import pytest
 from autoenchorder import bundle
 from autoenchorder.cli import main
 from autoenchorder.errors import DataError
+from autoenchorder.evaluate.rundir import read_study
 from autoenchorder.train import api
 from autoenchorder.train.api import DataSpec, load_dataset, train_model
 from synthetic_popularity import learnable_dataset
@@ -78,8 +79,11 @@ def test_train_command_on_real_hit_predictor(tmp_path, capsys):
     out = tmp_path / "gbdt"
     status = main(["train", "--model", "gbdt", "--data", "hit-predictor", "--root",
                    str(SHARED_DATA / "hit-predictor"), "--set", "max_iter=20", "--out", str(out),
-                   "--quiet"])
+                   "--run-dir", str(tmp_path / "run"), "--quiet"])
     assert status == 0
+    study = read_study(tmp_path / "run")
+    assert list(study.meta["models"]) == ["gbdt"]
+    assert set(study.predictions["set"]) == {"test"}
     doc = json.loads((out / "bundle.json").read_text())
     assert doc["metrics"]["test"]["accuracy"] > 0.6  # hit / non-hit from Spotify descriptors
     assert doc["feature_spec"]["task"] == "classification"

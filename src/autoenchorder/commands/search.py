@@ -131,7 +131,7 @@ def command(
         f"[bold]{study_name}[/bold]: {spec.sampler} search of {spec.budget} trials "
         f"({spec.grid_size} grid points) on {workers} worker(s), storage {spec.storage}"
     )
-    study = run_workers(spec, objective, workers=workers)
+    study = run_workers(spec, objective, workers=workers, progress=True)
     summary = write_results(study, out, base_config=base)
     _print_top(console, out / "trials.csv", columns=["trial", "state", *spec.space, "value"])
     console.print(f"best trial {summary['trial']}: {metric} {summary['value']:.4f} "

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from autoenchorder.config import ConfigError, read_toml
-from autoenchorder.train.api import SOURCES, DataSpec
+from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.train.api import SOURCES, DataSpec, TrainResult
 
 
 def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,6 +120,9 @@ def print_metrics(console: Console, metrics: Mapping[str, Any], *, title: str) -
               min_open=True, max_open=True), help="Share of the dataset held out for testing.")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="Bundle directory to write.")
+@click.option("--run-dir", type=click.Path(path_type=Path), default=None,
+              help="Also record the model and its test predictions in this run directory "
+                   "(read by `autoenchorder evaluate`; added to an existing run).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(
     model_name: str,
@@ -132,6 +136,7 @@ def command(
     seed: int,
     test_size: float,
     out: Path,
+    run_dir: Path | None,
     quiet: bool,
 ) -> None:
     """Fit a model on a dataset's training split, report test metrics and save a bundle."""
@@ -160,3 +165,37 @@ def command(
         feature_spec=feature_spec_from_dataset(dataset, groups=groups),
     )
     console.print(f"bundle: {path}")
+    if run_dir is not None:
+        record_run(run_dir, model_name, dataset, result)
+        console.print(f"run directory: {run_dir}")
+
+
+def record_run(run_dir: Path, name: str, dataset: PopularityDataset, result: TrainResult) -> None:
+    """Add a trained model and its test predictions to an evaluate run directory.
+
+    Parameters
+    ----------
+    run_dir : Path
+        The run (study) folder; an existing one keeps its other models.
+    name : str
+        Model name (the key in the run's files).
+    dataset : PopularityDataset
+    result : TrainResult
+    """
+    from autoenchorder.evaluate.rundir import RunWriter  # noqa: PLC0415
+
+    metrics = result.metrics
+    run = RunWriter(run_dir, title=dataset.name, task=dataset.task,
+                    class_names=dataset.class_names, resume=True)
+    run.set_dataset(dataset.name, n=len(dataset))
+    run.set_split(metrics["split"], seed=metrics["seed"], n_train=metrics["n_train"],
+                  n_val=metrics["n_val"], n_test=metrics["n_test"])
+    run.add_model(name, config=result.model.config, fit_seconds=metrics["fit_seconds"],
+                  history=result.model.history_)
+    test = dataset.subset(result.split.test_ids)
+    prediction = result.test_predictions
+    if dataset.task == "classification":
+        run.add_predictions(name, ids=test.ids, y_true=test.y,
+                            y_pred=prediction.argmax(axis=1), proba=prediction)
+    else:
+        run.add_predictions(name, ids=test.ids, y_true=test.y, y_pred=prediction)

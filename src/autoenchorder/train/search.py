@@ -23,16 +23,26 @@ metrics; the test part of the dataset is dropped before anything is fitted.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
 import multiprocessing
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from autoenchorder.config import STUDY_GRID, ConfigError, dumps_toml
 from autoenchorder.errors import ModelError
@@ -171,7 +181,9 @@ def _storage(url: str) -> optuna.storages.BaseStorage:
     return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
 
 
-def run_worker(spec: SearchSpec, objective: Objective, *, worker: int = 0) -> int:
+def run_worker(
+    spec: SearchSpec, objective: Objective, *, worker: int = 0, progress: bool = False
+) -> int:
     """Evaluate trials of the study until its budget is used up.
 
     Parameters
@@ -183,17 +195,27 @@ def run_worker(spec: SearchSpec, objective: Objective, *, worker: int = 0) -> in
         its reason) and the worker goes on.
     worker : int
         This worker's index.
+    progress : bool
+        Show a progress bar of the study's finished trials (all workers').
 
     Returns
     -------
     int
         Trials this worker evaluated.
     """
+    with _progress_bar(spec, enabled=progress) as advance:
+        return _work(spec, objective, worker=worker, after_trial=advance)
+
+
+def _work(
+    spec: SearchSpec, objective: Objective, *, worker: int, after_trial: Callable[[Any], None]
+) -> int:
     from autoenchorder.errors import AutoenchorderError  # noqa: PLC0415
 
     study = open_study(spec, worker=worker)
     done = 0
     while len(study.get_trials(deepcopy=False)) < spec.budget:
+        after_trial(study)
         trial = study.ask()
         if trial.number >= spec.budget:  # lost a race for the last slot
             trial.set_user_attr("note", "budget already used up by other workers")
@@ -206,20 +228,52 @@ def run_worker(spec: SearchSpec, objective: Objective, *, worker: int = 0) -> in
         trial.set_user_attr("worker", worker)
         try:
             result = dict(objective(params))
-        except AutoenchorderError as exc:
+        except AutoenchorderError as exc:  # bad data or config for this point: record, go on
             trial.set_user_attr("error", str(exc))
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             continue
+        except BaseException as exc:  # a bug or an interrupt: never leave the trial RUNNING
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            raise
         if spec.metric not in result:
             raise ModelError(f"the objective returned no {spec.metric!r} (got {sorted(result)})")
         for key, value in result.items():
             trial.set_user_attr(key, value)
         study.tell(trial, float(result[spec.metric]))
         done += 1
+    after_trial(study)
     return done
 
 
-def run_workers(spec: SearchSpec, objective: Objective, *, workers: int = 1) -> optuna.Study:
+@contextlib.contextmanager
+def _progress_bar(spec: SearchSpec, *, enabled: bool) -> Iterator[Callable[[Any], None]]:
+    """Yield ``update(study)``, which shows how many of the budget's trials have finished."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("trials"), TimeElapsedColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[best]}"))
+    if not enabled:
+        yield lambda study: None
+        return
+    with Progress(*columns) as bar:
+        task = bar.add_task(spec.study_name, total=spec.budget, best="")
+
+        def update(study: optuna.Study) -> None:
+            trials = study.get_trials(deepcopy=False)
+            finished = sum(t.state.is_finished() for t in trials)
+            values = [t.value for t in trials if t.value is not None]
+            best = ""
+            if values:
+                pick = min if spec.direction == "minimize" else max
+                best = f"best {spec.metric} {pick(values):.4g}"
+            bar.update(task, completed=min(finished, spec.budget), best=best)
+
+        yield update
+
+
+def run_workers(
+    spec: SearchSpec, objective: Objective, *, workers: int = 1, progress: bool = False
+) -> optuna.Study:
     """Run ``workers`` local worker processes on one study and wait for them.
 
     The study is created here first (so the processes never race to create the schema); each
@@ -233,15 +287,17 @@ def run_workers(spec: SearchSpec, objective: Objective, *, workers: int = 1) -> 
     objective : callable
     workers : int
         Number of processes; 1 runs in this process.
+    progress : bool
+        Show a progress bar of finished trials (and the best value so far).
 
     Returns
     -------
     optuna.Study
         The study, reloaded after all workers finished.
     """
-    open_study(spec)
+    study = open_study(spec)
     if workers <= 1:
-        run_worker(spec, objective, worker=0)
+        run_worker(spec, objective, worker=0, progress=progress)
         return open_study(spec)
     context = multiprocessing.get_context("spawn")
     processes = [
@@ -250,6 +306,11 @@ def run_workers(spec: SearchSpec, objective: Objective, *, workers: int = 1) -> 
     ]
     for process in processes:
         process.start()
+    with _progress_bar(spec, enabled=progress) as update:
+        while any(p.is_alive() for p in processes):
+            update(study)
+            time.sleep(1.0)
+        update(study)
     for process in processes:
         process.join()
     failed = [i for i, p in enumerate(processes) if p.exitcode != 0]
