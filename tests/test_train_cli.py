@@ -61,11 +61,13 @@ def test_train_command_writes_a_loadable_bundle(tmp_path, synthetic_source):
     out = tmp_path / "bundle"
     status = main(["train", "--model", "rnn", "--data", "procedural", "--root",
                    str(tmp_path / "corpus"), "--config", str(config), "--set", "lr=2e-3",
+                   "--set", 'groups=["lowlevel"]',
                    "--seed", "3", "--out", str(out), "--quiet"])
     assert status == 0
     assert seen[0].source == "procedural" and seen[0].root == str((tmp_path / "corpus").resolve())
     model = bundle.load_bundle(out)
     assert model.config.lr == 2e-3 and model.config.epochs == 4 and model.config.seed == 3
+    assert model.config.groups == ("lowlevel",)
     doc = json.loads((out / "bundle.json").read_text())
     assert doc["metrics"]["test"]["n"] == doc["metrics"]["n_test"]
     assert doc["extra"]["split"].startswith("grouped-by-artist")

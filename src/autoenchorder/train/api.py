@@ -195,7 +195,7 @@ def train_model(
     split = split or holdout_split(dataset, test_size=test_size, seed=seed)
     train_all, test = split.apply(dataset)
     train, val = split_train_val(train_all, val_size=val_size, seed=seed)
-    options = {"seed": seed, **dict(config or {})}
+    options = {"seed": seed, **config_values(config or {})}
     model = make_model(name, **options)
     started = time.perf_counter()
     model.fit(train, val)
@@ -212,6 +212,26 @@ def train_model(
         "test": score(test, test_pred),
     }
     return TrainResult(model=model, metrics=metrics, split=split, test_predictions=test_pred)
+
+
+def config_values(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Config fields as models take them: lists (from TOML or JSON) become tuples.
+
+    Parameters
+    ----------
+    config : mapping
+
+    Returns
+    -------
+    dict
+    """
+    return {k: _tuplify(v) for k, v in config.items()}
+
+
+def _tuplify(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_tuplify(v) for v in value)
+    return value
 
 
 def split_train_val(

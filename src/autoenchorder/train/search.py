@@ -451,8 +451,10 @@ class ModelObjective:
 
     def config_for(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The model config of one trial: base config, the mapped parameters, the seed."""
+        from autoenchorder.train.api import config_values  # noqa: PLC0415
+
         mapped = {self.param_map.get(k, k): v for k, v in params.items()}
-        return {"seed": self.seed, "quiet": True, **self.base_config, **mapped}
+        return config_values({"seed": self.seed, "quiet": True, **self.base_config, **mapped})
 
     def __call__(self, params: Mapping[str, Any]) -> dict[str, float]:
         """Fit with ``params`` and return the validation metrics (regression: 0-100)."""
