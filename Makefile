@@ -41,6 +41,8 @@ bench: $(STAMP) weights
 	$(PY) benchmarks/lowlevel.py
 	$(PY) benchmarks/embeddings.py
 	$(PY) benchmarks/corpus.py
+	$(PY) benchmarks/evaluate.py
+	$(PY) benchmarks/predict.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

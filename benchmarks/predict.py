@@ -1,0 +1,137 @@
+"""Benchmark: ``Predictor.predict`` on a 30 s clip and on a 4-minute song, warm, one core.
+
+Issue 6 targets: < 1.5 s for a 30 s clip and < 4 s for a 4-minute song. The bundle is an
+Autoen-chorder model (low-level features + musicnn-msd sequences) trained for one epoch on
+random data: its prediction is meaningless, its cost is that of a trained one. The table splits
+the time into decoding, the 207 low-level features, the musicnn embedding and the model
+(prediction, MC dropout passes where there is dropout, occlusion contributions), and gives the
+load average, since the machine may be shared.
+
+    python benchmarks/predict.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import soundfile as sf  # noqa: E402
+import torch  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from autoenchorder.audio.embed import get_embedder  # noqa: E402
+from autoenchorder.audio.io import load_audio  # noqa: E402
+from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS, extract_lowlevel  # noqa: E402
+from autoenchorder.bundle import save_bundle  # noqa: E402
+from autoenchorder.data.dataset import PopularityDataset  # noqa: E402
+from autoenchorder.models import make_model  # noqa: E402
+from autoenchorder.predict import Predictor, analysis_windows  # noqa: E402
+
+TARGETS = {30.0: 1.5, 240.0: 4.0}
+
+
+def song(path: Path, seconds: float, sr: int = 44100) -> Path:
+    """A stereo chord progression with noise, written in 30 s pieces."""
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", samplerate=sr, channels=2) as f:
+        for start in np.arange(0, seconds, 30.0):
+            t = np.arange(int(min(30.0, seconds - start) * sr)) / sr
+            root = 110.0 * 2 ** (rng.integers(0, 12) / 12)
+            y = sum(np.sin(2 * np.pi * root * k * t) / k for k in (1, 1.25, 1.5, 2))
+            y = 0.2 * y * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t)) + 0.02 * rng.standard_normal(
+                t.size
+            )
+            f.write(np.stack([y, y], axis=1).astype(np.float32))
+    return path
+
+
+def bundle(folder: Path) -> Path:
+    rng = np.random.default_rng(0)
+    n = 64
+    ds = PopularityDataset(
+        ids=[f"s{i}" for i in range(n)],
+        y=rng.uniform(0, 100, n),
+        tabular=pd.DataFrame(rng.normal(size=(n, 207)), columns=list(LOWLEVEL_COLUMNS)),
+        column_groups={"lowlevel": list(LOWLEVEL_COLUMNS)},
+        sequences=[rng.normal(size=(10, 200)).astype(np.float32) for _ in range(n)],
+    )
+    model = make_model("autoenchorder", ae_epochs=1, epochs=1, quiet=True).fit(ds)
+    spec = {"columns": {"lowlevel": list(LOWLEVEL_COLUMNS)}, "embedder": {"name": "musicnn-msd"}}
+    return save_bundle(model, folder / "bundle", feature_spec=spec)
+
+
+def best_of(repeats: int, work) -> tuple[float, float]:
+    """Best wall-clock and best CPU seconds of ``repeats`` runs (CPU time is what one idle
+    core would take, roughly, when the machine is shared)."""
+    wall, cpu = [], []
+    for _ in range(repeats):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        work()
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return min(wall), min(cpu)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    console = Console(width=130)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        predictor = Predictor.load(bundle(tmp))
+        embedder = get_embedder("musicnn-msd")
+        table = Table(title=f"predict, warm, one core, best of {args.repeats}: CPU s (wall s)")
+        for column in (
+            "input",
+            "windows",
+            "decode",
+            "low-level",
+            "musicnn",
+            "model",
+            "total",
+            "target s",
+            "met (CPU)",
+        ):
+            table.add_column(column, justify="right")
+        for seconds, target in TARGETS.items():
+            path = song(tmp / f"song{int(seconds)}.flac", seconds)
+            windows = analysis_windows(seconds)
+            predictor.predict(path)  # warm-up: caches, filter banks, compiled kernels
+            signals = [load_audio(path, offset=s, duration=d) for s, d in windows]
+            decode = best_of(
+                args.repeats,
+                lambda p=path, w=windows: [load_audio(p, offset=s, duration=d) for s, d in w],
+            )
+            low = best_of(args.repeats, lambda s=signals: [extract_lowlevel(y, sr) for y, sr in s])
+            emb = best_of(args.repeats, lambda s=signals: [embedder.embed(y, sr) for y, sr in s])
+            total = best_of(args.repeats, lambda p=path: predictor.predict(p))
+            model = tuple(
+                max(0.0, t - d - lo - e)
+                for t, d, lo, e in zip(total, decode, low, emb, strict=True)
+            )
+            cells = [f"{cpu:.2f} ({wall:.2f})" for wall, cpu in (decode, low, emb, model, total)]
+            table.add_row(
+                f"{seconds / 60:.1f} min song" if seconds > 30 else "30 s clip",
+                str(len(windows)),
+                *cells,
+                f"{target:.1f}",
+                "yes" if total[1] < target else "NO",
+            )
+        console.print(table)
+        console.print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
