@@ -184,14 +184,21 @@ def _ramp(values: tuple[float, float], n: int, total: int) -> np.ndarray:
     return ramp
 
 
+def _lowpass(y: np.ndarray, sr: int, cutoff: float) -> np.ndarray:
+    return sosfilt(butter(2, min(0.45 * sr, cutoff), fs=sr, output="sos"), y)
+
+
 def _filtered(y: np.ndarray, sr: int, brightness: float, openness: np.ndarray) -> np.ndarray:
-    """Low-pass the melodic bus; a moving filter is a crossfade of a dark and a bright copy."""
-    cutoff = lambda o: min(0.45 * sr, 600.0 + 9000.0 * brightness * o)  # noqa: E731
-    dark = sosfilt(butter(2, cutoff(float(openness.min())), fs=sr, output="sos"), y)
-    if np.ptp(openness) < 1e-6:
+    """Low-pass the melodic bus; a moving filter is a crossfade of a dark and a bright copy.
+
+    The cut-off is ``600 + 9000 * brightness * openness`` Hz.
+    """
+    low, high = float(openness.min()), float(openness.max())
+    dark = _lowpass(y, sr, 600.0 + 9000.0 * brightness * low)
+    if high - low < 1e-6:
         return dark
-    bright = sosfilt(butter(2, cutoff(float(openness.max())), fs=sr, output="sos"), y)
-    mix = (openness - openness.min()) / np.ptp(openness)
+    bright = _lowpass(y, sr, 600.0 + 9000.0 * brightness * high)
+    mix = (openness - low) / (high - low)
     return dark * (1.0 - mix) + bright * mix
 
 
