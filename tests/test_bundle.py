@@ -94,6 +94,14 @@ def test_bundle_json_records_provenance(tiny_ridge, tmp_path):
     assert doc["weights_sha256"] == hashlib.sha256(weights).hexdigest()
 
 
+def test_feature_spec_reads_the_loaders_embedder_name():
+    data = learnable_dataset(10, seed=1)
+    data.info["embedder"] = "musicnn-msd"
+    spec = bundle.feature_spec_from_dataset(data, groups=[])
+    assert spec["embedder"] == {"name": "musicnn-msd", "version": None}
+    assert spec["columns"] == {} and spec["sequence_dim"] == 8
+
+
 def _flip_last_weight_byte(path):
     raw = bytearray(path.read_bytes())
     raw[-1] ^= 0x01

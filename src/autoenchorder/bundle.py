@@ -247,7 +247,7 @@ def feature_spec_from_dataset(
         The column groups the model uses (default: all groups of ``ds``).
     embedder : mapping or None
         ``{"name": ..., "version": ...}`` of the embedder that produced the sequences
-        (default: ``ds.info.get("embedder")``).
+        (default: from ``ds.info["embedder"]`` (a name) and ``ds.info["embedder_version"]``).
 
     Returns
     -------
@@ -256,10 +256,13 @@ def feature_spec_from_dataset(
         ``task`` and ``class_names``.
     """
     chosen = list(groups) if groups is not None else list(ds.column_groups)
+    used = embedder if embedder is not None else ds.info.get("embedder")
+    if isinstance(used, str):  # loaders record the embedder's registry name
+        used = {"name": used, "version": ds.info.get("embedder_version")}
     return {
         "columns": {g: list(ds.column_groups[g]) for g in chosen if g in ds.column_groups},
         "sequence_dim": ds.sequence_dim,
-        "embedder": dict(embedder) if embedder else ds.info.get("embedder"),
+        "embedder": dict(used) if used else None,
         "task": ds.task,
         "class_names": ds.class_names,
     }
