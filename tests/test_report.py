@@ -132,6 +132,9 @@ def test_summary_states_the_headline_with_interval(report):
     d = comparison["difference"]
     assert d["low"] <= d["estimate"] <= d["high"]
     assert "95 % CI" in html and "grouped-by-artist holdout 85/15 seed 0" in html
+    # the procedural study records its noise ceiling: the summary relates R^2 to it
+    share = 100 * comparison["a"]["estimate"] / 0.8
+    assert f"oracle R²) is 0.800: autoenchorder reaches {share:.0f} % of it" in html
     # without a headline in run.json the descriptor study compares its best model with a baseline
     second = report.studies[1].headline["comparison"]
     assert second["model_b"] in ("mean", "gbdt")

@@ -190,6 +190,14 @@ def summary_sentence(report: StudyReport, level: float) -> str:
                 f"({_pct(wins['share'])}, {pct} CI {_pct(wins['low'])} to {_pct(wins['high'])}; "
                 f"{wins['ties']} ties); the reference study reported 61.2 % (919 of 1,500)."
             )
+    oracle = h.get("oracle_r2")
+    if oracle and metric == "r2":
+        model = comparison["model_a"] if comparison else best["model"]
+        value = comparison["a"]["estimate"] if comparison else best["estimate"]
+        parts.append(
+            f"The noise ceiling (oracle R²) is {oracle:.3f}: {escape(labels[model])} reaches "
+            f"{100 * value / oracle:.0f} % of it."
+        )
     return " ".join(parts)
 
 

@@ -32,6 +32,7 @@ from autoenchorder.evaluate.metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     confusion_counts,
+    metrics_for,
     to_unit_scale,
 )
 from autoenchorder.evaluate.rundir import Study, read_run
@@ -217,7 +218,7 @@ def analyse_study(study: Study, settings: ReportSettings | None = None) -> Study
         predictions = {m: p.astype(np.int64) for m, p in predictions.items()}
     primary = PRIMARY_METRIC[task]
     scores = {
-        m: float(_metric_table(task)[primary].function(y_true, p)) for m, p in predictions.items()
+        m: float(metrics_for(task)[primary].function(y_true, p)) for m, p in predictions.items()
     }
     reference = choose_reference(study, scores)
     headline_pair = choose_headline(study, scores)
@@ -284,10 +285,6 @@ def analyse_study(study: Study, settings: ReportSettings | None = None) -> Study
     return report
 
 
-def _metric_table(task: str) -> dict:
-    return REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
-
-
 def _with_unit_scale(metrics: pd.DataFrame) -> pd.DataFrame:
     scaled = metrics[metrics["metric"].isin(UNIT_SCALE_METRICS)].copy()
     for column in ("estimate", "low", "high", "se"):
@@ -339,6 +336,7 @@ def headline_numbers(
         "best": {"model": best, **_row_dict(report.value(best, primary))},
         "reference": report.reference,
         "comparison": None,
+        "oracle_r2": _oracle_r2(dataset),
     }
     if pair:
         a, b = pair
@@ -359,6 +357,15 @@ def headline_numbers(
             comparison["win_rate"] = wins.iloc[0].to_dict() if len(wins) else None
         out["comparison"] = comparison
     return out
+
+
+def _oracle_r2(dataset: dict[str, Any]) -> float | None:
+    """Return the noise ceiling a dataset records (``info.oracle_r2``, the procedural corpus)."""
+    value = (dataset.get("info") or {}).get("oracle_r2")
+    try:
+        return float(value) if value is not None and np.isfinite(float(value)) else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _row_dict(row: pd.Series) -> dict[str, float]:
