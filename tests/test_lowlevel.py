@@ -21,6 +21,8 @@ from autoenchorder.audio.lowlevel import (
     extract_lowlevel,
     lowlevel_dict,
 )
+from autoenchorder.audio.lowlevel.chroma import estimate_tuning
+from autoenchorder.audio.lowlevel.spectral import magnitude_spectrogram
 from autoenchorder.audio.lowlevel_reference import (
     PARITY_RTOL,
     column_family,
@@ -125,6 +127,16 @@ def test_parity_check_catches_a_small_deviation(
     nudged[LOWLEVEL_COLUMNS.index("Chroma_5")] *= 1 + 5 * PARITY_RTOL
     with pytest.raises(AssertionError, match="Chroma_5"):
         assert_parity(nudged, reference)
+
+
+@pytest.mark.parametrize("sr", [22050, 44100, 96000])
+def test_shared_stft_and_tuning_are_librosas_exactly(sr: int) -> None:
+    """The shared |STFT| is bit-identical and the tuning estimate identical to librosa's."""
+    rng = np.random.default_rng(sr)
+    y = (0.2 * rng.standard_normal(sr * 2)).astype(np.float32) + _tone(sr, 2.0, (451.0, 902.0))
+    S = magnitude_spectrogram(y)
+    np.testing.assert_array_equal(S, np.abs(librosa.stft(y)))
+    assert estimate_tuning(S, sr) == librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)
 
 
 def _edge_signals() -> dict[str, tuple[np.ndarray, int]]:

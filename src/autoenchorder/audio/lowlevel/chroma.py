@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
+from autoenchorder.audio.lowlevel.kernels import pitch_peaks
 from autoenchorder.errors import AudioError
 
 HOP_LENGTH = 512
@@ -236,8 +237,10 @@ def estimate_tuning(S: np.ndarray, sr: float) -> float:
     """``librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)`` from the shared |STFT|.
 
     The pitch tracker only keeps local maxima between 150 Hz and 4 kHz, so only those rows (and
-    one neighbour on each side) are processed; the arithmetic mirrors librosa's, operation by
-    operation and in the same precision, so that the histogram of tuning residuals is the same.
+    one neighbour on each side) are processed, in one compiled pass
+    (:func:`~autoenchorder.audio.lowlevel.kernels.pitch_peaks`); the arithmetic mirrors
+    librosa's, operation by operation and in the same precision, so that the histogram of
+    tuning residuals is the same.
 
     Parameters
     ----------
@@ -255,23 +258,15 @@ def estimate_tuning(S: np.ndarray, sr: float) -> float:
     freqs = np.fft.rfftfreq(STFT_N_FFT, d=1.0 / sr)
     fmax = min(PIP_FMAX, float(sr) / 2)
     rows = np.flatnonzero((freqs >= PIP_FMIN) & (freqs < fmax))
-    lo, hi = int(rows[0]), int(rows[-1]) + 1  # rows lo..hi-1; neighbours lo-1 and hi exist
-    ref = PIP_THRESHOLD * S.max(axis=0)
-    window = S[lo - 1 : hi + 1]
-    gated = window * (window > ref)
-    centre, below, above = gated[1:-1], gated[:-2], gated[2:]
-    peak_rows, peak_cols = np.nonzero((centre > below) & (centre >= above))
-    s0 = window[1:-1][peak_rows, peak_cols]
-    s_lo = window[:-2][peak_rows, peak_cols]
-    s_hi = window[2:][peak_rows, peak_cols]
-    # librosa's numba stencil: a, b in float64 from float32 inputs; result stored as float32.
-    a = (s_hi + s_lo).astype(np.float64) - 2 * s0.astype(np.float64)
-    b = (s_hi - s_lo).astype(np.float64) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shift = np.where(np.abs(b) >= np.abs(a), 0.0, -b / a).astype(np.float32)
-    gradient = (s_hi - s_lo) / 2.0
-    mags = s0 + 0.5 * gradient * shift
-    pitches = ((peak_rows + lo + shift) * float(sr) / STFT_N_FFT).astype(np.float32)
+    # rows never include bin 0 or Nyquist, so both neighbours of every row exist
+    pitches, mags = pitch_peaks(
+        np.asfortranarray(S, dtype=np.float32),
+        int(rows[0]),
+        int(rows[-1]) + 1,
+        np.float32(PIP_THRESHOLD),
+        float(sr),
+        STFT_N_FFT,
+    )
     selected = pitches[pitches > 0]
     if selected.size == 0:
         return 0.0  # librosa warns "empty frequency set" and returns 0.0 (e.g. for silence)

@@ -147,3 +147,61 @@ def frame_statistics(
             valley[b, t] = low_sum / n_q
             peak[b, t] = high_sum / n_q
     return rolloff_bins, moments, valley, peak, totals
+
+
+@numba.njit(cache=True, nogil=True)
+def pitch_peaks(
+    S: np.ndarray, lo: int, hi: int, threshold: np.float32, sr: float, n_fft: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``librosa.piptrack``'s peaks between rows ``lo`` and ``hi``: pitches and magnitudes.
+
+    A bin is a peak when its magnitude, zeroed below ``threshold`` times its frame's maximum,
+    is a local maximum along frequency; its pitch and magnitude are refined by parabolic
+    interpolation. The float32 / float64 mix of every operation is librosa's (numpy for the
+    gating and the gradient, its numba stencil for the interpolation).
+
+    Parameters
+    ----------
+    S : np.ndarray, float32, shape (F, T), Fortran order
+        Magnitude spectrogram; rows ``lo - 1`` and ``hi`` must exist.
+    lo, hi : int
+        Rows searched for peaks, ``lo:hi``.
+    threshold : np.float32
+        Fraction of the frame maximum below which bins are ignored (0.1).
+    sr : float
+        Sample rate in Hz.
+    n_fft : int
+        FFT length of ``S``.
+
+    Returns
+    -------
+    pitches, mags : np.ndarray, float32, shape (n_peaks,)
+    """
+    n_freq, n_frames = S.shape
+    pitches = np.empty((hi - lo) * n_frames, dtype=np.float32)
+    mags = np.empty_like(pitches)
+    n = 0
+    half = np.float32(0.5)
+    two = np.float32(2.0)
+    for t in range(n_frames):
+        col = S[:, t]
+        frame_max = col[0]
+        for f in range(1, n_freq):
+            if col[f] > frame_max:
+                frame_max = col[f]
+        ref = threshold * frame_max
+        for f in range(lo, hi):
+            g0 = col[f] if col[f] > ref else np.float32(0.0)
+            g_lo = col[f - 1] if col[f - 1] > ref else np.float32(0.0)
+            g_hi = col[f + 1] if col[f + 1] > ref else np.float32(0.0)
+            if not (g0 > g_lo and g0 >= g_hi):
+                continue
+            s0, s_lo, s_hi = col[f], col[f - 1], col[f + 1]
+            a = np.float64(s_hi + s_lo) - 2.0 * np.float64(s0)
+            b = np.float64(s_hi - s_lo) / 2.0
+            shift = np.float32(0.0) if abs(b) >= abs(a) else np.float32(-b / a)
+            gradient = (s_hi - s_lo) / two
+            mags[n] = s0 + half * gradient * shift
+            pitches[n] = np.float32((np.float64(f) + np.float64(shift)) * sr / n_fft)
+            n += 1
+    return pitches[:n], mags[:n]
