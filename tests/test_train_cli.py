@@ -9,6 +9,7 @@ import pytest
 
 from autoenchorder import bundle
 from autoenchorder.cli import main
+from autoenchorder.data.store import FeatureStore
 from autoenchorder.errors import DataError
 from autoenchorder.evaluate.rundir import read_study
 from autoenchorder.train import api
@@ -56,12 +57,14 @@ def test_train_api_same_seed_same_predictions():
 def test_train_command_writes_a_loadable_bundle(tmp_path, synthetic_source):
     ds, seen = synthetic_source
     (tmp_path / "corpus").mkdir()
+    FeatureStore.create(tmp_path / "store", audio_root=tmp_path / "corpus",
+                        config={"compat": "fixed"})
     config = tmp_path / "rnn.toml"
     config.write_text("[model]\nepochs = 4\nae_epochs = 2\nbatch_size = 16\n")
     out = tmp_path / "bundle"
     status = main(["train", "--model", "rnn", "--data", "procedural", "--root",
                    str(tmp_path / "corpus"), "--config", str(config), "--set", "lr=2e-3",
-                   "--set", 'groups=["lowlevel"]',
+                   "--set", 'groups=["lowlevel"]', "--store", str(tmp_path / "store"),
                    "--seed", "3", "--out", str(out), "--quiet"])
     assert status == 0
     assert seen[0].source == "procedural" and seen[0].root == str((tmp_path / "corpus").resolve())
@@ -73,6 +76,7 @@ def test_train_command_writes_a_loadable_bundle(tmp_path, synthetic_source):
     assert doc["extra"]["split"].startswith("grouped-by-artist")
     assert doc["feature_spec"]["columns"] == {"lowlevel": ds.column_groups["lowlevel"]}
     assert doc["feature_spec"]["sequence_dim"] == 8
+    assert doc["feature_spec"]["lowlevel_compat"] == "fixed"  # from the store's manifest
     assert np.all((model.predict(ds) >= 0) & (model.predict(ds) <= 100))
 
 

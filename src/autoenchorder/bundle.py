@@ -237,6 +237,7 @@ def feature_spec_from_dataset(
     *,
     groups: list[str] | tuple[str, ...] | None = None,
     embedder: Mapping[str, Any] | None = None,
+    lowlevel_compat: str | None = None,
 ) -> dict[str, Any]:
     """Describe the inputs a model trained on ``ds`` reads, for a bundle's ``feature_spec``.
 
@@ -248,24 +249,31 @@ def feature_spec_from_dataset(
     embedder : mapping or None
         ``{"name": ..., "version": ...}`` of the embedder that produced the sequences
         (default: from ``ds.info["embedder"]`` (a name) and ``ds.info["embedder_version"]``).
+    lowlevel_compat : str or None
+        How the low-level features were computed (``"spotgentrack"`` or ``"fixed"``; the
+        feature store's ``compat``), so a Predictor computes them the same way.
 
     Returns
     -------
     dict
         ``columns`` (group -> names in order), ``sequence_dim`` (or None), ``embedder``,
-        ``task`` and ``class_names``.
+        ``lowlevel_compat`` (when known), ``task`` and ``class_names``.
     """
     chosen = list(groups) if groups is not None else list(ds.column_groups)
     used = embedder if embedder is not None else ds.info.get("embedder")
     if isinstance(used, str):  # loaders record the embedder's registry name
         used = {"name": used, "version": ds.info.get("embedder_version")}
-    return {
+    spec = {
         "columns": {g: list(ds.column_groups[g]) for g in chosen if g in ds.column_groups},
         "sequence_dim": ds.sequence_dim,
         "embedder": dict(used) if used else None,
         "task": ds.task,
         "class_names": ds.class_names,
     }
+    compat = lowlevel_compat or ds.info.get("lowlevel_compat")
+    if compat:
+        spec["lowlevel_compat"] = compat
+    return spec
 
 
 def library_versions() -> dict[str, str]:

@@ -162,12 +162,22 @@ def command(
         metrics=result.metrics,
         extra={"dataset": dataset.name, "data_spec": spec.__dict__, "seed": seed,
                "split": result.metrics["split"], "n_rows": len(dataset)},
-        feature_spec=feature_spec_from_dataset(dataset, groups=groups),
+        feature_spec=feature_spec_from_dataset(dataset, groups=groups,
+                                               lowlevel_compat=_store_compat(store)),
     )
     console.print(f"bundle: {path}")
     if run_dir is not None:
         record_run(run_dir, model_name, dataset, result)
         console.print(f"run directory: {run_dir}")
+
+
+def _store_compat(store: Path | None) -> str | None:
+    """The low-level ``compat`` mode a feature store was made with (None without a store)."""
+    if store is None:
+        return None
+    from autoenchorder.data.store import FeatureStore  # noqa: PLC0415
+
+    return (FeatureStore(store).manifest.get("config") or {}).get("compat")
 
 
 def record_run(run_dir: Path, name: str, dataset: PopularityDataset, result: TrainResult) -> None:
