@@ -117,7 +117,7 @@ def test_contributions_are_occlusion_differences(shared_audio, sequence_predicto
     model = load_bundle(bundles / "ensemble" / "seed0")
     y, sr = load_audio(path)
     frames = BandEnergyEmbedder().embed(y, sr).frames
-    features = sequence_predictor._features([(y, sr)], str(path)).tabular
+    features = sequence_predictor.window_dataset([(y, sr)], str(path)).tabular
     for t in (0, len(frames) - 1):
         occluded = frames.copy()
         occluded[t] = frames.mean(axis=0)

@@ -50,6 +50,7 @@ from autoenchorder.evaluate.metrics import BAND_NAMES, popularity_band
 
 if TYPE_CHECKING:
     from autoenchorder.audio.embed.base import Embedder
+    from autoenchorder.data.dataset import PopularityDataset
     from autoenchorder.models.base import Model
 
 #: Length of the analysis window, seconds: the 30 s previews the models were trained on.
@@ -427,7 +428,29 @@ class Predictor:
                 progress(str(path))
         return predictions, failures
 
-    def _features(self, signals: Sequence[tuple[np.ndarray, int]], path: str):
+    def window_dataset(
+        self, signals: Sequence[tuple[np.ndarray, int]], path: str
+    ) -> PopularityDataset:
+        """Compute the model's inputs for each analysis window: one dataset row per window.
+
+        Parameters
+        ----------
+        signals : sequence of (np.ndarray, int)
+            Mono float32 samples of each window at the file's native rate, and that rate.
+        path : str
+            The file, named in errors.
+
+        Returns
+        -------
+        PopularityDataset
+            Rows ``w0, w1 ...``; the ``lowlevel`` group (the bundle's columns, in its order)
+            and/or the embedder's sequences with their times (seconds from the window start).
+
+        Raises
+        ------
+        AudioError
+            A window too short for the features, or features undefined (digital silence).
+        """
         from autoenchorder.data.dataset import PopularityDataset  # noqa: PLC0415
 
         n = len(signals)
@@ -467,14 +490,18 @@ class Predictor:
             name="predict",
         )
 
-    def _predict_all(self, ds) -> np.ndarray:
+    def _predict_all(self, ds: PopularityDataset) -> np.ndarray:
         """Predict with every model: (M, N) popularity or (M, N, C) class probabilities."""
         return np.stack([m.predict(ds) for m in self.models])
 
     def _score(
-        self, path: str, duration: float, windows: list[tuple[float, float]], signals: list
+        self,
+        path: str,
+        duration: float,
+        windows: list[tuple[float, float]],
+        signals: list[tuple[np.ndarray, int]],
     ) -> SongPrediction:
-        ds = self._features(signals, path)
+        ds = self.window_dataset(signals, path)
         per_model = self._predict_all(ds)  # [M, W] or [M, W, C]
         if self.task == "classification":
             return self._classify(path, duration, windows, per_model)
@@ -498,7 +525,13 @@ class Predictor:
             else [],
         )
 
-    def _classify(self, path, duration, windows, per_model) -> SongPrediction:
+    def _classify(
+        self,
+        path: str,
+        duration: float,
+        windows: list[tuple[float, float]],
+        per_model: np.ndarray,
+    ) -> SongPrediction:
         probabilities = per_model.mean(axis=(0, 1))
         best = int(np.argmax(probabilities))
         return SongPrediction(
@@ -514,7 +547,7 @@ class Predictor:
             },
         )
 
-    def _uncertainty(self, ds, per_model: np.ndarray) -> tuple[float, str]:
+    def _uncertainty(self, ds: PopularityDataset, per_model: np.ndarray) -> tuple[float, str]:
         if len(self.models) > 1:
             return float(
                 per_model.mean(axis=1).std(ddof=1)
@@ -536,7 +569,9 @@ class Predictor:
                 torch.set_rng_state(generator_state)
         return float(passes.std(ddof=1)), f"MC dropout, {self.mc_passes} passes"
 
-    def _contributions(self, ds, windows, per_window: np.ndarray) -> list[dict[str, float]]:
+    def _contributions(
+        self, ds: PopularityDataset, windows: list[tuple[float, float]], per_window: np.ndarray
+    ) -> list[dict[str, float]]:
         if ds.sequences is None:
             return []
         rows, owners = [], []
