@@ -71,11 +71,18 @@ h2 { font-size:22px; margin:48px 0 6px; padding-top:14px; border-top:3px solid v
 h3 { font-size:16px; margin:30px 0 8px; }
 p, li { max-width:80ch; }
 .sub { color:var(--muted); margin:0 0 20px; }
-.cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(320px,1fr)); gap:16px; margin:18px 0; }
+.cards { display:grid; grid-template-columns:1fr; gap:16px; margin:18px 0; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:16px 18px;
   box-shadow:0 1px 2px rgba(20,30,50,.04); }
 .card h3 { margin:0 0 6px; font-size:15px; color:var(--muted); text-transform:uppercase; letter-spacing:.04em; }
-.card .big { font-size:17px; margin:4px 0 8px; }
+.card .words { font-size:14px; margin:10px 0 6px; color:#2c3545; }
+.card h3 a { color:inherit; text-decoration:none; }
+.tiles { display:flex; flex-wrap:wrap; gap:10px; }
+.tile { flex:1 1 150px; background:#f4f7fb; border-radius:8px; padding:8px 12px; }
+.tile .label { font-size:12px; color:var(--muted); }
+.tile .value { font-size:24px; font-weight:700; letter-spacing:-.01em; }
+.tile .value .pill { font-size:11px; vertical-align:middle; }
+.tile .detail { font-size:12px; color:var(--muted); }
 .card .facts { color:var(--muted); font-size:13px; margin:8px 0 0; }
 .pill { display:inline-block; padding:1px 8px; border-radius:999px; font-size:12px; font-weight:600; }
 .pill.good { background:var(--goodbg); color:var(--good); } .pill.bad { background:var(--badbg); color:var(--bad); }
@@ -201,11 +208,100 @@ def summary_sentence(report: StudyReport, level: float) -> str:
     return " ".join(parts)
 
 
+def _tile(label: str, value: str, detail: str) -> str:
+    return (
+        f"<div class='tile'><div class='label'>{label}</div><div class='value'>{value}</div>"
+        f"<div class='detail'>{detail}</div></div>"
+    )
+
+
+def headline_words(report: StudyReport, level: float) -> str:
+    """State the headline comparison in one plain sentence, with its intervals (HTML)."""
+    h = report.headline
+    comparison = h.get("comparison")
+    if not comparison:
+        return summary_sentence(report, level)
+    labels = report.labels
+    metric = h["primary"]
+    a, b = escape(labels[comparison["model_a"]]), escape(labels[comparison["model_b"]])
+    d = comparison["difference"]
+    kind, _ = _verdict(metric, d["low"], d["high"])
+    pct = f"{100 * level:.0f} % CI"
+    opening = {
+        "good": f"<b>{a}</b> predicts popularity better than <b>{b}</b>",
+        "bad": f"<b>{a}</b> predicts popularity worse than <b>{b}</b>",
+        "flat": f"No clear difference between <b>{a}</b> and <b>{b}</b>",
+    }[kind]
+    sentence = (
+        f"{opening}: {LABELS[metric]} {fmt(metric, comparison['a']['estimate'])} vs "
+        f"{fmt(metric, comparison['b']['estimate'])}, a difference of "
+        f"{_signed(metric, d['estimate'])} ({pct} {_signed(metric, d['low'])} to {_signed(metric, d['high'])})"
+    )
+    wins = comparison.get("win_rate")
+    if wins:
+        sentence += (
+            f"; {a} is closer to the true popularity on {_pct(wins['share'])} of the test songs "
+            f"({pct} {_pct(wins['low'])} to {_pct(wins['high'])})"
+        )
+    return sentence + "."
+
+
+def summary_card(report: StudyReport, level: float) -> str:
+    """One study's card at the top: the headline as big numbers, in words, and the facts."""
+    h = report.headline
+    labels = report.labels
+    metric = h["primary"]
+    name = LABELS[metric]
+    tiles = []
+    comparison = h.get("comparison")
+    if comparison:
+        a = escape(labels[comparison["model_a"]])
+        b = escape(labels[comparison["model_b"]])
+        d = comparison["difference"]
+        kind, verdict = _verdict(metric, d["low"], d["high"])
+        value_a = fmt(metric, comparison["a"]["estimate"])
+        value_b = fmt(metric, comparison["b"]["estimate"])
+        tiles.append(
+            _tile(
+                f"{name}: {a} − {b}",
+                f"{_signed(metric, d['estimate'])} <span class='pill {kind}'>{verdict}</span>",
+                f"CI {_signed(metric, d['low'])} to {_signed(metric, d['high'])}; "
+                f"{value_a} vs {value_b}",
+            )
+        )
+        wins = comparison.get("win_rate")
+        if wins:
+            tiles.append(
+                _tile(
+                    f"songs {a} predicts better",
+                    _pct(wins["share"]),
+                    f"CI {_pct(wins['low'])} to {_pct(wins['high'])}; "
+                    f"{wins['a_better']} of {wins['n']} (study: 61.2 %)",
+                )
+            )
+    best = h["best"]
+    ceiling = h.get("oracle_r2") if metric == "r2" else None
+    tiles.append(
+        _tile(
+            f"best {name}",
+            fmt(metric, best["estimate"]),
+            f"{escape(labels[best['model']])}; CI {fmt(metric, best['low'])} to "
+            f"{fmt(metric, best['high'])}" + (f"; ceiling {ceiling:.3f}" if ceiling else ""),
+        )
+    )
+    title = f"<a href='#{escape(report.study.name)}'>{escape(str(h['title']))}</a>"
+    return (
+        f"<div class='card'><h3>{title}</h3><div class='tiles'>{''.join(tiles)}</div>"
+        f"<p class='words'>{headline_words(report, level)}</p>"
+        f"<div class='facts'>{_facts(report)}</div></div>"
+    )
+
+
 def _facts(report: StudyReport) -> str:
     h = report.headline
     dataset = f"{escape(str(h['dataset'] or report.study.name))}"
     n_dataset = f" ({h['n_dataset']:,} songs)" if h.get("n_dataset") else ""
-    split = escape(str(h["split"] or "split not recorded"))
+    split = escape(str(h["split"] or "not recorded"))
     sizes = f"train {h['n_train']:,}" if h.get("n_train") else ""
     if h.get("n_val"):
         sizes += f", validation {h['n_val']:,}"
@@ -506,14 +602,7 @@ def render_report(
     str
     """
     machine = studies[0].study.meta.get("machine") if studies else None
-    cards = []
-    for report in studies:
-        h = report.headline
-        cards.append(
-            f"<div class='card'><h3>{escape(str(h['title']))}</h3>"
-            f"<div class='big'>{summary_sentence(report, settings.level)}"
-            f"</div><div class='facts'>{_facts(report)}</div></div>"
-        )
+    cards = [summary_card(report, settings.level) for report in studies]
     toc = "".join(
         f"<a href='#{escape(r.study.name)}'>{escape(str(r.headline['title']))}</a>" for r in studies
     )
