@@ -62,6 +62,20 @@ def _band_extremes(col: np.ndarray, start: int, stop: int, lows: np.ndarray, hig
     return low_sum, high_sum
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _moments(col: np.ndarray, freq: np.ndarray, freq2: np.ndarray) -> tuple[float, float, float]:
+    """``sum S``, ``sum f S``, ``sum f^2 S`` of one frame in float64 (vectorised, any order)."""
+    m0 = 0.0
+    m1 = 0.0
+    m2 = 0.0
+    for f in range(col.shape[0]):
+        v = np.float64(col[f])
+        m0 += v
+        m1 += freq[f] * v
+        m2 += freq2[f] * v
+    return m0, m1, m2
+
+
 @numba.njit(cache=True, nogil=True)
 def frame_statistics(
     S: np.ndarray,
@@ -106,39 +120,19 @@ def frame_statistics(
         max_q = max(max_q, bands[b, 2])
     low_buf = np.empty(max_q, dtype=np.float32)
     high_buf = np.empty(max_q, dtype=np.float32)
+    freq2 = freq * freq
+    cumulative = np.empty(n_freq, dtype=np.float32)
     for t in range(n_frames):
         col = S[:, t]
-        total = np.float32(0.0)
-        m0 = 0.0
-        m1 = 0.0
-        m2 = 0.0
-        for f in range(n_freq):
-            v = col[f]
-            total += v
-            vd = np.float64(v)
-            m0 += vd
-            m1 += freq[f] * vd
-            m2 += freq[f] * freq[f] * vd
-        totals[t] = total
-        moments[0, t] = m0
-        moments[1, t] = m1
-        moments[2, t] = m2
-        low_threshold = roll_low * total
-        high_threshold = roll_high * total
+        moments[0, t], moments[1, t], moments[2, t] = _moments(col, freq, freq2)
         running = np.float32(0.0)
-        low_bin = -1
-        high_bin = -1
-        for f in range(n_freq):
+        for f in range(n_freq):  # sequential float32, as np.cumsum
             running += col[f]
-            if low_bin < 0 and running >= low_threshold:
-                low_bin = f
-            if running >= high_threshold:
-                high_bin = f
-                break
-        if low_bin < 0:
-            low_bin = high_bin
-        rolloff_bins[0, t] = low_bin
-        rolloff_bins[1, t] = high_bin
+            cumulative[f] = running
+        totals[t] = running
+        # first bin whose cumulative sum reaches the fraction (the sum never decreases)
+        rolloff_bins[0, t] = np.searchsorted(cumulative, roll_low * running)
+        rolloff_bins[1, t] = np.searchsorted(cumulative, roll_high * running)
         for b in range(n_bands):
             n_q = bands[b, 2]
             low_sum, high_sum = _band_extremes(
