@@ -235,7 +235,8 @@ def headline_words(report: StudyReport, level: float) -> str:
     sentence = (
         f"{opening}: {LABELS[metric]} {fmt(metric, comparison['a']['estimate'])} vs "
         f"{fmt(metric, comparison['b']['estimate'])}, a difference of "
-        f"{_signed(metric, d['estimate'])} ({pct} {_signed(metric, d['low'])} to {_signed(metric, d['high'])})"
+        f"{_signed(metric, d['estimate'])} "
+        f"({pct} {_signed(metric, d['low'])} to {_signed(metric, d['high'])})"
     )
     wins = comparison.get("win_rate")
     if wins:
