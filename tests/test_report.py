@@ -187,15 +187,19 @@ def test_evaluate_command_prints_tables_and_writes_report(run_dir, tmp_path):
     assert out.exists() and (tmp_path / "r_data" / "summary.json").exists()
 
 
-@pytest.mark.parametrize("layout", ["missing", "empty", "bad-json"])
+@pytest.mark.parametrize("layout", ["missing", "empty", "bad-json", "repeated-rows"])
 def test_bad_run_directories_raise_data_error(tmp_path, layout):
     target = tmp_path / "run"
     if layout != "missing":
         target.mkdir()
     if layout == "bad-json":
         (target / "run.json").write_text("{not json")
+    if layout == "repeated-rows":
+        RunWriter(target).add_predictions("a", ids=["x", "y"], y_true=[1, 2], y_pred=[1, 2])
+        table = pd.read_parquet(target / "predictions.parquet")
+        pd.concat([table, table]).to_parquet(target / "predictions.parquet")
     with pytest.raises(DataError):
-        read_run(target)
+        read_run(target)[0].aligned("test")
 
 
 def test_single_study_folder_is_its_own_run(run_dir):

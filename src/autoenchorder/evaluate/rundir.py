@@ -465,6 +465,13 @@ class Study:
         models = [m for m in self.models if m in set(rows["model"])]
         if not models:
             raise DataError(f"{self.path}: no {which} predictions")
+        repeated = rows.duplicated(["id", "model"])
+        if repeated.any():
+            example = rows.loc[repeated, ["model", "id"]].iloc[0].tolist()
+            raise DataError(
+                f"{self.path}: {int(repeated.sum())} repeated (model, id) {which} rows, "
+                f"e.g. {example}"
+            )
         wide = rows.pivot(index="id", columns="model", values="y_pred")[models].dropna()
         if wide.empty:
             raise DataError(
