@@ -46,7 +46,7 @@ def doc_popularity(song: dict) -> float:
         + 0.75 * (song["loudness_db"] + 14.0)
     )
     sections = song["sections"]
-    seconds = song["bars_per_section"] * 240.0 / song["tempo"]
+    seconds = song["patches_per_section"] * 187 * 256 / 16000  # musicnn patches of 2.992 s
     intro = int(sections[0] == "intro")
     outro = int(len(sections) > 1 and sections[-1] == "outro")
     body = sections[intro : len(sections) - outro]
@@ -56,9 +56,9 @@ def doc_popularity(song: dict) -> float:
     into = sum(body[i] == "build" and body[i + 1] == "chorus" for i in range(m - 1))
     runs = sum(body[i] == "chorus" and (i == 0 or body[i - 1] != "chorus") for i in range(m))
     temporal = (
-        1.9 * (expected_first - first)
-        + 14.0 * (into - b * c / m)
-        + 10.5 * ((runs - 1) - (c * (m - c + 1) / m - 1))
+        2.4 * (expected_first - first)
+        + 17.0 * (into - b * c / m)
+        + 12.0 * ((runs - 1) - (c * (m - c + 1) / m - 1))
     )
     total = (
         36.6

@@ -75,6 +75,35 @@ RECIPES: dict[str, SectionRecipe] = {
 }
 
 
+@dataclass(frozen=True)
+class Grid:
+    """A section's 16th-note grid.
+
+    Attributes
+    ----------
+    n_steps : int
+        16th notes in the section (4 per beat; a last bar may be short).
+    step : float
+        Samples per 16th note.
+    """
+
+    n_steps: int
+    step: float
+
+    @property
+    def n_bars(self) -> int:
+        """Bars begun in the section (the last may be short)."""
+        return -(-self.n_steps // 16)
+
+    def sample(self, step_index: int) -> int:
+        """Sample position of a step."""
+        return int(round(step_index * self.step))
+
+    def gate(self, start_step: int, length_steps: int) -> int:
+        """Held samples of a note, cut at the section's end."""
+        return max(1, int(round(min(length_steps, self.n_steps - start_step) * self.step)))
+
+
 def _place(out: np.ndarray, start: int, note: np.ndarray, gain: float) -> None:
     if start >= out.size:
         return
@@ -91,91 +120,99 @@ def _humanise(
     return shifts, gains
 
 
+def _chord_events(recipe: SectionRecipe, chord: tuple[int, ...]) -> list[tuple[int, int, tuple]]:
+    """(step in bar, length in steps, pitches) of the accompaniment in one bar."""
+    if recipe.chords == "none":
+        return []
+    if recipe.chords == "hold":
+        return [(0, 16, chord)]
+    if recipe.chords == "arp":
+        return [(s, 2, (chord[(s // 2) % 3] + 12 * ((s // 6) % 2),)) for s in range(0, 16, 2)]
+    spacing = 4 if recipe.chords == "stabs" else 2
+    return [(s, spacing - 1, chord) for s in range(0, 16, spacing)]
+
+
 def _chord_track(
     spec: SongSpec,
     recipe: SectionRecipe,
     degrees: list[int],
-    bar: int,
+    grid: Grid,
     cache: NoteCache,
     rng: np.random.Generator,
     out: np.ndarray,
 ) -> None:
     """Accompaniment chords (and pad) on each bar's chord."""
-    step = bar // 16
     for i, degree in enumerate(degrees):
-        start = i * bar
-        chord = triad(tonic=spec.tonic, mode=spec.mode, degree=degree, octave=4)
+        first = 16 * i
         if recipe.pad:
             for pitch in triad(tonic=spec.tonic, mode=spec.mode, degree=degree, octave=3):
-                _place(out, start, cache.note("pad", pitch, bar), 0.16)
-        if recipe.chords == "none":
-            continue
-        if recipe.chords == "hold":
-            events = [(0, 16, chord)]
-        elif recipe.chords == "arp":
-            events = [(s, 2, (chord[(s // 2) % 3] + 12 * ((s // 6) % 2),)) for s in range(0, 16, 2)]
-        else:
-            spacing = 4 if recipe.chords == "stabs" else 2
-            events = [(s, spacing - 1, chord) for s in range(0, 16, spacing)]
+                note = cache.note("pad", pitch, grid.gate(first, 16))
+                _place(out, grid.sample(first), note, 0.16)
+        chord = triad(tonic=spec.tonic, mode=spec.mode, degree=degree, octave=4)
+        events = [e for e in _chord_events(recipe, chord) if first + e[0] < grid.n_steps]
         shifts, gains = _humanise(rng, spec.regularity, cache.sr, len(events))
         for (s, length, pitches), shift, gain in zip(events, shifts, gains, strict=True):
+            start = max(0, grid.sample(first + s) + shift)
             for pitch in pitches:
-                note = cache.note(spec.chords, pitch, length * step)
-                _place(
-                    out, max(0, start + s * step + shift), note, 0.2 * gain / len(pitches) ** 0.5
-                )
+                note = cache.note(spec.chords, pitch, grid.gate(first + s, length))
+                _place(out, start, note, 0.2 * gain / len(pitches) ** 0.5)
 
 
 def _bass_track(
     spec: SongSpec,
     recipe: SectionRecipe,
     degrees: list[int],
-    bar: int,
+    grid: Grid,
     cache: NoteCache,
     rng: np.random.Generator,
     out: np.ndarray,
 ) -> None:
     if recipe.bass == "none":
         return
-    step = bar // 16
     spacing = 4 if recipe.bass == "quarters" else 2
     for i, degree in enumerate(degrees):
         root = scale_pitch(tonic=spec.tonic, mode=spec.mode, degree=degree, octave=2)
-        shifts, gains = _humanise(rng, spec.regularity, cache.sr, 16 // spacing)
-        for k, s in enumerate(range(0, 16, spacing)):
-            note = cache.note("bass", root, (spacing - 1) * step)
-            _place(out, max(0, i * bar + s * step + shifts[k]), note, 0.4 * gains[k])
+        steps = [16 * i + s for s in range(0, 16, spacing) if 16 * i + s < grid.n_steps]
+        shifts, gains = _humanise(rng, spec.regularity, cache.sr, len(steps))
+        for step, shift, gain in zip(steps, shifts, gains, strict=True):
+            note = cache.note("bass", root, grid.gate(step, spacing - 1))
+            _place(out, max(0, grid.sample(step) + shift), note, 0.4 * gain)
 
 
 def _melody_track(
     spec: SongSpec,
     recipe: SectionRecipe,
     degrees: list[int],
-    bar: int,
+    grid: Grid,
     cache: NoteCache,
     rng: np.random.Generator,
     out: np.ndarray,
 ) -> None:
     if recipe.melody == "none":
         return
-    step = bar // 16
     motif, span, octave, gain = (
         (spec.hook, 2, 5, 0.3) if recipe.melody == "hook" else (spec.verse_motif, 1, 4, 0.2)
     )
     for phrase in range(0, len(degrees), span):
         shifts, gains = _humanise(rng, spec.regularity, cache.sr, len(motif))
         for (s, length, degree), shift, g in zip(motif, shifts, gains, strict=True):
-            bar_index = phrase + s // 16
-            if bar_index >= len(degrees):
+            step = 16 * phrase + s
+            if step >= grid.n_steps:
                 break
-            chord_root = degrees[bar_index]
+            chord_root = degrees[step // 16]
             pitch = scale_pitch(
                 tonic=spec.tonic, mode=spec.mode, degree=chord_root + degree, octave=octave
             )
-            start = max(0, phrase * bar + s * step + shift)
-            _place(out, start, cache.note(spec.lead, pitch, length * step), gain * g)
+            start = max(0, grid.sample(step) + shift)
+            note = cache.note(spec.lead, pitch, grid.gate(step, length))
+            _place(out, start, note, gain * g)
             if recipe.melody == "hook":
-                _place(out, start, cache.note(spec.lead, pitch + 12, length * step), 0.4 * gain * g)
+                _place(
+                    out,
+                    start,
+                    cache.note(spec.lead, pitch + 12, grid.gate(step, length)),
+                    0.4 * gain * g,
+                )
 
 
 def _ramp(values: tuple[float, float], n: int, total: int) -> np.ndarray:
@@ -202,6 +239,17 @@ def _filtered(y: np.ndarray, sr: int, brightness: float, openness: np.ndarray) -
     return dark * (1.0 - mix) + bright * mix
 
 
+def section_samples(spec: SongSpec, sr: int) -> int:
+    """Samples per section (every section of a song has the same length)."""
+    return int(round(spec.section_seconds * sr))
+
+
+def section_grid(spec: SongSpec, sr: int) -> Grid:
+    """The 16th-note grid of the song's sections."""
+    n_steps = 4 * spec.beats_per_section
+    return Grid(n_steps=n_steps, step=section_samples(spec, sr) / n_steps)
+
+
 def render_section(spec: SongSpec, name: str, *, sr: int, cache: NoteCache) -> np.ndarray:
     """Render one section, with its release tail.
 
@@ -218,28 +266,28 @@ def render_section(spec: SongSpec, name: str, *, sr: int, cache: NoteCache) -> n
 
     Returns
     -------
-    np.ndarray, float64, shape (bars * bar_samples + TAIL_SECONDS * sr,)
+    np.ndarray, float64, shape (section_samples(spec, sr) + TAIL_SECONDS * sr,)
     """
     recipe = RECIPES[name]
     rng = np.random.default_rng([spec.seed, 3, spec.index, SECTION_NAMES.index(name)])
-    bar = int(round(spec.bar_seconds * sr / 16)) * 16
-    n = spec.bars_per_section * bar
+    grid = section_grid(spec, sr)
+    n = section_samples(spec, sr)
     total = n + int(TAIL_SECONDS * sr)
     progression = spec.bridge_progression if name == "bridge" else spec.progression
-    degrees = [progression[i % len(progression)] for i in range(spec.bars_per_section)]
+    degrees = [progression[i % len(progression)] for i in range(grid.n_bars)]
 
     melodic = np.zeros(total)
-    _chord_track(spec, recipe, degrees, bar, cache, rng, melodic)
-    _melody_track(spec, recipe, degrees, bar, cache, rng, melodic)
+    _chord_track(spec, recipe, degrees, grid, cache, rng, melodic)
+    _melody_track(spec, recipe, degrees, grid, cache, rng, melodic)
     melodic = _filtered(melodic, sr, spec.brightness, _ramp(recipe.openness, n, total))
     low = np.zeros(total)
-    _bass_track(spec, recipe, degrees, bar, cache, rng, low)
+    _bass_track(spec, recipe, degrees, grid, cache, rng, low)
     drums = render_drums(
         family=spec.drum_family,
         variant=recipe.drums,
         kit=spec.kit,
-        n_bars=spec.bars_per_section,
-        bar_samples=bar,
+        n_steps=grid.n_steps,
+        step_samples=grid.step,
         sr=sr,
         regularity=spec.regularity,
         rng=rng,
@@ -272,8 +320,7 @@ def render_song(spec: SongSpec, *, sr: int) -> np.ndarray:
         name: render_section(spec, name, sr=sr, cache=cache)
         for name in dict.fromkeys(spec.sections)
     }
-    bar = int(round(spec.bar_seconds * sr / 16)) * 16
-    n = spec.bars_per_section * bar
+    n = section_samples(spec, sr)
     song = np.zeros(len(spec.sections) * n + int(TAIL_SECONDS * sr))
     for i, name in enumerate(spec.sections):
         block = blocks[name]

@@ -113,31 +113,31 @@ def one_shots(kit: str, sr: int) -> dict[str, np.ndarray]:
     }
 
 
-def _section_steps(family: str, variant: str, n_bars: int) -> dict[str, np.ndarray]:
-    """Velocities per voice on the 16th-note grid of the whole section, shape (16 * n_bars,)."""
-    pattern = {
-        voice: np.tile(np.asarray(v, dtype=float), n_bars) for voice, v in PATTERNS[family].items()
-    }
-    steps = 16 * n_bars
+def _section_steps(family: str, variant: str, n_steps: int) -> dict[str, np.ndarray]:
+    """Velocities per voice on the 16th-note grid of the whole section, shape (n_steps,)."""
+    n_bars = -(-n_steps // 16)
+
+    def tiled(patterns: dict[str, tuple[float, ...]]) -> dict[str, np.ndarray]:
+        return {
+            v: np.tile(np.asarray(p, dtype=float), n_bars)[:n_steps] for v, p in patterns.items()
+        }
+
+    pattern = tiled(PATTERNS[family])
     if variant == "light":
         return {"kick": 0.7 * pattern["kick"], "hat": 0.6 * pattern["hat"]}
     if variant == "halftime":
-        half = {
-            voice: np.tile(np.asarray(v, dtype=float), n_bars)
-            for voice, v in PATTERNS["halftime"].items()
-        }
-        return {voice: 0.8 * v for voice, v in half.items()}
+        return {voice: 0.8 * v for voice, v in tiled(PATTERNS["halftime"]).items()}
     if variant == "build":
-        ramp = np.linspace(0.35, 1.0, steps)
-        roll = np.zeros(steps)
+        ramp = np.linspace(0.35, 1.0, n_steps)
+        roll = np.zeros(n_steps)
         roll[::4] = 1.0
-        roll[steps // 2 :: 2] = 1.0
-        roll[3 * steps // 4 :] = 1.0
-        kick = np.zeros(steps)
+        roll[n_steps // 2 :: 2] = 1.0
+        roll[3 * n_steps // 4 :] = 1.0
+        kick = np.zeros(n_steps)
         kick[::4] = 1.0
         return {"kick": 0.8 * kick * ramp, "snare": roll * ramp, "hat": 0.4 * pattern["hat"] * ramp}
     if variant == "full":
-        crash = np.zeros(steps)
+        crash = np.zeros(n_steps)
         crash[0] = 1.0
         return {**pattern, "crash": crash}
     raise ValueError(f"unknown drum variant {variant!r}; known: {', '.join(DRUM_VARIANTS)}")
@@ -148,8 +148,8 @@ def render_drums(
     family: str,
     variant: str,
     kit: str,
-    n_bars: int,
-    bar_samples: int,
+    n_steps: int,
+    step_samples: float,
     sr: int,
     regularity: float,
     rng: np.random.Generator,
@@ -164,35 +164,34 @@ def render_drums(
         One of :data:`DRUM_VARIANTS` (the section's use of it).
     kit : str
         A key of :data:`KITS`.
-    n_bars : int
-        Bars in the section.
-    bar_samples : int
-        Samples per bar.
+    n_steps : int
+        16th notes in the section (the pattern restarts every 16; a last bar may be short).
+    step_samples : float
+        Samples per 16th note.
     sr : int
         Sample rate in Hz.
     regularity : float
         In [0, 1]: 1 is machine-tight; lower adds timing jitter (up to 25 ms), velocity
-        scatter and dropped / extra hits.
+        scatter and dropped hats.
     rng : np.random.Generator
         Source of the humanisation.
 
     Returns
     -------
-    np.ndarray, float64, shape (n_bars * bar_samples + 1.2 s of tail,)
+    np.ndarray, float64, shape (round(n_steps * step_samples) + 1.2 s of tail,)
     """
-    tail = int(1.2 * sr)
-    out = np.zeros(n_bars * bar_samples + tail)
+    n = int(round(n_steps * step_samples))
+    out = np.zeros(n + int(1.2 * sr))
     if variant == "none":
         return out
     shots = one_shots(kit, sr)
-    step = bar_samples / 16.0
     looseness = 1.0 - regularity
-    for voice, velocities in _section_steps(family, variant, n_bars).items():
+    for voice, velocities in _section_steps(family, variant, n_steps).items():
         steps = np.flatnonzero(velocities)
         keep = rng.random(steps.size) >= 0.3 * looseness * (voice == "hat")
         steps = steps[keep]
         jitter = rng.normal(0.0, 0.025 * looseness * sr, steps.size)
-        starts = np.clip(np.round(steps * step + jitter), 0, n_bars * bar_samples - 1).astype(int)
+        starts = np.clip(np.round(steps * step_samples + jitter), 0, n - 1).astype(int)
         gains = velocities[steps] * np.clip(rng.normal(1.0, 0.3 * looseness, steps.size), 0.2, 1.3)
         shot = shots[voice]
         for start, gain in zip(starts, gains, strict=True):

@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from autoenchorder.data.procedural import popularity as formula
 from autoenchorder.data.procedural.arrangement import render_song as _render
-from autoenchorder.data.procedural.spec import SongSpec
+from autoenchorder.data.procedural.spec import PATCH_SECONDS, SongSpec
 from autoenchorder.data.procedural.styles import Artist, artist_of_songs, sample_artist
 from autoenchorder.data.procedural.theory import BRIDGE_PROGRESSIONS, PROGRESSIONS
 from autoenchorder.errors import DataError
@@ -45,8 +45,9 @@ AUDIO_FORMATS: dict[str, tuple[str, str]] = {
     "mp3": ("MP3", "MPEG_LAYER_III"),
 }
 
-#: Target section length in seconds (sections are a whole number of bars near this).
-SECTION_TARGET_SECONDS = 4.5
+#: Sections last two musicnn patches (5.98 s), or one (2.99 s) when the longest song allowed
+#: could not hold three two-patch sections.
+PATCHES_PER_SECTION = 2
 
 
 @dataclass(frozen=True)
@@ -145,13 +146,17 @@ def sample_song(config: CorpusConfig, index: int, artist: Artist) -> SongSpec:
     SongSpec
     """
     rng = np.random.default_rng([config.seed, 2, index])
-    tempo = float(np.clip(artist.tempo + rng.normal(0.0, 5.0), 66.0, 170.0))
+    wanted_tempo = float(np.clip(artist.tempo + rng.normal(0.0, 5.0), 66.0, 170.0))
     mode = "major" if rng.random() < artist.major_probability else "minor"
-    bars = max(1, int(round(SECTION_TARGET_SECONDS / (240.0 / tempo))))
-    # Short songs in a short range: fewer bars per section rather than a single section.
-    while bars > 1 and config.max_duration / (bars * 240.0 / tempo) < 3:
-        bars -= 1
-    n_sections = _section_count(rng, bars * 240.0 / tempo, config.min_duration, config.max_duration)
+    patches = PATCHES_PER_SECTION
+    if config.max_duration < 3 * patches * PATCH_SECONDS:
+        patches = 1
+    section_seconds = patches * PATCH_SECONDS
+    # A whole number of beats per section: the tempo snaps to a grid of 10 BPM (20 BPM for
+    # one-patch sections) so that section boundaries fall on beats and on patch boundaries.
+    beats = max(3, int(round(wanted_tempo * section_seconds / 60.0)))
+    tempo = 60.0 * beats / section_seconds
+    n_sections = _section_count(rng, section_seconds, config.min_duration, config.max_duration)
     progressions, bridges = PROGRESSIONS[mode], BRIDGE_PROGRESSIONS[mode]
     return SongSpec(
         id=f"song_{index:06d}",
@@ -161,7 +166,7 @@ def sample_song(config: CorpusConfig, index: int, artist: Artist) -> SongSpec:
         style=artist.style,
         artist_effect=artist.effect,
         noise=float(rng.normal()),
-        tempo=round(tempo, 3),
+        tempo=tempo,
         tonic=int(rng.integers(12)),
         mode=mode,
         progression=list(progressions[int(rng.integers(len(progressions)))]),
@@ -173,7 +178,8 @@ def sample_song(config: CorpusConfig, index: int, artist: Artist) -> SongSpec:
         chords=artist.chords,
         drum_family=artist.drum_family,
         kit=artist.kit,
-        bars_per_section=bars,
+        patches_per_section=patches,
+        beats_per_section=beats,
         sections=_arrangement(rng, n_sections),
         hook=_motif(rng, bars=2, onsets=int(rng.integers(6, 10)), grid=2),
         verse_motif=_motif(rng, bars=1, onsets=int(rng.integers(3, 6)), grid=4),

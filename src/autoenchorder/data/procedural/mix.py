@@ -18,9 +18,10 @@ def rms_db(y: np.ndarray) -> float:
 def limit(y: np.ndarray, *, ceiling: float = CEILING, block: int = 64) -> np.ndarray:
     """Look-ahead peak limiter: the output never exceeds ``ceiling``.
 
-    The gain each block of ``block`` samples needs is minimised over the block and its two
-    neighbours, and interpolated linearly between block centres: at any sample the gain is
-    then at most what its own block needs, so no peak passes, and it moves smoothly.
+    Each boundary between blocks of ``block`` samples gets the smaller of the gains its two
+    neighbouring blocks need, and the gain ramps linearly from boundary to boundary: inside
+    a block it is then at most what that block needs, so no peak passes, and it moves
+    smoothly (a ramp of ``block`` samples, about 3 ms at 22.05 kHz).
 
     Parameters
     ----------
@@ -29,7 +30,7 @@ def limit(y: np.ndarray, *, ceiling: float = CEILING, block: int = 64) -> np.nda
     ceiling : float
         Peak ceiling (linear).
     block : int
-        Block length in samples (about 3 ms at 22.05 kHz).
+        Block length in samples.
 
     Returns
     -------
@@ -40,11 +41,11 @@ def limit(y: np.ndarray, *, ceiling: float = CEILING, block: int = 64) -> np.nda
     padded[: y.size] = np.abs(y)
     peak = padded.reshape(n_blocks, block).max(axis=1)
     needed = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
-    edge = np.pad(needed, 1, mode="edge")
-    gain_blocks = np.minimum(np.minimum(edge[:-2], edge[1:-1]), edge[2:])
-    centres = (np.arange(n_blocks) + 0.5) * block
-    gain = np.interp(np.arange(y.size), centres, gain_blocks)
-    return np.clip(y * gain, -ceiling, ceiling)
+    edges = np.concatenate([needed[:1], needed, needed[-1:]])
+    boundary = np.minimum(edges[:-1], edges[1:])  # shape (n_blocks + 1,)
+    ramp = np.arange(block) / block
+    gain = boundary[:-1, None] + (boundary[1:] - boundary[:-1])[:, None] * ramp[None, :]
+    return np.clip(y * gain.reshape(-1)[: y.size], -ceiling, ceiling)
 
 
 def master(y: np.ndarray, sr: int, *, loudness_db: float) -> np.ndarray:

@@ -42,9 +42,9 @@ GENRE_POINTS: dict[str, float] = {
 ARTIST_POINTS = 2.0
 #: Temporal terms: points per second the first chorus arrives earlier than expected, per
 #: build that leads straight into a chorus, per return of the chorus after other sections.
-FIRST_CHORUS_POINTS_PER_SECOND = 1.9
-BUILD_INTO_CHORUS_POINTS = 14.0
-CHORUS_RETURN_POINTS = 10.5
+FIRST_CHORUS_POINTS_PER_SECOND = 2.4
+BUILD_INTO_CHORUS_POINTS = 17.0
+CHORUS_RETURN_POINTS = 12.0
 NOISE_POINTS = 6.5
 
 #: Sections that frame a song (fixed first / last) and those whose order is drawn at random.

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+#: One musicnn patch: 187 mel frames of 256 samples at 16 kHz (2.992 s). Sections last a
+#: whole number of patches, so musicnn's non-overlapping patches fall inside sections.
+PATCH_SECONDS = 187 * 256 / 16000
+
 
 @dataclass
 class SongSpec:
@@ -39,8 +43,11 @@ class SongSpec:
         Target RMS level of the master, dBFS.
     lead, chords, drum_family, kit : str
         Lead and chord instruments, groove family, drum kit.
-    bars_per_section : int
-        Bars in every section.
+    patches_per_section : int
+        Section length in musicnn patches of :data:`PATCH_SECONDS` (1 or 2).
+    beats_per_section : int
+        Beats in every section; ``tempo = 60 * beats_per_section / section_seconds``, so the
+        beat grid runs on across sections (the last bar of a section may be cut short).
     sections : list of str
         Section names in playing order.
     hook : list of list
@@ -71,7 +78,8 @@ class SongSpec:
     chords: str
     drum_family: str
     kit: str
-    bars_per_section: int
+    patches_per_section: int
+    beats_per_section: int
     sections: list[str]
     hook: list[list[int]]
     verse_motif: list[list[int]]
@@ -84,8 +92,8 @@ class SongSpec:
 
     @property
     def section_seconds(self) -> float:
-        """Length of every section in seconds."""
-        return self.bars_per_section * self.bar_seconds
+        """Length of every section in seconds (a whole number of musicnn patches)."""
+        return self.patches_per_section * PATCH_SECONDS
 
     @property
     def duration(self) -> float:
