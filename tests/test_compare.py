@@ -7,6 +7,7 @@ from autoenchorder.evaluate.compare import (
     error_by_decile,
     error_by_range,
     quantile_bands,
+    score_table,
     win_rate,
     win_rate_by_range,
 )
@@ -97,3 +98,15 @@ def test_deciles_hold_equal_counts():
 def test_band_inclusivity():
     band = Band("x", 10, 20, lower_inclusive=False, upper_inclusive=True)
     np.testing.assert_array_equal(band.mask(np.array([10.0, 15.0, 20.0])), [False, True, True])
+
+
+def test_score_table_ranks_models_by_mae():
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    rng = np.random.default_rng(1)
+    y = rng.uniform(0, 100, 200)
+    preds = {"rough": y + rng.normal(0, 20, 200), "close": y + rng.normal(0, 2, 200)}
+    table = score_table(y, preds)
+    assert list(table.index) == ["close", "rough"]
+    assert table.loc["rough", "mae"] == pytest.approx(mean_absolute_error(y, preds["rough"]))
+    assert table.loc["close", "r2"] == pytest.approx(r2_score(y, preds["close"]))

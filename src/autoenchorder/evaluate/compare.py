@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from autoenchorder.evaluate.bootstrap import bootstrap_replicates, confidence_interval
+from autoenchorder.evaluate.metrics import regression_metrics
 
 
 @dataclass(frozen=True)
@@ -262,3 +263,23 @@ def error_by_decile(
 ) -> pd.DataFrame:
     """:func:`error_by_range` over the deciles (or ``n_bins`` quantile bins) of the target."""
     return error_by_range(y_true, predictions, bands=quantile_bands(y_true, n_bins=n_bins))
+
+
+def score_table(y_true: np.ndarray, predictions: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Point estimates of every regression metric for each model (no intervals; fast).
+
+    Parameters
+    ----------
+    y_true : np.ndarray, shape (n,)
+        Popularity 0-100.
+    predictions : mapping of str to np.ndarray, each shape (n,)
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per model, indexed by model: ``n, mae, rmse, mse, r2, spearman, mae_01,
+        rmse_01, mse_01`` (see :func:`~autoenchorder.evaluate.metrics.regression_metrics`),
+        sorted by MAE.
+    """
+    rows = {model: regression_metrics(y_true, pred) for model, pred in predictions.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model").sort_values("mae")
