@@ -106,7 +106,7 @@ class MusicnnNet(nn.Module):
             net._load(ckpt)
         except (KeyError, RuntimeError, ValueError) as exc:
             raise WeightsError(f"not a musicnn (MSD/MTT) checkpoint: {exc}") from exc
-        return net.eval()
+        return net.eval().to(memory_format=torch.channels_last)
 
     def _load(self, ckpt: Mapping[str, np.ndarray]) -> None:
         def tensor(name: str) -> torch.Tensor:
@@ -118,9 +118,14 @@ class MusicnnNet(nn.Module):
                 self.frontend, self.frontend_bn, _FRONTEND, strict=True
             ):
                 # TF HWIO [kt, kf, 1, out] -> torch OIHW [out, 1, kt, kf]
-                conv.weight.copy_(tensor(f"{conv_name}/kernel").permute(3, 2, 0, 1))
-                conv.bias.copy_(tensor(f"{conv_name}/bias"))
-                bn.set(*_bn_affine(ckpt, bn_name))
+                # Channels whose BN scale is negative get negated filters: the max over
+                # frequency of the negated map is minus the min of the original (see forward).
+                scale, shift = _bn_affine(ckpt, bn_name)
+                sign = torch.where(scale < 0, -1.0, 1.0)
+                kernel = tensor(f"{conv_name}/kernel").permute(3, 2, 0, 1)
+                conv.weight.copy_(kernel * sign[:, None, None, None])
+                conv.bias.copy_(tensor(f"{conv_name}/bias") * sign)
+                bn.set(scale, shift)
             for conv, bn, (conv_name, bn_name) in zip(
                 self.midend, self.midend_bn, _MIDEND, strict=True
             ):
@@ -142,12 +147,15 @@ class MusicnnNet(nn.Module):
         for conv, bn, (before, after) in zip(
             self.frontend, self.frontend_bn, self.frontend_pad, strict=True
         ):
-            z = conv(F.pad(x, (0, 0, before, after)))  # [B, C, T, F']
-            # BN(ReLU(z)) then max over frequency == BN(ReLU(max z)) where the BN scale is
-            # positive and BN(ReLU(min z)) where it is negative (both maps are monotonic).
-            hi = torch.relu(z.amax(dim=3))
-            lo = torch.relu(z.amin(dim=3)) if bool((bn.scale < 0).any()) else hi
-            branches.append(bn(torch.where(bn.scale[:, None] >= 0, hi, lo), channel_dim=1))
+            padded = F.pad(x, (0, 0, before, after)).contiguous(memory_format=torch.channels_last)
+            z = conv(padded)  # [B, C, T, F'] (channels-last: the fastest CPU conv here)
+            # The original: max over frequency of BN(ReLU(z)). BN and ReLU are monotonic per
+            # channel, so that is BN(ReLU(max z)) where the BN scale is >= 0 and
+            # BN(ReLU(min z)) where it is < 0; those channels' filters were negated at load
+            # time, so min z = -max(-z) and a single max pass serves both.
+            m = F.max_pool2d(z, kernel_size=(1, z.shape[3])).squeeze(3)  # [B, C, T]
+            sign = torch.where(bn.scale < 0, -1.0, 1.0)[:, None]
+            branches.append(bn(torch.relu(m * sign), channel_dim=1))
         front = torch.cat(branches, dim=1)  # [B, 561, T]
         layers = [front]
         h = front
