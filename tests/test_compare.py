@@ -6,6 +6,7 @@ from autoenchorder.evaluate.compare import (
     Band,
     error_by_decile,
     error_by_range,
+    interval_coverage,
     quantile_bands,
     score_table,
     win_rate,
@@ -110,3 +111,17 @@ def test_score_table_ranks_models_by_mae():
     assert list(table.index) == ["close", "rough"]
     assert table.loc["rough", "mae"] == pytest.approx(mean_absolute_error(y, preds["rough"]))
     assert table.loc["close", "r2"] == pytest.approx(r2_score(y, preds["close"]))
+
+
+def test_interval_coverage_by_hand_and_when_calibrated():
+    y = np.array([0.0, 10.0, 20.0, 30.0])
+    pred = np.array([1.0, 13.0, 20.0, 40.0])  # |error| 1, 3, 0, 10
+    out = interval_coverage(y, pred, np.full(4, 2.0))  # z = 0.5, 1.5, 0, 5
+    assert out["within_1sd"] == 0.5 and out["within_1_96sd"] == 0.75
+    assert out["z_rmse"] == pytest.approx(np.sqrt((0.25 + 2.25 + 0 + 25) / 4))
+    rng = np.random.default_rng(2)
+    sd = rng.uniform(2, 10, 20000)
+    truth = rng.normal(0, sd)  # errors drawn with exactly the stated sd
+    calibrated = interval_coverage(truth, np.zeros_like(truth), sd)
+    assert calibrated["within_1sd"] == pytest.approx(0.683, abs=0.01)
+    assert calibrated["within_1_96sd"] == pytest.approx(0.95, abs=0.01)

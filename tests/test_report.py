@@ -46,7 +46,8 @@ def run_dir(tmp_path_factory):
     for model, pred in predictions.items():
         history = _history(5) if model in ("hitmusicnet", "autoenchorder") else None
         audio.add_model(model, config={"seed": 0}, fit_seconds=1.5, history=history)
-        audio.add_predictions(model, ids=ids, y_true=y, y_pred=pred)
+        y_std = np.full(N_TEST, 6.0) if model == "autoenchorder" else None
+        audio.add_predictions(model, ids=ids, y_true=y, y_pred=pred, y_std=y_std)
         audio.add_predictions(model, ids=ids[:10], y_true=y[:10], y_pred=pred[:10], set_name="val")
     audio.set_headline("autoenchorder", "hitmusicnet")
     audio.add_learning_curve(
@@ -112,6 +113,7 @@ def test_html_has_every_section_and_embedded_figures(report):
         "Target and predicted distributions",
         "Training curves",
         "Learning curve",
+        "Uncertainty calibration",
         "Models",
         "Machine and method",
     ):
@@ -151,6 +153,7 @@ def test_every_number_is_written_as_csv_and_json(report):
         "error_by_decile",
         "models",
         "learning_curve",
+        "calibration",
     ):
         assert (folder / f"{name}.csv").exists(), name
     metrics = pd.read_csv(folder / "metrics.csv")
@@ -219,3 +222,12 @@ def test_single_study_folder_is_its_own_run(run_dir):
 )
 def test_family_guess(name, family):
     assert guess_family(name) == family
+
+
+def test_calibration_of_the_model_with_a_predictive_sd(report):
+    study = report.studies[0]
+    table = study.calibration.set_index("model")
+    assert list(table.index) == ["autoenchorder"]  # the only model that recorded y_std
+    error = np.abs(study.predictions["autoenchorder"] - study.y_true)
+    assert table.loc["autoenchorder", "within_1sd"] == pytest.approx(np.mean(error <= 6.0))
+    assert table.loc["autoenchorder", "mean_sd"] == pytest.approx(6.0)

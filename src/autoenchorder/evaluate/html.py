@@ -429,6 +429,17 @@ def by_range_table(table: pd.DataFrame, report: StudyReport) -> str:
     )
 
 
+def calibration_table(report: StudyReport) -> str:
+    """Interval coverage of the models that recorded a predictive sd."""
+    rows = [
+        f"<tr><td>{escape(report.study.label(r['model']))}</td><td>{r['n']}</td>"
+        f"<td>{r['mean_sd']:.2f}</td><td>{_pct(r['within_1sd'])}</td>"
+        f"<td>{_pct(r['within_1_96sd'])}</td><td>{r['z_rmse']:.2f}</td></tr>"
+        for _, r in report.calibration.iterrows()
+    ]
+    return _table(["model", "songs", "mean sd", "within 1 sd", "within 1.96 sd", "z-RMS"], rows)
+
+
 def models_section(report: StudyReport) -> str:
     """Timings and the full config of each model, folded."""
     meta = report.study.meta.get("models", {})
@@ -508,6 +519,14 @@ def study_section(report: StudyReport, *, level: float) -> str:
                 f"{escape(study.label(first['model_b']))} within each band:</p>"
             )
             out.append(win_rate_table(report.win_by_range, report, first_column="band"))
+    if not report.calibration.empty:
+        out.append(
+            "<h3>Uncertainty calibration</h3><p class='note'>For models that give a predictive "
+            "standard deviation: the share of test songs whose true popularity lies within 1 sd "
+            "(68.3 % if calibrated) and 1.96 sd (95 %) of the prediction; z-RMS is the root mean "
+            "square of error / sd (1 if calibrated, above 1 if over-confident).</p>"
+        )
+        out.append(calibration_table(report))
     out.append(
         _figure(
             report,

@@ -24,6 +24,7 @@ from autoenchorder.evaluate.bootstrap import paired_bootstrap
 from autoenchorder.evaluate.compare import (
     error_by_decile,
     error_by_range,
+    interval_coverage,
     win_rate,
     win_rate_by_range,
 )
@@ -97,6 +98,9 @@ class StudyReport:
         The numbers the summary states (see :func:`headline_numbers`).
     confusion : dict of str to list
         Confusion matrices (classification).
+    calibration : pd.DataFrame
+        For models that recorded a predictive sd (``y_std``): ``model`` and the fields of
+        :func:`~autoenchorder.evaluate.compare.interval_coverage`.
     figures : dict of str to bytes
         PNG figures by name.
     """
@@ -113,6 +117,7 @@ class StudyReport:
     reference: str | None
     headline: dict[str, Any]
     confusion: dict[str, list] = field(default_factory=dict)
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     figures: dict[str, bytes] = field(default_factory=dict)
 
     @property
@@ -211,7 +216,7 @@ def analyse_study(study: Study, settings: ReportSettings | None = None) -> Study
     StudyReport
     """
     settings = settings or ReportSettings()
-    _, y_true, predictions = study.aligned("test")
+    ids, y_true, predictions = study.aligned("test")
     task = study.task
     if task == "classification":
         y_true = y_true.astype(np.int64)
@@ -244,6 +249,7 @@ def analyse_study(study: Study, settings: ReportSettings | None = None) -> Study
     by_range = pd.DataFrame()
     by_decile = pd.DataFrame()
     confusion: dict[str, list] = {}
+    calibration = pd.DataFrame()
     if task == "regression":
         win_rates = pd.DataFrame(
             [
@@ -260,6 +266,13 @@ def analyse_study(study: Study, settings: ReportSettings | None = None) -> Study
             )
         by_range = error_by_range(y_true, predictions)
         by_decile = error_by_decile(y_true, predictions)
+        calibration = pd.DataFrame(
+            [
+                {"model": m, **interval_coverage(y_true, predictions[m], sd)}
+                for m, sd in study.predictive_sd(ids).items()
+                if m in predictions
+            ]
+        )
     else:
         n_classes = len(study.meta.get("class_names") or BAND_NAMES)
         confusion = {
@@ -278,6 +291,7 @@ def analyse_study(study: Study, settings: ReportSettings | None = None) -> Study
         reference=reference,
         headline={},
         confusion=confusion,
+        calibration=calibration,
     )
     report.headline = headline_numbers(report, pair=headline_pair, primary=primary, scores=scores)
     if settings.figures:
@@ -439,6 +453,7 @@ def write_tables(report: StudyReport, folder: Path) -> list[Path]:
         "win_by_range": report.win_by_range,
         "error_by_range": report.by_range,
         "error_by_decile": report.by_decile,
+        "calibration": report.calibration,
         "models": models_table(report.study),
     }
     if report.study.learning_curve is not None:

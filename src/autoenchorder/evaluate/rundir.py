@@ -490,6 +490,30 @@ class Study:
             {m: wide[m].to_numpy(np.float64) for m in models},
         )
 
+    def predictive_sd(self, ids: np.ndarray, which: str = "test") -> dict[str, np.ndarray]:
+        """Return the ``y_std`` of the models that recorded one, on the rows ``ids``, in order.
+
+        Parameters
+        ----------
+        ids : np.ndarray of str, shape (n,)
+            Rows (as returned by :meth:`aligned`).
+        which : {"test", "val"}
+
+        Returns
+        -------
+        dict of str to np.ndarray, each shape (n,)
+            Only models whose ``y_std`` is finite on every one of those rows.
+        """
+        if "y_std" not in self.predictions:
+            return {}
+        rows = self.predictions[self.predictions["set"] == which]
+        out = {}
+        for model, group in rows.groupby("model", sort=False):
+            sd = group.set_index("id")["y_std"].reindex(ids).to_numpy(np.float64)
+            if np.isfinite(sd).all():
+                out[str(model)] = sd
+        return out
+
 
 def read_study(path: str | Path) -> Study:
     """Read one study folder.
