@@ -28,6 +28,8 @@ BINS_PER_OCTAVE = 36
 N_BINS = N_OCTAVES * BINS_PER_OCTAVE
 SPARSITY = 0.01
 RES_TYPE = "soxr_hq"
+#: Frames per FFT call in the CQT octaves (bounds the temporary spectrum).
+CQT_BLOCK_FRAMES = 128
 #: Pitch-tracker settings of ``librosa.estimate_tuning`` (via ``piptrack``) at their defaults.
 PIP_FMIN = 150.0
 PIP_FMAX = 4000.0
@@ -192,7 +194,10 @@ def _decimate(y: np.ndarray, factor: int) -> np.ndarray:
 
 
 def _octave_response(y: np.ndarray, hop: int, octave: OctaveFilters) -> np.ndarray:
-    """|filter responses| of one octave: rectangular-window STFT times the sparse basis.
+    """Filter responses of one octave: rectangular-window STFT times the sparse basis.
+
+    Frames are transformed in blocks so that only the FFT bins the filters use are kept (memory
+    stays proportional to the output, not to frames x FFT length).
 
     Returns
     -------
@@ -201,8 +206,13 @@ def _octave_response(y: np.ndarray, hop: int, octave: OctaveFilters) -> np.ndarr
     n_fft = octave.n_fft
     padded = np.pad(y, n_fft // 2)
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    spectrum = scipy.fft.rfft(frames, axis=1)[:, octave.columns]
-    return (spectrum @ octave.basis.T).T
+    out = np.empty((frames.shape[0], octave.basis.shape[0]), dtype=np.complex64)
+    basis_t = octave.basis.T
+    for start in range(0, frames.shape[0], CQT_BLOCK_FRAMES):
+        block = slice(start, start + CQT_BLOCK_FRAMES)
+        spectrum = scipy.fft.rfft(frames[block], axis=1)[:, octave.columns]
+        np.matmul(spectrum, basis_t, out=out[block])
+    return out.T
 
 
 def cqt_magnitude(y: np.ndarray, sr: float, tuning: float) -> np.ndarray:
