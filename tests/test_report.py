@@ -231,3 +231,9 @@ def test_calibration_of_the_model_with_a_predictive_sd(report):
     error = np.abs(study.predictions["autoenchorder"] - study.y_true)
     assert table.loc["autoenchorder", "within_1sd"] == pytest.approx(np.mean(error <= 6.0))
     assert table.loc["autoenchorder", "mean_sd"] == pytest.approx(6.0)
+
+
+def test_run_files_are_readable_by_others(run_dir):
+    for path in (run_dir / "procedural").rglob("*"):
+        if path.is_file():
+            assert path.stat().st_mode & 0o044 == 0o044, path

@@ -8,6 +8,7 @@ is described in ``docs/run-directory.md``; :class:`RunWriter` writes it, :func:`
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
@@ -33,6 +34,9 @@ VERSION = 1
 FAMILIES: tuple[str, ...] = ("baseline", "hitmusicnet", "autoenchorder", "alternate", "other")
 #: Columns of predictions.parquet (``y_std`` and ``proba_<k>`` columns are optional).
 PREDICTION_COLUMNS: tuple[str, ...] = ("id", "model", "y_true", "y_pred", "set")
+
+#: Permissions of the files written (mkstemp's 0600 would hide them from other users).
+FILE_MODE = 0o644
 
 _FAMILY_HINTS: tuple[tuple[str, str], ...] = (
     ("random", "baseline"),
@@ -111,6 +115,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; results are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -363,10 +368,9 @@ class RunWriter:
             if not ((p["model"].iloc[0] == model) & (p["set"].iloc[0] == set_name))
         ] + [frame]
         table = pd.concat(self._predictions, ignore_index=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".predictions.", suffix=".parquet")
-        os.close(fd)
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, self.path / "predictions.parquet")
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        _write_atomic(self.path / "predictions.parquet", buffer.getvalue())
 
     def add_learning_curve(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Append learning-curve points: ``{"model", "n_train", "seed", <metric>: value ...}``."""
@@ -375,7 +379,9 @@ class RunWriter:
             if missing:
                 raise ValueError(f"learning-curve row lacks {sorted(missing)}")
             self._learning.append(dict(row))
-        pd.DataFrame(self._learning).to_parquet(self.path / "learning_curve.parquet", index=False)
+        buffer = io.BytesIO()
+        pd.DataFrame(self._learning).to_parquet(buffer, index=False)
+        _write_atomic(self.path / "learning_curve.parquet", buffer.getvalue())
 
     def set_headline(self, model_a: str, model_b: str) -> None:
         """Name the comparison "A vs B" that the report's summary states first."""
