@@ -308,3 +308,18 @@ def test_load_procedural_joins_a_feature_store(tiny_corpus: Path, tmp_path: Path
 def test_missing_truth_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="truth.json"):
         load_procedural(tmp_path)
+
+
+def test_a_format_libsndfile_cannot_write_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import soundfile as sf
+
+    real = sf.available_subtypes
+    monkeypatch.setattr(
+        sf, "available_subtypes", lambda fmt=None: {} if fmt == "MP3" else real(fmt)
+    )
+    config = CorpusConfig(n=2, seed=1, min_duration=4, max_duration=6, formats=("wav", "mp3"))
+    with pytest.raises(DataError, match="cannot write mp3"):
+        write_corpus(config, tmp_path)
+    assert not (tmp_path / "audio").exists()

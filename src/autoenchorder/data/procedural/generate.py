@@ -298,6 +298,27 @@ class CorpusSummary:
     report: dict = field(default_factory=dict)
 
 
+def check_formats_writable(formats: tuple[str, ...]) -> None:
+    """Raise :class:`DataError` if this libsndfile cannot write one of the formats.
+
+    Parameters
+    ----------
+    formats : tuple of str
+        File extensions (keys of :data:`AUDIO_FORMATS`).
+    """
+    import soundfile as sf  # noqa: PLC0415
+
+    for ext in formats:
+        container, subtype = AUDIO_FORMATS[ext]
+        if container not in sf.available_formats() or subtype not in sf.available_subtypes(
+            container
+        ):
+            raise DataError(
+                f"this libsndfile ({sf.__libsndfile_version__}) cannot write {ext} "
+                f"({container}/{subtype}; mp3 needs libsndfile >= 1.1); choose other --formats"
+            )
+
+
 def _check_manifest(out: Path, config: CorpusConfig) -> None:
     """Refuse a folder holding another corpus; only the song count may differ.
 
@@ -343,8 +364,10 @@ def write_corpus(
     Raises
     ------
     DataError
-        ``out`` already holds a corpus made with other settings.
+        ``out`` already holds a corpus made with other settings, or libsndfile cannot write
+        one of the formats.
     """
+    check_formats_writable(config.formats)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _check_manifest(out, config)
