@@ -215,6 +215,8 @@ librosa {versions["librosa"]}.
   Resampling to 16 kHz: librosa 0.10's default, **soxr_hq**. The `kaiser_best/` keys repeat the
   front-end and MSD outputs with `librosa.load(..., res_type="kaiser_best")` (resampy), the
   default of the librosa of musicnn's era.
+- Decoding: soundfile 0.12.1 (libsndfile 1.2.0) in the reference venv; the project decodes with
+  its own soundfile (float32, never int16). The front-ends agree to the last bit on these clips.
 - NumPy 1.26 promotion: `10000 * float16 array` is computed in float32 (value-based casting),
   which our code reproduces; under NumPy 2 it would stay float16 and overflow.
 - `configuration.BATCH_SIZE` was set to 10000 so that each file is one batch: the original

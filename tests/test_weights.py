@@ -135,3 +135,22 @@ def test_weights_list_command(isolated: Path) -> None:
     result = CliRunner().invoke(command, ["list"])
     assert result.exit_code == 0, result.output
     assert "musicnn" in result.output
+
+
+def test_installed_distribution_is_searched_last(isolated: Path, monkeypatch) -> None:
+    site = isolated / "site-packages"
+    _populate(site / "pkgdir")
+
+    class FakeDistribution:
+        def locate_file(self, relative: str) -> Path:
+            return site / relative
+
+    monkeypatch.setattr(w.metadata, "distribution", lambda name: FakeDistribution())
+    files = tuple(w.WeightFile(p, _sha(d)) for p, d in CONTENT.items())
+    w.register_weights(
+        w.WeightSpec("unit-dist", files, obtain="-", distribution="pkg", distribution_dir="pkgdir")
+    )
+    assert w.locate_weights("unit-dist", verify=True) == site / "pkgdir"
+    assert "already present in " + str(site / "pkgdir") in w.setup_weights("unit-dist")
+    _populate(w.cache_dir() / "unit-dist")
+    assert w.locate_weights("unit-dist") == w.cache_dir() / "unit-dist"
