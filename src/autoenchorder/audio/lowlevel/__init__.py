@@ -21,8 +21,7 @@ from autoenchorder.audio.lowlevel.spectral import magnitude_spectrogram, spectra
 from autoenchorder.audio.lowlevel.temporal import (
     energy_entropy_fixed,
     energy_entropy_original,
-    rms_frames,
-    zero_crossing_rate_mean,
+    frame_features,
 )
 from autoenchorder.errors import AudioError
 
@@ -88,7 +87,7 @@ def lowlevel_dict(y: np.ndarray, sr: int, *, compat: str = "spotgentrack") -> di
     S = magnitude_spectrogram(y)
     spectral = spectral_means(S, sr)
     chroma, tonnetz = chroma_tonnetz_means(y, sr, S)
-    rms = rms_frames(y)
+    zcr, rms = frame_features(y)
 
     out: dict[str, float] = {}
     out.update({f"MFCC_{i + 1}": float(v) for i, v in enumerate(spectral.mfcc)})
@@ -96,7 +95,7 @@ def lowlevel_dict(y: np.ndarray, sr: int, *, compat: str = "spotgentrack") -> di
     out.update({f"MEL_{i + 1}": float(v) for i, v in enumerate(spectral.mel)})
     out.update({f"Tonnetz_{i + 1}": float(v) for i, v in enumerate(tonnetz)})
     out.update({f"Spectral_contrast_{i + 1}": float(v) for i, v in enumerate(spectral.contrast)})
-    out["ZCR"] = zero_crossing_rate_mean(y)
+    out["ZCR"] = zcr
     out["spectral_rollOff_min"] = spectral.rolloff_min
     out["spectral_rollOff_max"] = spectral.rolloff_max
     out["spectral_bandwith"] = spectral.bandwidth

@@ -239,8 +239,13 @@ def cqt_magnitude(y: np.ndarray, sr: float, tuning: float) -> np.ndarray:
             hop //= 2
             y = _decimate(y, 2)
     n_frames = min(r.shape[1] for r in responses)
-    stacked = np.concatenate([r[:, :n_frames] for r in reversed(responses)], axis=0)
-    return (np.abs(stacked) * plan.scale[:, np.newaxis]).astype(np.float32)
+    magnitude = np.empty((N_BINS, n_frames), dtype=np.float32)
+    row = 0
+    for response in reversed(responses):  # lowest octave first
+        np.abs(response[:, :n_frames], out=magnitude[row : row + response.shape[0]])
+        row += response.shape[0]
+    magnitude *= plan.scale.astype(np.float32)[:, np.newaxis]
+    return magnitude
 
 
 def estimate_tuning(S: np.ndarray, sr: float) -> float:

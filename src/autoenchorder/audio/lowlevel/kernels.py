@@ -199,3 +199,54 @@ def pitch_peaks(
             pitches[n] = np.float32((np.float64(f) + np.float64(shift)) * sr / n_fft)
             n += 1
     return pitches[:n], mags[:n]
+
+
+@numba.njit(cache=True, nogil=True)
+def block_energy_and_crossings(
+    y: np.ndarray, n_blocks: int, block: int, pad: int, zero: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-block sums over the centred, padded signal, without building the padded copy.
+
+    Block ``b`` covers samples ``b * block .. (b + 1) * block - 1`` of ``y`` padded by ``pad``
+    samples on each side: zeros for the energy (librosa's RMS padding), repeated edge samples
+    for the crossings (librosa's zero-crossing padding).
+
+    Parameters
+    ----------
+    y : np.ndarray, float32, shape (n,)
+    n_blocks : int
+        Number of blocks (``(n + 2 pad) // block`` at most).
+    block, pad : int
+        Block length and padding, samples.
+    zero : float
+        Magnitudes up to this count as zero (and zero as positive) for the crossings.
+
+    Returns
+    -------
+    energy : np.ndarray, float64, shape (n_blocks,)
+        Sum of squares per block.
+    crossings : np.ndarray, int64, shape (n_blocks,)
+        Sign changes between each sample and the one before it, per block (none before the
+        first sample).
+    at_start : np.ndarray, int64, shape (n_blocks,)
+        Whether the block's first sample is itself a sign change (0 or 1).
+    """
+    n = y.shape[0]
+    energy = np.zeros(n_blocks)
+    crossings = np.zeros(n_blocks, dtype=np.int64)
+    at_start = np.zeros(n_blocks, dtype=np.int64)
+    previous = False
+    for p in range(n_blocks * block):
+        i = p - pad
+        b = p // block
+        if 0 <= i < n:
+            v = np.float64(y[i])
+            energy[b] += v * v
+        e = y[min(max(i, 0), n - 1)]
+        negative = e < -zero
+        if p > 0 and negative != previous:
+            crossings[b] += 1
+            if p % block == 0:
+                at_start[b] = 1
+        previous = negative
+    return energy, crossings, at_start

@@ -34,6 +34,8 @@ ROLL_PERCENT_MAX = 0.85
 AMIN = 1e-10
 #: Frames transformed per FFT call (keeps the float64 block in cache).
 STFT_BLOCK_FRAMES = 64
+#: Frames per mel matrix product (bounds the power-spectrum temporary).
+MEL_BLOCK_FRAMES = 1024
 TOP_DB = 80.0
 
 
@@ -191,7 +193,11 @@ def spectral_means(S: np.ndarray, sr: float) -> SpectralMeans:
     SpectralMeans
     """
     freq = fft_frequencies(sr)
-    mel = mel_basis(sr) @ (S * S)  # (128, T) float32
+    basis = mel_basis(sr)
+    mel = np.empty((basis.shape[0], S.shape[1]), dtype=np.float32)
+    for start in range(0, S.shape[1], MEL_BLOCK_FRAMES):  # no full-size power temporary
+        block = slice(start, start + MEL_BLOCK_FRAMES)
+        np.matmul(basis, np.square(S[:, block]), out=mel[:, block])
     mel_db = power_to_db(mel)
     mfcc = scipy.fft.dct(mel_db.mean(axis=1, dtype=np.float64), type=2, norm="ortho")[:N_MFCC]
 

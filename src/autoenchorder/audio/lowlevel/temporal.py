@@ -1,63 +1,57 @@
 """Time-domain low-level features: zero-crossing rate, RMS energy and its "entropy".
 
 Both are framed like librosa (frame 2048, hop 512, centred) but, since a frame is exactly four
-hops, computed from sums over 512-sample blocks instead of a (2048 x T) frame matrix.
+hops, computed from sums over 512-sample blocks, taken in one compiled pass over the signal that
+pads it virtually (no padded copy, no 2048 x T frame matrix).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from autoenchorder.audio.lowlevel.kernels import block_energy_and_crossings
+
 FRAME_LENGTH = 2048
 HOP_LENGTH = 512
 ZERO_THRESHOLD = 1e-10
+BLOCKS_PER_FRAME = FRAME_LENGTH // HOP_LENGTH
 
 
-def _block_sums(x: np.ndarray, n_frames: int) -> np.ndarray:
-    """Sum of each frame of ``x`` (frame 2048, hop 512) from sums over 512-sample blocks."""
-    blocks = x[: (n_frames + 3) * HOP_LENGTH].reshape(n_frames + 3, HOP_LENGTH).sum(axis=1)
-    return blocks[:-3] + blocks[1:-2] + blocks[2:-1] + blocks[3:]
+def frame_features(y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean zero-crossing rate and per-frame RMS, framed as librosa frames them.
 
-
-def zero_crossing_rate_mean(y: np.ndarray) -> float:
-    """Mean of ``librosa.feature.zero_crossing_rate(y, frame_length=2048, hop_length=512)``.
-
-    librosa pads by repeating the edge samples, treats ``|y| <= 1e-10`` as zero (and zero as
-    positive), and counts sign changes between consecutive samples inside each frame.
+    ``librosa.feature.zero_crossing_rate(y, frame_length=2048, hop_length=512)`` pads by
+    repeating the edge samples, treats ``|y| <= 1e-10`` as zero (and zero as positive) and counts
+    sign changes between consecutive samples inside each frame; ``librosa.feature.rms(y=y)`` is
+    the root mean square of zero-padded centred frames.
 
     Parameters
     ----------
-    y : np.ndarray, shape (n,)
+    y : np.ndarray, float32, shape (n,)
 
     Returns
     -------
-    float
+    zcr_mean : float
+        Mean over frames of the zero-crossing rate.
+    rms : np.ndarray, float64, shape (1 + n // 512,)
+        RMS of each frame.
     """
     n_frames = 1 + y.size // HOP_LENGTH
-    padded = np.pad(y, FRAME_LENGTH // 2, mode="edge")
-    negative = np.signbit(np.where(np.abs(padded) <= ZERO_THRESHOLD, 0, padded))
-    change = np.empty(padded.size, dtype=np.int32)
-    change[0] = 0
-    np.not_equal(negative[1:], negative[:-1], out=change[1:])
-    # crossings between samples (s, s+1), ..., (s+2046, s+2047) of the frame starting at s
-    counts = _block_sums(change, n_frames) - change[: n_frames * HOP_LENGTH : HOP_LENGTH]
-    return float(np.mean(counts / FRAME_LENGTH))
+    energy, crossings, at_start = block_energy_and_crossings(
+        np.ascontiguousarray(y, dtype=np.float32),
+        n_frames + BLOCKS_PER_FRAME - 1,
+        HOP_LENGTH,
+        FRAME_LENGTH // 2,
+        ZERO_THRESHOLD,
+    )
+    # a frame is four consecutive blocks; its own first sample's change is not inside it
+    counts = _frame_sums(crossings) - at_start[:n_frames]
+    rms = np.sqrt(_frame_sums(energy) / FRAME_LENGTH)
+    return float(np.mean(counts / FRAME_LENGTH)), rms
 
 
-def rms_frames(y: np.ndarray) -> np.ndarray:
-    """``librosa.feature.rms(y=y)[0]``: root mean square of zero-padded centred frames.
-
-    Parameters
-    ----------
-    y : np.ndarray, shape (n,)
-
-    Returns
-    -------
-    np.ndarray, float64, shape (1 + n // 512,)
-    """
-    n_frames = 1 + y.size // HOP_LENGTH
-    padded = np.pad(y.astype(np.float64), FRAME_LENGTH // 2)
-    return np.sqrt(_block_sums(padded * padded, n_frames) / FRAME_LENGTH)
+def _frame_sums(blocks: np.ndarray) -> np.ndarray:
+    return sum(blocks[k : blocks.size - BLOCKS_PER_FRAME + 1 + k] for k in range(BLOCKS_PER_FRAME))
 
 
 def energy_entropy_original(rms: np.ndarray) -> float:
