@@ -65,6 +65,10 @@ class DemoSettings:
         Training-set fractions for the learning curve (empty: none).
     musicoset_root : Path or None
         The MusicOSet folder (skipped with a note when absent).
+    musicoset_rows : int or None
+        Train and test on a seeded sample of this many MusicOSet songs (None: all).
+    models : tuple of str or None
+        Keys of the models to run in each study (None: all of them).
     n_predict : int
         Held-out songs scored by the predictor at the end.
     """
@@ -79,6 +83,8 @@ class DemoSettings:
     epochs_scale: float = 1.0
     learning_curve: tuple[float, ...] = (0.25, 0.5)
     musicoset_root: Path | None = None
+    musicoset_rows: int | None = None
+    models: tuple[str, ...] | None = None
     n_predict: int = 4
 
     @classmethod
@@ -91,6 +97,15 @@ class DemoSettings:
             epochs_scale=0.25,
             learning_curve=(),
             n_predict=2,
+            musicoset_rows=3000,
+            models=(
+                "mean",
+                "random-normal",
+                "gbdt",
+                "gbdt+metadata",
+                "hitmusicnet",
+                "autoenchorder",
+            ),
         )
         values.update(overrides)
         return cls(out=out, **values)
@@ -157,6 +172,12 @@ def musicoset_models() -> list[ModelRun]:
             label="HitMusicNet (our defaults) + metadata",
         ),
     ]
+
+
+def _chosen(runs: list[ModelRun], settings: DemoSettings) -> list[ModelRun]:
+    if settings.models is None:
+        return runs
+    return [r for r in runs if r.key in settings.models]
 
 
 def _scaled_epochs(model: str, scale: float) -> dict[str, int]:
@@ -362,7 +383,7 @@ def run_procedural_study(settings: DemoSettings, console: Console) -> dict[str, 
     writer.set_headline("autoenchorder", "hitmusicnet")
     console.rule("[bold]3 - audio models on the procedural corpus")
     started = time.perf_counter()
-    runs = procedural_models(settings)
+    runs = _chosen(procedural_models(settings), settings)
     kept = run_models(
         writer,
         runs,
@@ -401,6 +422,9 @@ def run_musicoset_study(settings: DemoSettings, console: Console) -> None:
         return
     console.rule("[bold]4 - descriptor models on MusicOSet (real Spotify popularity)")
     ds = load_musicoset(root)
+    if settings.musicoset_rows and settings.musicoset_rows < len(ds):
+        rng = np.random.default_rng(settings.seed)
+        ds = ds.take(np.sort(rng.choice(len(ds), settings.musicoset_rows, replace=False)))
     split = holdout_split(ds, test_size=0.15, seed=settings.seed)
     writer = RunWriter(
         settings.out,
@@ -413,11 +437,19 @@ def run_musicoset_study(settings: DemoSettings, console: Console) -> None:
             "no artist is on both sides, so the models cannot memorise artists."
         ),
     )
-    writer.set_headline("hitmusicnet+metadata", "hitmusicnet-default")
+    runs = _chosen(musicoset_models(), settings)
+    keys = {r.key for r in runs}
+    for with_metadata, without in (
+        ("hitmusicnet+metadata", "hitmusicnet-default"),
+        ("gbdt+metadata", "gbdt"),
+    ):
+        if {with_metadata, without} <= keys:
+            writer.set_headline(with_metadata, without)
+            break
     started = time.perf_counter()
     run_models(
         writer,
-        musicoset_models(),
+        runs,
         ds,
         split,
         seed=settings.seed,
