@@ -116,8 +116,12 @@ def train_module(
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                total += loss.item() * len(batch[0])
-            record: dict[str, Any] = {"stage": stage, "epoch": epoch, "train_loss": total / n}
+                total += loss.detach() * len(batch[0])  # no .item(): no sync per step
+            record: dict[str, Any] = {
+                "stage": stage,
+                "epoch": epoch,
+                "train_loss": float(total) / n,
+            }
             if val is not None:
                 record.update(evaluate(module, loss_fn, val, settings.batch_size, metrics))
             history.append(record)
