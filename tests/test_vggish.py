@@ -19,6 +19,7 @@ from autoenchorder.audio.embed import available_embedders, get_embedder
 from autoenchorder.audio.embed import vggish_frontend as fe
 from autoenchorder.audio.embed.tf_checkpoint import write_checkpoint
 from autoenchorder.audio.embed.vggish import VGGish, default_weight_files
+from autoenchorder.audio.embed.vggish_resample import resample_kaiser_best
 from autoenchorder.audio.embed.vggish_tf_v1 import read_checkpoint_v1
 from autoenchorder.audio.embed.vggish_weights import (
     expected_shapes,
@@ -182,6 +183,18 @@ def test_official_truncating_postprocess_hand_computed(references, weight_dir):
     assert np.abs(frames - expected).max() <= 1
     assert np.mean(frames != expected) < 0.01
     assert np.any(frames == 0) and np.any(frames == 255)  # clipping was exercised
+
+
+@pytest.mark.parametrize("sr", [8000, 11025, 22050, 44100, 48000, 12345])
+@pytest.mark.parametrize("seconds", [0.0005, 2.5])
+def test_polyphase_resampler_matches_resampy(sr, seconds):
+    import resampy
+
+    x = np.random.default_rng(sr).standard_normal(int(seconds * sr))
+    expected = resampy.resample(x, sr, 16000, filter="kaiser_best")
+    actual = resample_kaiser_best(x, sr)
+    assert actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-9)
 
 
 # ------------------------------------------------------------------------------------------

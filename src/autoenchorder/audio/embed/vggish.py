@@ -245,7 +245,7 @@ class VGGish(Embedder):
         short_input: str = "error",
         batch_size: int = 32,
         device: str = "cpu",
-        block_seconds: float = 120.0,
+        block_seconds: float = 30.0,
         verify_checksums: bool = True,
     ) -> None:
         if quantize not in QUANTIZE_MODES:
@@ -279,8 +279,12 @@ class VGGish(Embedder):
 
     def _build_network(self, path: Path, *, final_relu: bool, verify: bool) -> VGGishNetwork:
         state = read_state(path, verify=verify)
-        network = VGGishNetwork(final_relu=final_relu)
-        network.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+        with torch.device("meta"):  # no random initialisation, no second copy of 288 MB
+            network = VGGishNetwork(final_relu=final_relu)
+        tensors = {
+            k: torch.from_numpy(np.require(v, requirements=("C", "W"))) for k, v in state.items()
+        }
+        network.load_state_dict(tensors, strict=True, assign=True)
         return network.to(self.device).eval()
 
     @staticmethod

@@ -3,8 +3,9 @@
 The numbers are those of the official ``vggish_params`` / ``mel_features`` / ``vggish_input``
 (tensorflow/models, research/audioset/vggish), re-implemented here:
 
-* mono average, resample to 16 kHz with resampy ``kaiser_best`` (the official resampler;
-  ``soxr_hq`` is offered as a faster alternative that does not reproduce the reference);
+* mono average, resample to 16 kHz with resampy's ``kaiser_best`` filter (the official
+  resampler, computed here as an equivalent polyphase FIR, 4-20x faster; ``soxr_hq`` is
+  offered as an alternative that does not reproduce the reference);
 * frames of 400 samples (25 ms) every 160 samples (10 ms), no centring, periodic Hann window,
   FFT of 512 points, magnitude;
 * 64 triangular HTK mel bands from 125 to 7500 Hz (``mel = 1127 ln(1 + f / 700)``), linear in
@@ -167,7 +168,9 @@ def resample_to_16k(y: np.ndarray, sr: int, *, resampler: str = "kaiser_best") -
     sr : int
         Their sample rate.
     resampler : {"kaiser_best", "soxr_hq"}
-        ``"kaiser_best"``: resampy's Kaiser-windowed sinc, as the official code; output length
+        ``"kaiser_best"``: resampy's Kaiser-windowed sinc, as the official code (computed as
+        the equivalent polyphase filter, see
+        :mod:`~autoenchorder.audio.embed.vggish_resample`); output length
         ``int(n * 16000 / sr)``. ``"soxr_hq"``: libsoxr's HQ preset (librosa >= 0.10's
         default); output length ``ceil(n * 16000 / sr)``.
 
@@ -179,11 +182,11 @@ def resample_to_16k(y: np.ndarray, sr: int, *, resampler: str = "kaiser_best") -
     if sr == SAMPLE_RATE:
         return y
     if resampler == "kaiser_best":
-        if int(y.shape[0] * SAMPLE_RATE / sr) < 1:
-            return np.zeros(0, dtype=np.float64)
-        import resampy  # noqa: PLC0415  (numba-compiled; kept off the import path)
+        from autoenchorder.audio.embed.vggish_resample import (  # noqa: PLC0415
+            resample_kaiser_best,
+        )
 
-        return resampy.resample(y, sr, SAMPLE_RATE, filter="kaiser_best")
+        return resample_kaiser_best(y, sr)
     if resampler == "soxr_hq":
         import soxr  # noqa: PLC0415
 

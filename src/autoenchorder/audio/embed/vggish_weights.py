@@ -210,7 +210,7 @@ def read_torch_state(path: str | Path) -> dict[str, np.ndarray]:
     loaded = _torch_load(path)
     if not isinstance(loaded, dict):
         raise WeightsError(f"{path}: expected a state_dict, found {type(loaded).__name__}")
-    state = {str(k): _as_array(v).astype(np.float32) for k, v in loaded.items()}
+    state = {str(k): _as_array(v).astype(np.float32, copy=False) for k, v in loaded.items()}
     check_state(state, path)
     return {key: state[key] for key in expected_shapes()}
 
