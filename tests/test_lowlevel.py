@@ -23,6 +23,7 @@ from autoenchorder.audio.lowlevel import (
 )
 from autoenchorder.audio.lowlevel.chroma import estimate_tuning
 from autoenchorder.audio.lowlevel.spectral import magnitude_spectrogram
+from autoenchorder.audio.lowlevel.temporal import frame_features
 from autoenchorder.audio.lowlevel_reference import (
     PARITY_RTOL,
     column_family,
@@ -137,6 +138,22 @@ def test_shared_stft_and_tuning_are_librosas_exactly(sr: int) -> None:
     S = magnitude_spectrogram(y)
     np.testing.assert_array_equal(S, np.abs(librosa.stft(y)))
     assert estimate_tuning(S, sr) == librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)
+
+
+@pytest.mark.parametrize("n", [2048, 2049, 3000, 51711])
+def test_zcr_and_rms_framing_match_librosa(n: int) -> None:
+    """Edge padding, the 1e-10 zero threshold, -0.0 and sign changes at frame starts."""
+    rng = np.random.default_rng(n)
+    y = rng.standard_normal(n).astype(np.float32)
+    y[[0, -1]] = -1.0
+    y[5:12] = [0.0, -0.0, 1e-11, -1e-11, 2e-10, -2e-10, 0.0]
+    y[512:1024:2] *= -1
+    zcr, rms = frame_features(y)
+    assert zcr == pytest.approx(
+        librosa.feature.zero_crossing_rate(y, frame_length=2048, hop_length=512).mean(),
+        rel=1e-12,
+    )
+    np.testing.assert_allclose(rms, librosa.feature.rms(y=y)[0], rtol=1e-6)
 
 
 def _edge_signals() -> dict[str, tuple[np.ndarray, int]]:

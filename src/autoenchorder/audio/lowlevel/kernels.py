@@ -235,18 +235,30 @@ def block_energy_and_crossings(
     energy = np.zeros(n_blocks)
     crossings = np.zeros(n_blocks, dtype=np.int64)
     at_start = np.zeros(n_blocks, dtype=np.int64)
-    previous = False
-    for p in range(n_blocks * block):
-        i = p - pad
-        b = p // block
-        if 0 <= i < n:
-            v = np.float64(y[i])
-            energy[b] += v * v
-        e = y[min(max(i, 0), n - 1)]
-        negative = e < -zero
-        if p > 0 and negative != previous:
-            crossings[b] += 1
-            if p % block == 0:
-                at_start[b] = 1
-        previous = negative
+    previous = y[0] < -zero  # the padding before y repeats y[0]: no change there
+    for b in range(n_blocks):
+        base = b * block - pad
+        total = 0.0
+        changes = 0
+        if base >= 0 and base + block <= n:  # interior block: no padding involved
+            for i in range(base, base + block):
+                v = y[i]
+                total += np.float64(v) * np.float64(v)
+                negative = v < -zero
+                changes += negative != previous
+                previous = negative
+            first = base
+        else:
+            for i in range(base, base + block):
+                if 0 <= i < n:
+                    total += np.float64(y[i]) * np.float64(y[i])
+                negative = y[min(max(i, 0), n - 1)] < -zero
+                changes += negative != previous
+                previous = negative
+            first = min(max(base, 0), n - 1)
+        energy[b] = total
+        crossings[b] = changes
+        if b > 0:
+            before = y[min(max(base - 1, 0), n - 1)] < -zero
+            at_start[b] = (y[first] < -zero) != before
     return energy, crossings, at_start
