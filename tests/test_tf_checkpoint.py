@@ -105,25 +105,54 @@ def test_bad_magic_and_missing_files(tmp_path: Path) -> None:
         tfc.read_checkpoint(tmp_path / "nothing")
 
 
-def test_snappy_blocks_are_refused_clearly(tmp_path: Path) -> None:
-    tfc.write_checkpoint(tmp_path / "ck", {"w": np.ones(2, dtype=np.float32)})
-    index = tmp_path / "ck.index"
-    raw = index.read_bytes()
-    # Find the data block through the footer's index handle, then mark it Snappy-compressed
-    # with a valid trailer checksum so that only the compression type is wrong.
-    footer = raw[-tfc.FOOTER_SIZE :]
-    _, _, p = tfc._read_block_handle(footer, 0)
-    index_off, index_size, _ = tfc._read_block_handle(footer, p)
-    index_block = raw[index_off : index_off + index_size]
-    _, handle = next(tfc._iter_block(index_block))
-    off, size, _ = tfc._read_block_handle(handle, 0)
-    contents = raw[off : off + size]
-    trailer = bytes([tfc.SNAPPY_COMPRESSION]) + struct.pack(
-        "<I", tfc.mask_crc(tfc.crc32c(contents + bytes([tfc.SNAPPY_COMPRESSION])))
-    )
-    _rewrite(index, off + size, trailer)
+def test_snappy_decompress_hand_made_streams() -> None:
+    # "abc" literal, then a 1-byte-offset copy of 9 bytes at distance 3 (overlapping), "X".
+    stream = bytes([13, 0x08]) + b"abc" + bytes([(9 - 4) << 2 | 1, 3, 0x00]) + b"X"
+    assert tfc.snappy_decompress(stream) == b"abcabcabcabcX"
+    # A 2-byte-offset copy of 5 bytes at distance 4, and a literal with a 1-byte length field.
+    long_literal = bytes(range(70))
+    stream = bytes([75, 60 << 2, 69]) + long_literal + bytes([(5 - 1) << 2 | 2, 4, 0])
+    assert tfc.snappy_decompress(stream) == long_literal + long_literal[-4:] + long_literal[-4:-3]
     with pytest.raises(WeightsError, match="Snappy"):
-        tfc.read_checkpoint(tmp_path / "ck")
+        tfc.snappy_decompress(bytes([5, (4 - 4) << 2 | 1, 9]))  # copy before any output
+
+
+def _snappy_literal(contents: bytes) -> bytes:
+    """Valid Snappy encoding of ``contents`` as literals of at most 2**16 bytes."""
+    out = bytearray(tfc._encode_varint(len(contents)))
+    for i in range(0, len(contents), 1 << 16):
+        chunk = contents[i : i + (1 << 16)]
+        out += bytes([61 << 2]) + (len(chunk) - 1).to_bytes(2, "little") + chunk
+    return bytes(out)
+
+
+def test_reads_snappy_compressed_index_blocks(tmp_path: Path) -> None:
+    tensors = {f"layer_{i}/w": np.full(3, i, dtype=np.float32) for i in range(20)}
+    tfc.write_checkpoint(tmp_path / "ck", tensors)
+    items = list(tfc._iter_table((tmp_path / "ck.index").read_bytes()))
+
+    def block(out: bytearray, contents: bytes) -> bytes:
+        stored = _snappy_literal(contents)
+        handle = tfc._encode_varint(len(out)) + tfc._encode_varint(len(stored))
+        kind = bytes([tfc.SNAPPY_COMPRESSION])
+        out += stored + kind + struct.pack("<I", tfc.mask_crc(tfc.crc32c(stored + kind)))
+        return handle
+
+    out = bytearray()
+    data = tfc._BlockBuilder()
+    for key, value in items:
+        data.add(key, value)
+    data_handle = block(out, data.finish())
+    meta_handle = block(out, tfc._BlockBuilder().finish())
+    index = tfc._BlockBuilder()
+    index.add(items[-1][0], data_handle)
+    index_handle = block(out, index.finish())
+    footer = meta_handle + index_handle
+    footer += bytes(tfc.FOOTER_SIZE - 8 - len(footer)) + struct.pack("<Q", tfc.TABLE_MAGIC)
+    (tmp_path / "ck.index").write_bytes(bytes(out + footer))
+    back = tfc.read_checkpoint(tmp_path / "ck")
+    for name, array in tensors.items():
+        np.testing.assert_array_equal(back[name], array)
 
 
 @pytest.mark.skipif(not (DATA / "tf_written.index").exists(), reason="TF-made fixture absent")

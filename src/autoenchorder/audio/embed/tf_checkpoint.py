@@ -240,11 +240,65 @@ def _read_block(table: bytes, offset: int, size: int, *, verify: bool) -> bytes:
     if kind == NO_COMPRESSION:
         return contents
     if kind == SNAPPY_COMPRESSION:
-        raise WeightsError(
-            "checkpoint index uses Snappy block compression, which this reader does not support; "
-            "re-save the checkpoint without compression"
-        )
+        return snappy_decompress(contents)
     raise WeightsError(f"corrupt checkpoint index: unknown block compression type {kind}")
+
+
+def snappy_decompress(data: bytes) -> bytes:
+    """Decompress a raw Snappy block (the format LevelDB tables may use for their blocks).
+
+    Parameters
+    ----------
+    data : bytes
+        A varint uncompressed length, then literal and copy elements.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    WeightsError
+        Malformed input (bad element, offset before the start, wrong final length).
+    """
+    expected, pos = _read_varint(data, 0)
+    out = bytearray()
+    try:
+        while pos < len(data):
+            tag = data[pos]
+            pos += 1
+            kind = tag & 3
+            if kind == 0:  # literal; lengths >= 61 are stored in the following 1-4 bytes
+                length = tag >> 2
+                if length >= 60:
+                    n_bytes = length - 59
+                    length = int.from_bytes(data[pos : pos + n_bytes], "little")
+                    pos += n_bytes
+                length += 1
+                if pos + length > len(data):
+                    raise IndexError("literal past the end")
+                out += data[pos : pos + length]
+                pos += length
+                continue
+            if kind == 1:  # copy, 11-bit offset, length 4..11
+                length = 4 + ((tag >> 2) & 7)
+                offset = ((tag >> 5) << 8) | data[pos]
+                pos += 1
+            else:  # copy with a 2- or 4-byte little-endian offset, length 1..64
+                length = (tag >> 2) + 1
+                n_bytes = 2 if kind == 2 else 4
+                offset = int.from_bytes(data[pos : pos + n_bytes], "little")
+                pos += n_bytes
+            if offset == 0 or offset > len(out):
+                raise IndexError("copy offset out of range")
+            start = len(out) - offset
+            for i in range(length):  # may overlap its own output (run-length copies)
+                out.append(out[start + i])
+    except IndexError as exc:
+        raise WeightsError(f"corrupt Snappy-compressed checkpoint index block: {exc}") from exc
+    if len(out) != expected:
+        raise WeightsError("corrupt Snappy-compressed checkpoint index block: wrong length")
+    return bytes(out)
 
 
 def _iter_block(block: bytes) -> Iterator[tuple[bytes, bytes]]:
