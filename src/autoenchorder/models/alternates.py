@@ -93,6 +93,12 @@ def pooled_frames(sequences: list[np.ndarray]) -> np.ndarray:
     )
 
 
+def masked_mean(frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean over the real steps of padded frames (B, T, D) with lengths (B,): shape (B, D)."""
+    mask = padding_mask(lengths, frames.shape[1]).unsqueeze(-1).to(frames.dtype)
+    return (frames * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
 # --------------------------------------------------------------------------- AE + sequence
 
 
@@ -159,9 +165,9 @@ class CodeSequenceHead(nn.Module):
     summary : str
         ``"none"``, ``"mean"`` (masked mean of the frames) or ``"lstm"``.
     sequence_hidden, sequence_code : int
-    hidden : sequence of int or None
-        Regressor widths; None derives them with :func:`hmn_regressor_widths`.
+        LSTM width and the width of its projection (``summary="lstm"``).
     alpha, beta, gamma : float
+        Regressor widths as fractions of its input width (:func:`hmn_regressor_widths`).
     n_layers : int
     dropout : float
     """
@@ -193,15 +199,15 @@ class CodeSequenceHead(nn.Module):
         self.regressor = HitMusicNetRegressor(d, hidden, dropout=dropout)
         init_xavier(self.regressor)
 
-    def forward(self, codes: torch.Tensor, frames: torch.Tensor, lengths: torch.Tensor):
+    def forward(
+        self, codes: torch.Tensor, frames: torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor:
         """Predict popularity / 100 of shape (B,) from codes (B, c) and frames (B, T, D)."""
         frames = frames[:, : int(lengths.max())]
         if self.summary == "none":
             joint = codes
         elif self.summary == "mean":
-            mask = padding_mask(lengths, frames.shape[1]).unsqueeze(-1).to(frames.dtype)
-            pooled = (frames * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            joint = torch.cat([codes, pooled], dim=1)
+            joint = torch.cat([codes, masked_mean(frames, lengths)], dim=1)
         else:
             joint = torch.cat([codes, self.to_code(self.sequence(frames, lengths))], dim=1)
         return self.regressor(joint)
@@ -469,8 +475,7 @@ class CorrectionNet(nn.Module):
         if self.summary == "lstm":
             summary = self.sequence(frames, lengths)
         else:
-            mask = padding_mask(lengths, frames.shape[1]).unsqueeze(-1).to(frames.dtype)
-            summary = (frames * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            summary = masked_mean(frames, lengths)
         return self.mlp(summary).squeeze(-1)
 
 
@@ -546,7 +551,9 @@ class LossNet(Model):
             prediction[train.positions(split.test_ids)] = model.predict(fold_test)
         return prediction
 
-    def _frames(self, ds: PopularityDataset, device: torch.device):
+    def _frames(
+        self, ds: PopularityDataset, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         scaled = [self.frame_scaler_.transform(s) if len(s) else s for s in ds.sequences]
         frames, lengths = pad_sequences(scaled)
         return frames.to(device), lengths
