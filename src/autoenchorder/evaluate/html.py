@@ -546,7 +546,11 @@ def study_section(report: StudyReport, *, level: float) -> str:
     if "distributions" in report.figures:
         out.append("<h3>Target and predicted distributions</h3>")
         out.append(
-            _figure(report, "distributions", "True popularity (grey) and each model's predictions.")
+            _figure(
+                report,
+                "distributions",
+                "True popularity (filled) and each model's predictions (line).",
+            )
         )
     if "confusion" in report.figures:
         out.append("<h3>Confusion matrices</h3>")

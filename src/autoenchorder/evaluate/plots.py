@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-#: One colour per model, stable across every figure of a study (colour-blind-safe Okabe-Ito).
+#: Colours of the models, in order (Okabe-Ito and Tol's muted scheme, colour-blind-safe, no
+#: pale yellow and no grey, which marks the baselines).
 PALETTE: tuple[str, ...] = (
     "#0072B2",
     "#D55E00",
@@ -26,11 +27,17 @@ PALETTE: tuple[str, ...] = (
     "#CC79A7",
     "#E69F00",
     "#56B4E9",
-    "#F0E442",
     "#000000",
-    "#999999",
     "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+    "#661100",
 )
+#: Greys for baseline models, which are references rather than contenders.
+BASELINE_GREYS: tuple[str, ...] = ("#6b6b6b", "#9a9a9a", "#404040", "#b0b0b0")
+#: The true-popularity histogram under each model's predictions.
+TARGET_FILL = "#d5dbe5"
 
 _STYLE = {
     "font.size": 9,
@@ -46,9 +53,28 @@ _STYLE = {
 }
 
 
-def model_colours(models: Sequence[str]) -> dict[str, str]:
-    """Assign each model its colour from :data:`PALETTE`, in order."""
-    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
+def model_colours(models: Sequence[str], *, baselines: Sequence[str] = ()) -> dict[str, str]:
+    """Assign each model its colour: greys for ``baselines``, :data:`PALETTE` in order for the rest.
+
+    Parameters
+    ----------
+    models : sequence of str
+    baselines : sequence of str
+        Models drawn in grey.
+
+    Returns
+    -------
+    dict of str to str
+    """
+    colours, grey, colour = {}, 0, 0
+    for model in models:
+        if model in baselines:
+            colours[model] = BASELINE_GREYS[grey % len(BASELINE_GREYS)]
+            grey += 1
+        else:
+            colours[model] = PALETTE[colour % len(PALETTE)]
+            colour += 1
+    return colours
 
 
 def _png(fig: Figure) -> bytes:
@@ -74,6 +100,7 @@ def predicted_vs_true(
     predictions: Mapping[str, np.ndarray],
     *,
     labels: Mapping[str, str] | None = None,
+    colours: Mapping[str, str] | None = None,
 ) -> bytes:
     """Scatter of predicted against true popularity, one panel per model, with the diagonal.
 
@@ -90,7 +117,7 @@ def predicted_vs_true(
         PNG.
     """
     labels = labels or {}
-    colours = model_colours(list(predictions))
+    colours = colours or model_colours(list(predictions))
     with plt.rc_context(_STYLE):
         fig, axes = _grid(len(predictions))
         alpha = float(np.clip(40.0 / np.sqrt(max(len(y_true), 1)), 0.08, 0.8))
@@ -109,7 +136,12 @@ def predicted_vs_true(
         return _png(fig)
 
 
-def error_by_bin(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None) -> bytes:
+def error_by_bin(
+    table: pd.DataFrame,
+    *,
+    labels: Mapping[str, str] | None = None,
+    colours: Mapping[str, str] | None = None,
+) -> bytes:
     """Mean absolute error (left) and bias (right) per popularity bin, one line per model.
 
     Parameters
@@ -126,30 +158,26 @@ def error_by_bin(table: pd.DataFrame, *, labels: Mapping[str, str] | None = None
     """
     labels = labels or {}
     models = list(dict.fromkeys(table["model"]))
-    colours = model_colours(models)
+    colours = colours or model_colours(models)
     bands = list(dict.fromkeys(table["band"]))
     x = np.arange(len(bands))
     with plt.rc_context(_STYLE):
         fig, (ax_mae, ax_bias) = plt.subplots(1, 2, figsize=(10, 3.4))
         for model in models:
             rows = table[table["model"] == model].set_index("band").loc[bands]
-            ax_mae.plot(
-                x,
-                rows["mae"],
-                marker="o",
-                ms=3,
-                color=colours[model],
-                label=labels.get(model, model),
-            )
-            ax_bias.plot(x, rows["bias"], marker="o", ms=3, color=colours[model])
+            style = {"color": colours[model], "marker": "o", "ms": 3}
+            if colours[model] in BASELINE_GREYS:  # references: thin and dashed
+                style.update(ls="--", lw=1.0, ms=2)
+            ax_mae.plot(x, rows["mae"], label=labels.get(model, model), **style)
+            ax_bias.plot(x, rows["bias"], **style)
         ax_bias.axhline(0, color="#444", lw=0.8)
         for ax, title in ((ax_mae, "mean absolute error"), (ax_bias, "bias (predicted - true)")):
             ax.set_xticks(x, bands, rotation=45, ha="right")
             ax.set(title=title, xlabel="true popularity bin")
         fig.legend(
-            loc="lower center", ncols=min(len(models), 5), fontsize=8, bbox_to_anchor=(0.5, -0.02)
+            loc="lower center", ncols=min(len(models), 4), fontsize=8, bbox_to_anchor=(0.5, -0.02)
         )
-        fig.tight_layout(rect=(0, 0.09 + 0.04 * ((len(models) - 1) // 6), 1, 1))
+        fig.tight_layout(rect=(0, 0.06 + 0.035 * int(np.ceil(len(models) / 4)), 1, 1))
         return _png(fig)
 
 
@@ -158,6 +186,7 @@ def distributions(
     predictions: Mapping[str, np.ndarray],
     *,
     labels: Mapping[str, str] | None = None,
+    colours: Mapping[str, str] | None = None,
 ) -> bytes:
     """Histogram of the true popularity (grey) under each model's predicted distribution.
 
@@ -170,12 +199,14 @@ def distributions(
         PNG.
     """
     labels = labels or {}
-    colours = model_colours(list(predictions))
+    colours = colours or model_colours(list(predictions))
     bins = np.linspace(0, 100, 41)
     with plt.rc_context(_STYLE):
         fig, axes = _grid(len(predictions), size=2.4)
         for ax, (model, pred) in zip(axes, predictions.items(), strict=False):
-            heights, _, _ = ax.hist(y_true, bins=bins, color="#bbb", density=True, label="true")
+            heights, _, _ = ax.hist(
+                y_true, bins=bins, color=TARGET_FILL, density=True, label="true"
+            )
             ax.hist(
                 np.clip(pred, 0, 100),
                 bins=bins,
@@ -217,9 +248,9 @@ def training_curves(
         if "stage" not in frame:
             frame["stage"] = "train"
         for stage, rows in frame.groupby("stage", sort=False):
-            panels.append((f"{labels.get(model, model)} · {stage}", rows))
+            panels.append((f"{labels.get(model, model)}\n{stage}", rows))
     with plt.rc_context(_STYLE):
-        fig, axes = _grid(max(len(panels), 1), size=2.6)
+        fig, axes = _grid(max(len(panels), 1), max_columns=3, size=3.0)
         for ax, (title, rows) in zip(axes, panels, strict=False):
             for column, colour in (("train_loss", "#0072B2"), ("val_loss", "#D55E00")):
                 if column in rows and rows[column].notna().any():
@@ -242,6 +273,7 @@ def learning_curve(
     metric: str,
     metric_label: str | None = None,
     labels: Mapping[str, str] | None = None,
+    colours: Mapping[str, str] | None = None,
 ) -> bytes:
     """A metric against training-set size, mean over seeds with a min-max band.
 
@@ -261,7 +293,7 @@ def learning_curve(
     """
     labels = labels or {}
     models = list(dict.fromkeys(table["model"]))
-    colours = model_colours(models)
+    colours = {**model_colours(models), **(colours or {})}
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(5.5, 3.4))
         for model in models:

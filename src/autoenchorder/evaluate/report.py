@@ -389,14 +389,20 @@ def _row_dict(row: pd.Series) -> dict[str, float]:
 def draw_figures(report: StudyReport) -> dict[str, bytes]:
     """Draw every figure of a study (names: pred_vs_true, error_by_decile, distributions, ...)."""
     labels = report.labels
+    models = list(report.predictions)
+    colours = plots.model_colours(
+        models, baselines=[m for m in models if report.study.family(m) == "baseline"]
+    )
     figures: dict[str, bytes] = {}
     if report.study.task == "regression":
         figures["pred_vs_true"] = plots.predicted_vs_true(
-            report.y_true, report.predictions, labels=labels
+            report.y_true, report.predictions, labels=labels, colours=colours
         )
-        figures["error_by_decile"] = plots.error_by_bin(report.by_decile, labels=labels)
+        figures["error_by_decile"] = plots.error_by_bin(
+            report.by_decile, labels=labels, colours=colours
+        )
         figures["distributions"] = plots.distributions(
-            report.y_true, report.predictions, labels=labels
+            report.y_true, report.predictions, labels=labels, colours=colours
         )
     else:
         names = report.study.meta.get("class_names") or list(BAND_NAMES)
@@ -418,6 +424,7 @@ def draw_figures(report: StudyReport) -> dict[str, bytes]:
             label = {**REGRESSION_METRICS, **CLASSIFICATION_METRICS}.get(metric)
             figures["learning_curve"] = plots.learning_curve(
                 learning,
+                colours=colours,
                 metric=metric,
                 metric_label=label.label if label else metric,
                 labels=labels,
