@@ -371,6 +371,8 @@ def write_corpus(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _check_manifest(out, config)
+    for stale in (out / "audio").glob(".*.part"):  # left by a killed worker
+        stale.unlink(missing_ok=True)
     specs = sample_songs(config)
     todo = [s for s in specs if not audio_path(out, s).exists()]
     for spec in specs:
@@ -454,6 +456,8 @@ def _write_truth(
         }
         for s, d in zip(specs, decompositions, strict=True)
     ]
+    # strict JSON has no NaN: an undefined statistic (a one-song corpus) is written as null
+    report = {k: (v if math.isfinite(v) else None) for k, v in report.items()}
     truth = {
         "config": config.to_dict(),
         "formula": formula_constants(),
