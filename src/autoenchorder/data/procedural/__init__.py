@@ -22,7 +22,7 @@ from autoenchorder.data.procedural.generate import (
     sample_songs,
     write_corpus,
 )
-from autoenchorder.data.procedural.popularity import popularity_decomposition
+from autoenchorder.data.procedural.popularity import popularity_decomposition, variance_report
 
 __all__ = [
     "SAMPLE_RATE",
@@ -32,5 +32,6 @@ __all__ = [
     "render_song",
     "sample_song",
     "sample_songs",
+    "variance_report",
     "write_corpus",
 ]
