@@ -323,3 +323,14 @@ def test_a_format_libsndfile_cannot_write_is_a_clear_error(
     with pytest.raises(DataError, match="cannot write mp3"):
         write_corpus(config, tmp_path)
     assert not (tmp_path / "audio").exists()
+
+
+@pytest.mark.parametrize(("lo", "hi", "patches"), [(10, 30, 2), (4, 8, 1)])
+def test_sections_fill_whole_musicnn_patches_and_whole_beats(lo, hi, patches) -> None:
+    patch = 187 * 256 / 16000  # musicnn: 187 mel frames, hop 256, at 16 kHz
+    for spec in sample_songs(CorpusConfig(n=60, seed=9, min_duration=lo, max_duration=hi)):
+        assert spec.patches_per_section == patches
+        assert spec.section_seconds == pytest.approx(patches * patch)
+        beats = spec.tempo * spec.section_seconds / 60
+        assert beats == pytest.approx(round(beats)) and round(beats) == spec.beats_per_section
+        assert lo - 1e-6 <= spec.duration <= hi + 1e-6
