@@ -51,7 +51,9 @@ _FEATURE_NAMES = (
 #: column first and ``track_id`` last; see ``tests/data/spotgentrack_lowlevel_header.txt``.
 LOWLEVEL_COLUMNS: tuple[str, ...] = tuple(sorted(_FEATURE_NAMES))
 
-#: ``"spotgentrack"`` reproduces HitMusicNet's values, quirks included; ``"fixed"`` repairs them.
+#: ``"spotgentrack"``: HitMusicNet's computation, quirks included (with the pinned librosa; see
+#: "Known difference from the published CSV" in docs/lowlevel-features.md); ``"fixed"``: the
+#: quirks repaired.
 COMPAT_MODES: tuple[str, ...] = ("spotgentrack", "fixed")
 
 #: Shortest signal accepted: one full analysis frame.
@@ -64,7 +66,18 @@ MIN_SAMPLE_RATE = 12801
 
 
 def lowlevel_dict(y: np.ndarray, sr: int, *, compat: str = "spotgentrack") -> dict[str, float]:
-    """The 207 features by column name (see :func:`extract_lowlevel`)."""
+    """The 207 features by column name.
+
+    Parameters
+    ----------
+    y, sr, compat
+        As :func:`extract_lowlevel`.
+
+    Returns
+    -------
+    dict of str to float
+        One entry per name of :data:`LOWLEVEL_COLUMNS`.
+    """
     if compat not in COMPAT_MODES:
         raise ValueError(f"compat must be one of {COMPAT_MODES}, not {compat!r}")
     y = np.asarray(y)
@@ -123,7 +136,10 @@ def extract_lowlevel(y: np.ndarray, sr: int, *, compat: str = "spotgentrack") ->
         the published CSV can score new audio: ``spectral_centroid`` is the first frame's, and
         ``entropy_energy`` is ``sum(q log10 q)`` (NaN for digital silence). ``"fixed"`` averages
         the centroid over all frames and makes ``entropy_energy`` a true, gain-independent
-        Shannon entropy; the other 205 values are the same in both modes.
+        Shannon entropy; the other 205 values are the same in both modes. Both compute with
+        librosa 0.11's defaults, which differ from the librosa <= 0.7 that produced the
+        published CSV in the chroma and tonnetz (12 vs 36 CQT bins per octave) and in the
+        padding of the edge frames (see docs/lowlevel-features.md).
 
     Returns
     -------
@@ -133,8 +149,8 @@ def extract_lowlevel(y: np.ndarray, sr: int, *, compat: str = "spotgentrack") ->
     Raises
     ------
     AudioError
-        Not mono, shorter than 2048 samples, NaN or infinite samples, or a sample rate too
-        low for the chroma CQT.
+        Not mono, shorter than 2048 samples, NaN or infinite samples, or a sample rate of
+        12.8 kHz or less.
     ValueError
         Unknown ``compat``.
     """

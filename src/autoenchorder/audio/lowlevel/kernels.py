@@ -83,7 +83,7 @@ def frame_statistics(
     roll_low: np.float32,
     roll_high: np.float32,
     bands: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Roll-off bins, spectral moments and contrast extremes of every frame.
 
     Parameters
@@ -105,8 +105,6 @@ def frame_statistics(
         ``sum S``, ``sum f S``, ``sum f^2 S`` per frame.
     valley, peak : np.ndarray, float64, shape (B, T)
         Mean of the quantile-count smallest / largest magnitudes of each band.
-    totals : np.ndarray, float32, shape (T,)
-        ``sum S`` accumulated in float32 (librosa's normalisation threshold test uses it).
     """
     n_freq, n_frames = S.shape
     n_bands = bands.shape[0]
@@ -114,7 +112,6 @@ def frame_statistics(
     moments = np.zeros((3, n_frames))
     valley = np.zeros((n_bands, n_frames))
     peak = np.zeros((n_bands, n_frames))
-    totals = np.zeros(n_frames, dtype=np.float32)
     max_q = 1
     for b in range(n_bands):
         max_q = max(max_q, bands[b, 2])
@@ -129,7 +126,6 @@ def frame_statistics(
         for f in range(n_freq):  # sequential float32, as np.cumsum
             running += col[f]
             cumulative[f] = running
-        totals[t] = running
         # first bin whose cumulative sum reaches the fraction (the sum never decreases)
         rolloff_bins[0, t] = np.searchsorted(cumulative, roll_low * running)
         rolloff_bins[1, t] = np.searchsorted(cumulative, roll_high * running)
@@ -140,7 +136,7 @@ def frame_statistics(
             )
             valley[b, t] = low_sum / n_q
             peak[b, t] = high_sum / n_q
-    return rolloff_bins, moments, valley, peak, totals
+    return rolloff_bins, moments, valley, peak
 
 
 @numba.njit(cache=True, nogil=True)

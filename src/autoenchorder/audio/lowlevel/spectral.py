@@ -202,15 +202,16 @@ def spectral_means(S: np.ndarray, sr: float) -> SpectralMeans:
     mfcc = scipy.fft.dct(mel_db.mean(axis=1, dtype=np.float64), type=2, norm="ortho")[:N_MFCC]
 
     S = np.asfortranarray(S, dtype=np.float32)
-    rolloff_bins, moments, valley, peak, totals = frame_statistics(
+    rolloff_bins, moments, valley, peak = frame_statistics(
         S, freq, np.float32(ROLL_PERCENT_MIN), np.float32(ROLL_PERCENT_MAX), contrast_bands(sr)
     )
     contrast = power_to_db(peak) - power_to_db(valley)
     rolloff = freq[rolloff_bins]
 
     # Centroid c = sum f S / sum S and bandwidth sqrt(sum S (f - c)^2 / sum S) from the three
-    # float64 moments; librosa leaves frames whose float32 total is below `tiny` at zero.
-    silent = totals < np.finfo(np.float32).tiny
+    # float64 moments; librosa's normalisation leaves frames whose total is below float32's
+    # `tiny` unnormalised, which makes their centroid and bandwidth 0.
+    silent = moments[0] < np.finfo(np.float32).tiny
     total = np.where(silent, 1.0, moments[0])
     centroid = np.where(silent, 0.0, moments[1] / total)
     spread = np.maximum(moments[2] / total - centroid**2, 0.0)
