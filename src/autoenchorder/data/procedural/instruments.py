@@ -1,9 +1,9 @@
 """Synthesised instrument timbres: one function renders one note as an array.
 
-Every instrument is vectorised numpy (band-limited wavetables read with a phase accumulator,
-additive partials as an outer product, FM as a closed form, Karplus-Strong as one
-:func:`scipy.signal.lfilter` call); nothing loops over samples in Python. Notes are rendered at
-unit velocity; callers scale them and cache repeated notes (:class:`NoteCache`).
+Every instrument is vectorised numpy (band-limited and additive wavetables read with a phase
+accumulator, FM as a closed form, Karplus-Strong as one :func:`scipy.signal.lfilter` call);
+nothing loops over samples in Python. Notes are rendered at unit velocity; callers scale them
+and cache repeated notes (:class:`NoteCache`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,6 @@ from scipy.signal import lfilter
 
 from autoenchorder.data.procedural.theory import midi_to_hz
 
-#: Instruments that play chords (accompaniment).
-CHORD_INSTRUMENTS: tuple[str, ...] = ("keys", "epiano", "pluck")
-#: Instruments that play the lead melody.
-LEAD_INSTRUMENTS: tuple[str, ...] = ("saw_lead", "square_lead", "epiano", "pluck")
 #: Every instrument :func:`render_note` knows.
 INSTRUMENTS: tuple[str, ...] = ("keys", "epiano", "pluck", "saw_lead", "square_lead", "bass", "pad")
 
