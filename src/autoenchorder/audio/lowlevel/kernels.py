@@ -1,11 +1,16 @@
-"""Compiled per-frame loops over a magnitude spectrogram (numba).
+"""Compiled loops (numba) that replace whole-array numpy passes in the low-level extractor.
 
-One pass over each STFT frame yields the two roll-offs, the moments behind centroid and
-bandwidth, and the valley and peak of every spectral-contrast band. Done with numpy these need a
-cumulative sum over the whole spectrogram, a float64 copy of it and a partial sort of each band
-(librosa sorts each band completely). The arithmetic that decides a value is librosa's: the
-cumulative sum is accumulated sequentially in float32, as ``np.cumsum`` does, so the roll-off bins
-are the same; the quantile means are the means of the same values.
+- :func:`frame_statistics`: one pass over each STFT frame yields the two roll-offs, the moments
+  behind centroid and bandwidth, and the valley and peak of every spectral-contrast band (numpy
+  needs a cumulative sum of the whole spectrogram, a float64 copy of it and a sort of each
+  band).
+- :func:`pitch_peaks`: librosa's ``piptrack`` restricted to the rows the tuning estimate reads.
+- :func:`block_energy_and_crossings`: RMS energy and zero crossings per 512-sample block, with
+  librosa's centre padding applied virtually.
+
+Where a value depends on rounding, the arithmetic is librosa's: the roll-off's cumulative sum is
+accumulated sequentially in float32 as ``np.cumsum`` does, the pitch interpolation mixes float32
+and float64 as librosa's numba stencil does, so the selected bins and peaks are the same.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ def _insert_ascending(buf: np.ndarray, count: int, value: float) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
-def _band_extremes(col: np.ndarray, start: int, stop: int, lows: np.ndarray, highs: np.ndarray):
+def _band_extremes(
+    col: np.ndarray, start: int, stop: int, lows: np.ndarray, highs: np.ndarray
+) -> tuple[float, float]:
     """Sums of the ``len(lows)`` smallest and largest values of ``col[start:stop]``.
 
     ``lows`` keeps the smallest values ascending and ``highs`` the negated largest ascending;
