@@ -120,7 +120,7 @@ def predicted_vs_true(
     colours = colours or model_colours(list(predictions))
     with plt.rc_context(_STYLE):
         fig, axes = _grid(len(predictions))
-        alpha = float(np.clip(40.0 / np.sqrt(max(len(y_true), 1)), 0.08, 0.8))
+        alpha = float(np.clip(8.0 / np.sqrt(max(len(y_true), 1)), 0.08, 0.8))
         for ax, (model, pred) in zip(axes, predictions.items(), strict=False):
             ax.plot([0, 100], [0, 100], color="#444", lw=0.8, ls="--", zorder=1)
             ax.scatter(y_true, pred, s=6, alpha=alpha, color=colours[model], lw=0, zorder=2)

@@ -390,9 +390,13 @@ def draw_figures(report: StudyReport) -> dict[str, bytes]:
     """Draw every figure of a study (names: pred_vs_true, error_by_decile, distributions, ...)."""
     labels = report.labels
     models = list(report.predictions)
-    colours = plots.model_colours(
-        models, baselines=[m for m in models if report.study.family(m) == "baseline"]
-    )
+    # trivial references (training mean, random draws) in grey; GBDT and the rest in colour
+    trivial = [
+        m
+        for m in models
+        if report.study.family(m) == "baseline" and any(k in m.lower() for k in ("mean", "random"))
+    ]
+    colours = plots.model_colours(models, baselines=trivial)
     figures: dict[str, bytes] = {}
     if report.study.task == "regression":
         figures["pred_vs_true"] = plots.predicted_vs_true(
