@@ -58,7 +58,7 @@ def metrics_table(report: StudyReport, *, width: int = 120) -> Table:
     return table
 
 
-def win_rate_table(report: StudyReport) -> Table | None:
+def win_rate_table(report: StudyReport, *, width: int = 120) -> Table | None:
     """Tabulate song-by-song win rates against the reference (None if there are none)."""
     if report.win_rates.empty:
         return None
@@ -76,7 +76,8 @@ def win_rate_table(report: StudyReport) -> Table | None:
             str(r["a_better"]),
             str(r["b_better"]),
             str(r["ties"]),
-            f"{100 * r['share']:.1f} % [dim][{100 * r['low']:.1f}, {100 * r['high']:.1f}][/dim]",
+            f"{100 * r['share']:.1f} %{chr(10) if width < 120 else ' '}"
+            f"[dim]\\[{100 * r['low']:.1f}, {100 * r['high']:.1f}][/dim]",
         )
     return table
 
@@ -91,7 +92,7 @@ def print_headlines(reports: Sequence[StudyReport], console: Console) -> None:
             f"{h['split'] or 'not recorded'}, {h['n_test']} test songs"
         )
         console.print(metrics_table(report, width=console.width))
-        wins = win_rate_table(report)
+        wins = win_rate_table(report, width=console.width)
         if wins is not None:
             console.print(wins)
 
