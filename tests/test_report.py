@@ -237,3 +237,26 @@ def test_run_files_are_readable_by_others(run_dir):
     for path in (run_dir / "procedural").rglob("*"):
         if path.is_file():
             assert path.stat().st_mode & 0o044 == 0o044, path
+
+
+@pytest.mark.parametrize("case", ["one-model", "three-songs", "constant-target"])
+def test_report_survives_degenerate_runs(tmp_path, case):
+    rng = np.random.default_rng(4)
+    n = 3 if case == "three-songs" else 30
+    y = np.full(n, 50.0) if case == "constant-target" else rng.uniform(0, 100, n)
+    run = RunWriter(tmp_path)
+    models = ["hitmusicnet"] if case == "one-model" else ["mean", "hitmusicnet", "autoenchorder"]
+    for model in models:
+        run.add_predictions(
+            model,
+            ids=[str(i) for i in range(n)],
+            y_true=y,
+            y_pred=np.clip(y + rng.normal(0, 5, n), 0, 100),
+        )
+    out = write_report(tmp_path, settings=ReportSettings(n_boot=100))
+    html = out.html.read_text(encoding="utf-8")
+    assert "Metrics on the test set" in html and "Summary" in html
+    if case == "one-model":
+        assert out.studies[0].headline["comparison"] is None
+    if case == "constant-target":
+        assert np.isnan(out.studies[0].value("hitmusicnet", "r2")["estimate"])
