@@ -87,6 +87,14 @@ def test_run_directory_round_trip(run_dir):
     assert len(ids_val) == 10
 
 
+def test_resume_a_study_without_predictions(tmp_path):
+    RunWriter(tmp_path, study="s").set_split("holdout", seed=0, n_train=2, n_test=2)
+    again = RunWriter(tmp_path, study="s", resume=True)
+    assert again.meta["split"]["kind"] == "holdout"
+    again.add_predictions("a", ids=["x", "y"], y_true=[1.0, 2.0], y_pred=[1.5, 2.5])
+    assert len(read_study(tmp_path / "s").predictions) == 2
+
+
 def test_resume_keeps_what_was_written(run_dir, tmp_path):
     writer = RunWriter(tmp_path, study="s")
     writer.add_predictions("a", ids=["x", "y"], y_true=[1.0, 2.0], y_pred=[1.5, 2.5])

@@ -161,6 +161,17 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
+def _empty_predictions() -> bytes:
+    buffer = io.BytesIO()
+    pd.DataFrame(
+        {
+            c: pd.Series(dtype=str if c in ("id", "model", "set") else float)
+            for c in PREDICTION_COLUMNS
+        }
+    ).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
 class RunWriter:
     """Write one study of a run directory, file by file, as results arrive.
 
@@ -235,6 +246,8 @@ class RunWriter:
         self.save()
 
     def _resume(self) -> None:
+        if not (self.path / "predictions.parquet").exists():  # a study with no model yet
+            (self.path / "predictions.parquet").write_bytes(_empty_predictions())
         previous = read_study(self.path)
         for key in ("dataset", "split", "models", "headline", "timings", "notes", "created"):
             if previous.meta.get(key):
