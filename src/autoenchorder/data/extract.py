@@ -129,8 +129,15 @@ def plan_work(
 _WORKER_STATE: dict = {}
 
 
-def _init_worker(embedder: str | None, embedder_options: dict, threads: int) -> None:
+def _init_worker(
+    embedder: str | None, embedder_options: dict, threads: int, limit_threads: bool = False
+) -> None:
     _WORKER_STATE.update(embedder=embedder, embedder_options=embedder_options)
+    if limit_threads:
+        # Workers share the cores: BLAS (mel / CQT products) and torch get ``threads`` each.
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+        _WORKER_STATE["thread_limits"] = threadpool_limits(threads)
     if embedder:
         import torch  # noqa: PLC0415
 
@@ -291,7 +298,8 @@ def extract_corpus(
     summary = ExtractSummary(total=len(items) + skipped, skipped=skipped)
     if workers > 1 and len(items) > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)
-        results = _results_in_pool(items, compat, workers, (embedder, embedder_options, threads))
+        initargs = (embedder, embedder_options, threads, True)
+        results = _results_in_pool(items, compat, workers, initargs)
     else:
         _init_worker(embedder, embedder_options, max(1, os.cpu_count() or 1))
         results = _results_in_process(items, compat)
