@@ -95,16 +95,19 @@ class VGGishNetwork(nn.Module):
         layers: list[nn.Module] = []
         in_channels = 1
         for index, channels in enumerate(CONV_CHANNELS):
-            layers += [nn.Conv2d(in_channels, channels, kernel_size=3, padding=1), nn.ReLU()]
+            layers += [
+                nn.Conv2d(in_channels, channels, kernel_size=3, padding=1),
+                nn.ReLU(inplace=True),
+            ]
             in_channels = channels
             if index in (0, 1, 3, 5):  # pool after conv1, conv2, conv3_2, conv4_2
                 layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         self.features = nn.Sequential(*layers)
         self.embeddings = nn.Sequential(
             nn.Linear(512 * 6 * 4, 4096),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Linear(4096, 4096),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Linear(4096, EMBEDDING_SIZE),
         )
         self.final_relu = final_relu
