@@ -125,3 +125,9 @@ def test_interval_coverage_by_hand_and_when_calibrated():
     calibrated = interval_coverage(truth, np.zeros_like(truth), sd)
     assert calibrated["within_1sd"] == pytest.approx(0.683, abs=0.01)
     assert calibrated["within_1_96sd"] == pytest.approx(0.95, abs=0.01)
+
+
+def test_quantile_band_labels_stay_distinct_for_close_values():
+    bands = quantile_bands(np.array([1.0, 1.2, 1.4, 1.6]), n_bins=3)
+    labels = [b.label for b in bands]
+    assert len(set(labels)) == len(labels) == 3

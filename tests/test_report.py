@@ -268,3 +268,13 @@ def test_report_survives_degenerate_runs(tmp_path, case):
         assert out.studies[0].headline["comparison"] is None
     if case == "constant-target":
         assert np.isnan(out.studies[0].value("hitmusicnet", "r2")["estimate"])
+
+
+def test_a_study_without_predictions_is_skipped_not_fatal(tmp_path):
+    good = RunWriter(tmp_path, study="good")
+    good.add_predictions("a", ids=["x", "y", "z"], y_true=[1.0, 2.0, 4.0], y_pred=[1.5, 2.5, 3.0])
+    RunWriter(tmp_path, study="empty", resume=True)  # run.json and no model yet
+    out = write_report(tmp_path, settings=ReportSettings(n_boot=100, figures=False))
+    assert [r.study.name for r in out.studies] == ["good"]
+    assert "empty" in out.skipped
+    assert "<b>empty</b> was not scored" in out.html.read_text(encoding="utf-8")

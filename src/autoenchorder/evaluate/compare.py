@@ -252,8 +252,11 @@ def quantile_bands(y_true: np.ndarray, *, n_bins: int = 10) -> list[Band]:
     )
     if edges.size == 1:
         return [Band(f"{edges[0]:.0f}", float(edges[0]), float(edges[0]), True, True)]
+    decimals = next((d for d in range(4) if len({f"{e:.{d}f}" for e in edges}) == edges.size), 4)
     return [
-        Band(f"{lo:.0f}-{hi:.0f}", float(lo), float(hi), True, i == edges.size - 2)
+        Band(
+            f"{lo:.{decimals}f}-{hi:.{decimals}f}", float(lo), float(hi), True, i == edges.size - 2
+        )
         for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))
     ]
 

@@ -607,6 +607,7 @@ def render_report(
     run_name: str,
     data_dir: Path,
     html_path: Path,
+    skipped: dict[str, str] | None = None,
 ) -> str:
     """Build the whole HTML page.
 
@@ -620,6 +621,8 @@ def render_report(
         Where the CSV/JSON files are (linked relative to the page).
     html_path : Path
         Where the page goes.
+    skipped : dict of str to str, optional
+        Studies that could not be scored, with the reason (listed under the summary).
 
     Returns
     -------
@@ -639,6 +642,10 @@ def render_report(
         f"measured on {machine_line(machine)}</p>",
         "<h2 id='summary' style='border-top:none;margin-top:10px'>Summary</h2>",
         f"<div class='cards'>{''.join(cards)}</div>",
+        "".join(
+            f"<p class='note'>Study <b>{escape(name)}</b> was not scored: {escape(reason)}</p>"
+            for name, reason in (skipped or {}).items()
+        ),
         f"<nav class='toc'>Studies: {toc}<a href='#machine'>Machine and method</a></nav>",
         *[study_section(r, level=settings.level) for r in studies],
         "<h2 id='machine'>Machine and method</h2>",

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autoenchorder.errors import DataError
 from autoenchorder.evaluate import plots
 from autoenchorder.evaluate.bootstrap import paired_bootstrap
 from autoenchorder.evaluate.compare import (
@@ -447,11 +448,14 @@ class ReportOutput:
     data_dir : Path
         Folder of the CSV/JSON files.
     studies : list of StudyReport
+    skipped : dict of str to str
+        Studies that could not be scored, with the reason.
     """
 
     html: Path
     data_dir: Path
     studies: list[StudyReport]
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def write_tables(report: StudyReport, folder: Path) -> list[Path]:
@@ -537,15 +541,21 @@ def write_report(
     html_path = Path(out) if out else run_dir / "report.html"
     data_dir = html_path.with_name(f"{html_path.stem}_data")
     settings = settings or ReportSettings()
-    studies = []
+    studies, skipped = [], {}
     for study in read_run(run_dir):
         if progress is not None:
             progress(study)
-        studies.append(analyse_study(study, settings))
+        try:
+            studies.append(analyse_study(study, settings))
+        except DataError as exc:  # one unusable study must not hide the others
+            skipped[study.name] = str(exc)
+    if not studies:
+        raise DataError(f"{run_dir}: no study could be scored: {skipped}")
     for report in studies:
         write_tables(report, data_dir / report.study.name)
     summary = {
         "run": str(run_dir),
+        "skipped": skipped,
         "settings": settings.__dict__,
         "studies": [r.headline for r in studies],
         "machine": studies[0].study.meta.get("machine") if studies else None,
@@ -559,7 +569,8 @@ def write_report(
             run_name=run_dir.name,
             data_dir=data_dir,
             html_path=html_path,
+            skipped=skipped,
         ),
         encoding="utf-8",
     )
-    return ReportOutput(html=html_path, data_dir=data_dir, studies=studies)
+    return ReportOutput(html=html_path, data_dir=data_dir, studies=studies, skipped=skipped)

@@ -161,17 +161,6 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
-def _empty_predictions() -> bytes:
-    buffer = io.BytesIO()
-    pd.DataFrame(
-        {
-            c: pd.Series(dtype=str if c in ("id", "model", "set") else float)
-            for c in PREDICTION_COLUMNS
-        }
-    ).to_parquet(buffer, index=False)
-    return buffer.getvalue()
-
-
 class RunWriter:
     """Write one study of a run directory, file by file, as results arrive.
 
@@ -246,8 +235,6 @@ class RunWriter:
         self.save()
 
     def _resume(self) -> None:
-        if not (self.path / "predictions.parquet").exists():  # a study with no model yet
-            (self.path / "predictions.parquet").write_bytes(_empty_predictions())
         previous = read_study(self.path)
         for key in ("dataset", "split", "models", "headline", "timings", "notes", "created"):
             if previous.meta.get(key):
@@ -561,9 +548,10 @@ def read_study(path: str | Path) -> Study:
     if meta.get("format") != FORMAT or int(meta.get("version", 0)) > VERSION:
         raise DataError(f"{path / 'run.json'}: not an {FORMAT} file of version <= {VERSION}")
     prediction_file = path / "predictions.parquet"
-    if not prediction_file.exists():
-        raise DataError(f"{path}: no predictions.parquet")
-    predictions = pd.read_parquet(prediction_file)
+    if prediction_file.exists():
+        predictions = pd.read_parquet(prediction_file)
+    else:  # a study that has no model yet
+        predictions = pd.DataFrame({c: pd.Series(dtype=object) for c in PREDICTION_COLUMNS})
     missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
     if missing:
         raise DataError(f"{prediction_file}: missing columns {missing}")
