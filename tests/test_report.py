@@ -170,6 +170,9 @@ def test_every_number_is_written_as_csv_and_json(report):
     assert mae_01["estimate"] == pytest.approx(mae["estimate"] / 100, rel=1e-5)
     summary = json.loads((report.data_dir / "summary.json").read_text())
     assert [s["study"] for s in summary["studies"]] == ["procedural", "musicoset"]
+    differences = pd.read_csv(folder / "differences.csv")
+    pairs = {frozenset(p) for p in zip(differences["model_a"], differences["model_b"], strict=True)}
+    assert len(pairs) == 6  # every pair of the 4 models, each once
     win = pd.read_csv(folder / "win_rates.csv").set_index("model_a").loc["autoenchorder"]
     assert win["a_better"] + win["b_better"] + win["ties"] == N_TEST
 

@@ -84,8 +84,8 @@ class StudyReport:
     metrics : pd.DataFrame
         ``model, label, family, metric, estimate, low, high, se`` (0-1 rows named ``mae_01`` ...).
     differences : pd.DataFrame
-        ``model_a, model_b, metric, estimate, low, high, a_better_share`` for every model against
-        the reference.
+        ``model_a, model_b, metric, estimate, low, high, a_better_share`` for every pair of
+        models (each model against the reference first, with the reference as B).
     win_rates : pd.DataFrame
         :class:`~autoenchorder.evaluate.compare.WinRate` fields, every model against the
         reference (regression only).
@@ -231,10 +231,18 @@ def analyse_study(study: Study, settings: ReportSettings | None = None) -> Study
     pairs = [(m, reference) for m in predictions if reference is not None and m != reference]
     if headline_pair and headline_pair not in pairs:
         pairs.append(headline_pair)
+    # every other pair too (differences.csv): one subtraction each on the shared replicates
+    models = list(predictions)
+    every_pair = pairs + [
+        (a, b)
+        for i, a in enumerate(models)
+        for b in models[i + 1 :]
+        if (a, b) not in pairs and (b, a) not in pairs
+    ]
     boot = paired_bootstrap(
         y_true,
         predictions,
-        pairs=pairs,
+        pairs=every_pair,
         task=task,
         n_boot=settings.n_boot,
         level=settings.level,
