@@ -245,7 +245,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=150)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         embedders = available(tmp)
