@@ -8,6 +8,8 @@ deterministic random weights of ``random_vggish_weights``, regenerated here from
 from __future__ import annotations
 
 import importlib.util
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -85,8 +87,30 @@ def _to_tf(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def weight_dir(tmp_path_factory) -> Path:
-    """Random VGGish weights saved in both layouts (torchvggish .pth and TF checkpoint)."""
-    folder = tmp_path_factory.mktemp("vggish_weights")
+    """Random VGGish weights saved in both layouts (torchvggish .pth and TF checkpoint).
+
+    Made once per test session: pytest-xdist workers share the session's temporary root, and
+    the first worker to take the lock writes the ~1 GB of files while the others wait.
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, done = root / "vggish_weights", root / "vggish_weights.done"
+    try:
+        (root / "vggish_weights.lock").mkdir()
+    except FileExistsError:
+        deadline = time.monotonic() + 600
+        while not done.exists():
+            if time.monotonic() > deadline:
+                pytest.fail("timed out waiting for another worker to write the VGGish weights")
+            time.sleep(0.5)
+        return folder
+    folder.mkdir()
+    _write_weights(folder)
+    done.touch()
+    return folder
+
+
+def _write_weights(folder: Path) -> None:
     state, pca = REF_SCRIPT.random_vggish_weights(expected_shapes())
     torch.save({k: torch.from_numpy(v) for k, v in state.items()}, folder / "vggish-10086976.pth")
     torch.save(
@@ -95,7 +119,6 @@ def weight_dir(tmp_path_factory) -> Path:
     )
     write_checkpoint(folder / "vggish_model.ckpt", _to_tf(state))
     np.savez(folder / "vggish_pca_params.npz", **pca)
-    return folder
 
 
 @pytest.fixture(scope="module")
