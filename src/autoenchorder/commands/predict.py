@@ -112,7 +112,9 @@ def write_csv(predictions: list[SongPrediction], failures: list[PredictionFailur
     show_default=True,
     help="MC dropout passes for the uncertainty of a single bundle (0: off).",
 )
-@click.option("--no-contributions", is_flag=True, help="Skip the per-frame occlusion contributions (faster).")
+@click.option(
+    "--no-contributions", is_flag=True, help="Skip the per-frame occlusion contributions (faster)."
+)
 def command(
     songs: tuple[Path, ...],
     bundles: tuple[Path, ...],
