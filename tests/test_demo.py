@@ -1,0 +1,41 @@
+"""The quick demo end to end: corpus, features, models, report, predictions (a few minutes)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from autoenchorder.audio.embed.weights import locate_weights
+from autoenchorder.cli import main
+from autoenchorder.errors import WeightsError
+
+
+@pytest.mark.slow
+def test_quick_demo_runs_end_to_end(tmp_path, shared_data, capsys):
+    try:
+        locate_weights("musicnn")
+    except WeightsError as exc:
+        pytest.skip(f"musicnn weights not set up (make weights): {exc}")
+    out = tmp_path / "demo"
+    status = main(
+        ["demo", "--quick", "--out", str(out), "--musicoset", str(shared_data / "musicoset")]
+    )
+    assert status == 0
+    printed = capsys.readouterr().out
+
+    html = (out / "report.html").read_text()
+    for heading in ("Procedural audio corpus", "MusicOSet"):
+        assert heading in html
+    assert "data:image/png;base64," in html or "<svg" in html
+
+    procedural = pd.read_parquet(out / "procedural" / "predictions.parquet")
+    assert {"hitmusicnet", "autoenchorder", "mean", "gbdt"} <= set(procedural["model"])
+    test_ids = procedural.loc[procedural["model"] == "autoenchorder", "id"]
+    assert len(test_ids) == len(set(test_ids)) > 0
+    assert procedural["y_pred"].between(0, 100).all()
+    musicoset = pd.read_parquet(out / "musicoset" / "predictions.parquet")
+    assert {"gbdt", "gbdt+metadata", "hitmusicnet"} <= set(musicoset["model"])
+
+    bundle = out / "bundles" / "autoenchorder"
+    assert (bundle / "bundle.json").is_file()
+    assert "predicted" in printed and "report:" in printed
