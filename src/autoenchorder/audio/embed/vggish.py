@@ -395,7 +395,9 @@ class VGGish(Embedder):
                 raise AudioError(path, exc.reason) from None
         return self._embedding(np.concatenate(frames))
 
-    def _run_full_batches(self, pending: list[np.ndarray], frames: list[np.ndarray]) -> list:
+    def _run_full_batches(
+        self, pending: list[np.ndarray], frames: list[np.ndarray]
+    ) -> list[np.ndarray]:
         # Embed whole batches only, so that the batches are those of one-shot embedding.
         examples = np.concatenate(pending)
         full = examples.shape[0] // self.batch_size * self.batch_size
