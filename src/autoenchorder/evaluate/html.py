@@ -92,6 +92,8 @@ nav.toc a { color:var(--accent); text-decoration:none; margin-right:18px; }
 table { border-collapse:collapse; background:var(--card); margin:8px 0 6px; font-size:13.5px;
   border:1px solid var(--line); border-radius:8px; overflow:hidden; }
 th, td { padding:6px 11px; text-align:right; border-bottom:1px solid var(--line); vertical-align:top; }
+.scroll { max-width:100%; overflow-x:auto; }
+th .ci { display:block; font-weight:400; color:var(--muted); font-size:11.5px; }
 th { background:#eef2f7; font-weight:600; font-size:12.5px; color:#3a4556; }
 td:first-child, th:first-child { text-align:left; }
 tr.group td { background:#f7f9fc; font-weight:600; color:var(--muted); text-align:left; font-size:12px;
@@ -151,7 +153,10 @@ def _figure(report: StudyReport, name: str, caption: str) -> str:
 
 def _table(header: Sequence[str], rows: Iterable[str]) -> str:
     head = "".join(f"<th>{h}</th>" for h in header)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (
+        f"<div class='scroll'><table><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def _verdict(metric: str, low: float, high: float) -> tuple[str, str]:
@@ -408,25 +413,34 @@ def win_rate_table(table: pd.DataFrame, report: StudyReport, *, first_column: st
 
 
 def by_range_table(table: pd.DataFrame, report: StudyReport) -> str:
-    """MAE (and bias) of every model within each popularity band; best MAE per band in bold."""
-    models = list(report.predictions)
+    """MAE and bias of every model (rows) within each popularity band (columns).
+
+    The best MAE of each band is in bold; the header gives the band's number of songs.
+    """
+    bands = list(dict.fromkeys(table["band"]))
+    wide = table.set_index(["model", "band"])
+    counts = table.groupby("band", sort=False)["n"].first()
+    best = table.groupby("band", sort=False)["mae"].min()
     rows = []
-    for band, group in table.groupby("band", sort=False):
-        group = group.set_index("model")
-        best = group["mae"].min()
-        cells = [f"<td>{escape(str(band))}</td><td>{int(group['n'].iloc[0])}</td>"]
-        for model in models:
-            mae_value, bias = group.loc[model, "mae"], group.loc[model, "bias"]
-            cls = "best" if np.isfinite(mae_value) and np.isclose(mae_value, best) else ""
+    for model in report.predictions:
+        cells = [f"<td>{escape(report.study.label(model))}</td>"]
+        for band in bands:
+            mae_value, bias = wide.loc[(model, band), "mae"], wide.loc[(model, band), "bias"]
+            is_best = np.isfinite(mae_value) and np.isclose(mae_value, best[band])
             cells.append(
-                f"<td class='{cls}'>{fmt('mae', mae_value)}"
-                f"<span class='ci'>bias {_signed('mae', bias)}"
-                "</span></td>"
+                f"<td class='{'best' if is_best else ''}'>{fmt('mae', mae_value)}"
+                + (
+                    f"<span class='ci'>bias {_signed('mae', bias)}</span>"
+                    if np.isfinite(bias)
+                    else ""
+                )
+                + "</td>"
             )
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return _table(
-        ["true popularity", "songs", *[escape(report.study.label(m)) for m in models]], rows
-    )
+    header = [
+        f"{escape(str(band))}<span class='ci'>{int(counts[band])} songs</span>" for band in bands
+    ]
+    return _table(["model · MAE (bias)", *header], rows)
 
 
 def calibration_table(report: StudyReport) -> str:
