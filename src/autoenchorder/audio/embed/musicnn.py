@@ -17,7 +17,7 @@ Choices (see docs/embeddings.md):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -178,38 +178,19 @@ class MusicnnEmbedder(Embedder):
         """Embed a log-mel spectrogram [T, 96], returning the requested ``layers``."""
         logmel = self._pad_short(np.asarray(logmel, dtype=np.float32), path)
         starts = fe.patch_starts(logmel.shape[0], hop_frames=self.hop_frames)
-        times = starts * (fe.HOP / fe.SAMPLE_RATE)
-        out = {name: np.zeros((len(starts), LAYERS[name]), dtype=np.float32) for name in layers}
-        for i in range(0, len(starts), self.batch_size):
-            chunk = starts[i : i + self.batch_size]
-            batch = np.stack([logmel[s : s + fe.PATCH_FRAMES] for s in chunk])
-            result = self._forward_all(batch)
-            for name in layers:
-                out[name][i : i + len(batch)] = result[name]
-        return {name: Embedding(frames, times) for name, frames in out.items()}
+        patches = ((int(s), logmel[s : s + fe.PATCH_FRAMES]) for s in starts)
+        return self._embed_patches(patches, layers)
 
     def embed_file(self, path: str | Path) -> Embedding:
         """Embed a whole file, streaming it in blocks (memory independent of its length).
 
         Gives the same frames as ``embed(*load_audio(path))`` up to float rounding.
         """
-        chunks: list[np.ndarray] = []
-        starts: list[int] = []
-        pending: list[np.ndarray] = []
         stream = self._stream_patches(path)
         first = next(stream, None)
-        if first is None:  # shorter than one patch: fall back to the whole (short) signal
+        if first is None:  # shorter than one patch: the short-input policy on the whole signal
             return self.embed_logmel(self._short_logmel(path), path=path)
-        for start, patch in _chain(first, stream):
-            starts.append(start)
-            pending.append(patch)
-            if len(pending) == self.batch_size:
-                chunks.append(self._forward(np.stack(pending)))
-                pending = []
-        if pending:
-            chunks.append(self._forward(np.stack(pending)))
-        frames = np.concatenate(chunks, axis=0)
-        return Embedding(frames, np.asarray(starts, dtype=np.float64) * (fe.HOP / fe.SAMPLE_RATE))
+        return self._embed_patches(_chain(first, stream), (self.layer,))[self.layer]
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -268,13 +249,38 @@ class MusicnnEmbedder(Embedder):
         pad = np.repeat(silence, fe.PATCH_FRAMES - n, axis=0)
         return np.concatenate([logmel, pad])
 
-    def _forward_all(self, patches: np.ndarray) -> dict[str, np.ndarray]:
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(patches, dtype=np.float32)).to(self.device)
-            return {k: v.float().cpu().numpy() for k, v in self.net(x).items()}
+    def _embed_patches(
+        self, patches: Iterable[tuple[int, np.ndarray]], layers: tuple[str, ...]
+    ) -> dict[str, Embedding]:
+        """Run ``(first frame, patch [187, 96])`` pairs through the network in batches."""
+        starts: list[int] = []
+        outputs: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+        pending: list[np.ndarray] = []
 
-    def _forward(self, patches: np.ndarray) -> np.ndarray:
-        return self._forward_all(patches)[self.layer]
+        def flush() -> None:
+            with torch.inference_mode():
+                batch = np.stack(pending)
+                x = torch.from_numpy(batch).to(self.device)
+                result = self.net(x)
+                for name in layers:
+                    outputs[name].append(result[name].float().cpu().numpy())
+            pending.clear()
+
+        for start, patch in patches:
+            starts.append(start)
+            pending.append(np.asarray(patch, dtype=np.float32))
+            if len(pending) == self.batch_size:
+                flush()
+        if pending:
+            flush()
+        times = np.asarray(starts, dtype=np.float64) * (fe.HOP / fe.SAMPLE_RATE)
+        return {
+            name: Embedding(
+                np.concatenate(chunks) if chunks else np.zeros((0, LAYERS[name]), np.float32),
+                times,
+            )
+            for name, chunks in outputs.items()
+        }
 
 
 def _chain(first: tuple[int, np.ndarray], rest: Iterator[tuple[int, np.ndarray]]):
