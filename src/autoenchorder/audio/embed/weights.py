@@ -350,26 +350,43 @@ MUSICNN_REQUIREMENT = "musicnn==0.1.0"
 
 
 def _setup_musicnn(spec: WeightSpec, target: Path) -> str:
-    """Copy the checkpoints out of an installed ``musicnn`` or a ``pip download``-ed wheel."""
+    """Copy the checkpoints out of a cached or freshly ``pip download``-ed musicnn wheel.
+
+    (An installed ``musicnn`` distribution is found by :func:`setup_weights` before this runs.)
+    A cached wheel whose files fail their checksums is deleted and downloaded again, once.
+    """
     downloads = cache_dir() / "downloads"
-    wheels = sorted(downloads.glob("musicnn-0.1.0-*.whl")) if downloads.is_dir() else []
-    how = "from the cached wheel"
-    if not wheels:
-        downloads.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--dest", str(downloads), MUSICNN_REQUIREMENT]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        wheels = sorted(downloads.glob("musicnn-0.1.0-*.whl"))
-        if proc.returncode != 0 or not wheels:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            raise WeightsError(
-                f"`pip download --no-deps {MUSICNN_REQUIREMENT}` failed: {' | '.join(tail)}. "
-                f"Alternatively `pip install --no-deps {MUSICNN_REQUIREMENT}`, or copy the "
-                f"checkpoint folders MSD_musicnn/ and MTT_musicnn/ to {target}"
-            )
-        how = f"from {MUSICNN_REQUIREMENT} downloaded with pip"
-    extract_from_wheel(spec, wheels[-1], target)
-    return f"{spec.name}: checkpoints extracted {how} into {target}"
+    for wheel in sorted(downloads.glob("musicnn-0.1.0-*.whl")) if downloads.is_dir() else []:
+        try:
+            extract_from_wheel(spec, wheel, target)
+        except WeightsError:
+            pass
+        else:
+            if not verify_folder(spec, target):
+                return f"{spec.name}: checkpoints extracted from the cached wheel into {target}"
+        wheel.unlink()  # corrupt or wrong wheel: fetch a fresh one
+    wheel = _pip_download_musicnn(downloads, target)
+    extract_from_wheel(spec, wheel, target)
+    return (
+        f"{spec.name}: checkpoints extracted from {MUSICNN_REQUIREMENT} downloaded with pip "
+        f"into {target}"
+    )
+
+
+def _pip_download_musicnn(downloads: Path, target: Path) -> Path:
+    downloads.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "--dest", str(downloads), MUSICNN_REQUIREMENT]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wheels = sorted(downloads.glob("musicnn-0.1.0-*.whl"))
+    if proc.returncode != 0 or not wheels:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise WeightsError(
+            f"`pip download --no-deps {MUSICNN_REQUIREMENT}` failed: {' | '.join(tail)}. "
+            f"Alternatively `pip install --no-deps {MUSICNN_REQUIREMENT}`, or copy the "
+            f"checkpoint folders MSD_musicnn/ and MTT_musicnn/ to {target}"
+        )
+    return wheels[-1]
 
 
 def extract_from_wheel(spec: WeightSpec, wheel: Path, target: Path) -> None:
