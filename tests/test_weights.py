@@ -154,3 +154,28 @@ def test_installed_distribution_is_searched_last(isolated: Path, monkeypatch) ->
     assert "already present in " + str(site / "pkgdir") in w.setup_weights("unit-dist")
     _populate(w.cache_dir() / "unit-dist")
     assert w.locate_weights("unit-dist") == w.cache_dir() / "unit-dist"
+
+
+def test_musicnn_setup_replaces_a_corrupt_cached_wheel(tmp_path: Path, monkeypatch) -> None:
+    real = sorted((w.cache_dir() / "downloads").glob("musicnn-0.1.0-*.whl"))
+    if not real:
+        pytest.skip("no downloaded musicnn wheel in the cache (`weights setup musicnn` makes one)")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv(w.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(w, "search_dirs", lambda spec: [w.cache_dir() / spec.name])
+    downloads = w.cache_dir() / "downloads"
+    downloads.mkdir(parents=True)
+    (downloads / real[-1].name).write_bytes(b"not a zip")
+    fetched: list[Path] = []
+
+    def fake_pip(dest: Path, target: Path) -> Path:
+        fetched.append(dest)
+        copy = dest / real[-1].name
+        copy.write_bytes(real[-1].read_bytes())
+        return copy
+
+    monkeypatch.setattr(w, "_pip_download_musicnn", fake_pip)
+    assert "downloaded with pip" in w.setup_weights("musicnn")
+    assert fetched == [downloads]
+    assert w.locate_weights("musicnn", verify=True) == w.cache_dir() / "musicnn"
+    assert "already present" in w.setup_weights("musicnn")
