@@ -281,3 +281,19 @@ def test_a_study_without_predictions_is_skipped_not_fatal(tmp_path):
     assert [r.study.name for r in out.studies] == ["good"]
     assert "empty" in out.skipped
     assert "<b>empty</b> was not scored" in out.html.read_text(encoding="utf-8")
+
+
+def test_target_checks_follow_the_numbers(report):
+    audio, descriptors = report.studies
+    comparison = audio.headline["comparison"]
+    checks = {c["check"].split(" (")[0]: c for c in audio.headline["checks"]}
+    beats = checks["autoenchorder beats hitmusicnet"]
+    assert beats["met"] == (comparison["difference"]["low"] > 0)
+    closer = checks["autoenchorder is closer than hitmusicnet on more than 61.2 % of songs"]
+    assert closer["met"] == (comparison["win_rate"]["share"] > 919 / 1500)
+    ceiling = checks["autoenchorder reaches 90 % of the noise ceiling"]
+    assert ceiling["met"] == (comparison["a"]["estimate"] / 0.8 >= 0.9)
+    # the 61.2 % figure belongs to Autoen-chorder vs HitMusicNet only
+    assert not any("61.2" in c["check"] for c in descriptors.headline["checks"])
+    gbdt = [c for c in descriptors.headline["checks"] if "gradient boosting" in c["check"]]
+    assert len(gbdt) == 1

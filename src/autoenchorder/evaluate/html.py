@@ -75,6 +75,10 @@ p, li { max-width:80ch; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:16px 18px;
   box-shadow:0 1px 2px rgba(20,30,50,.04); }
 .card h3 { margin:0 0 6px; font-size:15px; color:var(--muted); text-transform:uppercase; letter-spacing:.04em; }
+ul.checks { list-style:none; padding:0; margin:6px 0; font-size:13.5px; }
+ul.checks li { margin:2px 0; }
+ul.checks .mark { display:inline-block; width:1.2em; font-weight:700; }
+ul.checks li.met .mark { color:var(--good); } ul.checks li.unmet .mark { color:var(--bad); }
 .card .words { font-size:14px; margin:10px 0 6px; color:#2c3545; }
 .card h3 a { color:inherit; text-decoration:none; }
 .tiles { display:flex; flex-wrap:wrap; gap:10px; }
@@ -200,7 +204,12 @@ def summary_sentence(report: StudyReport, level: float) -> str:
                 f"{escape(a)} is closer to the true popularity on {wins['a_better']} of "
                 f"{wins['n']} test songs "
                 f"({_pct(wins['share'])}, {pct} CI {_pct(wins['low'])} to {_pct(wins['high'])}; "
-                f"{wins['ties']} ties); the reference study reported 61.2 % (919 of 1,500)."
+                f"{wins['ties']} ties)"
+                + (
+                    "; the reference study reported 61.2 % (919 of 1,500)."
+                    if _study_pair(report, comparison)
+                    else "."
+                )
             )
     oracle = h.get("oracle_r2")
     if oracle and metric == "r2":
@@ -252,6 +261,20 @@ def headline_words(report: StudyReport, level: float) -> str:
     return sentence + "."
 
 
+def checks_list(report: StudyReport) -> str:
+    """The study's target checks as a list of ✓ / ✗ lines (empty string if none)."""
+    checks = report.headline.get("checks") or []
+    if not checks:
+        return ""
+    items = "".join(
+        f"<li class='{'met' if c['met'] else 'unmet'}'><span class='mark'>"
+        f"{'✓' if c['met'] else '✗'}</span> {escape(c['check'])} "
+        f"<span class='note'>{escape(c['detail'])}</span></li>"
+        for c in checks
+    )
+    return f"<ul class='checks'>{items}</ul>"
+
+
 def summary_card(report: StudyReport, level: float) -> str:
     """One study's card at the top: the headline as big numbers, in words, and the facts."""
     h = report.headline
@@ -282,7 +305,8 @@ def summary_card(report: StudyReport, level: float) -> str:
                     f"songs {a} predicts better",
                     _pct(wins["share"]),
                     f"CI {_pct(wins['low'])} to {_pct(wins['high'])}; "
-                    f"{wins['a_better']} of {wins['n']} (study: 61.2 %)",
+                    f"{wins['a_better']} of {wins['n']}"
+                    + (" (study: 61.2 %)" if _study_pair(report, comparison) else ""),
                 )
             )
     best = h["best"]
@@ -299,8 +323,18 @@ def summary_card(report: StudyReport, level: float) -> str:
     return (
         f"<div class='card'><h3>{title}</h3><div class='tiles'>{''.join(tiles)}</div>"
         f"<p class='words'>{headline_words(report, level)}</p>"
+        f"{checks_list(report)}"
         f"<div class='facts'>{_facts(report)}</div></div>"
     )
+
+
+def _study_pair(report: StudyReport, comparison: dict[str, Any]) -> bool:
+    """Whether the comparison is the reference study's: Autoen-chorder vs HitMusicNet."""
+    families = (
+        report.study.family(comparison["model_a"]),
+        report.study.family(comparison["model_b"]),
+    )
+    return families == ("autoenchorder", "hitmusicnet")
 
 
 def _facts(report: StudyReport) -> str:

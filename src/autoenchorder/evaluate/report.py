@@ -41,6 +41,8 @@ from autoenchorder.evaluate.rundir import Study, read_run
 
 #: The metric that ranks models in the summary, per task.
 PRIMARY_METRIC: dict[str, str] = {"regression": "r2", "classification": "macro_f1"}
+#: The reference study's song-by-song win rate (919 of 1,500 test songs).
+STUDY_WIN_SHARE: float = 919 / 1500
 #: Metrics whose value is also reported on HitMusicNet's 0-1 scale.
 UNIT_SCALE_METRICS: tuple[str, ...] = ("mae", "rmse", "mse")
 
@@ -303,6 +305,7 @@ def analyse_study(study: Study, settings: ReportSettings | None = None) -> Study
         calibration=calibration,
     )
     report.headline = headline_numbers(report, pair=headline_pair, primary=primary, scores=scores)
+    report.headline["checks"] = target_checks(report, scores=scores)
     if settings.figures:
         report.figures = draw_figures(report)
     return report
@@ -380,6 +383,97 @@ def headline_numbers(
             comparison["win_rate"] = wins.iloc[0].to_dict() if len(wins) else None
         out["comparison"] = comparison
     return out
+
+
+def difference(report: StudyReport, a: str, b: str, metric: str) -> dict[str, float] | None:
+    """Return ``metric(a) - metric(b)`` with its interval, whichever way round it was computed."""
+    d = report.differences
+    rows = d[(d["model_a"] == a) & (d["model_b"] == b) & (d["metric"] == metric)]
+    if len(rows):
+        return _row_dict(rows.iloc[0])
+    rows = d[(d["model_a"] == b) & (d["model_b"] == a) & (d["metric"] == metric)]
+    if len(rows):
+        row = _row_dict(rows.iloc[0])
+        return {"estimate": -row["estimate"], "low": -row["high"], "high": -row["low"]}
+    return None
+
+
+def target_checks(report: StudyReport, *, scores: dict[str, float]) -> list[dict[str, Any]]:
+    """Check the study's claims the way the project states its targets (regression only).
+
+    - the headline model A beats B: the interval of A's R^2 minus B's lies above 0;
+    - when A is Autoen-chorder and B the HitMusicNet replica, as in the reference study: A is
+      closer than B on more songs than the study's 61.2 %;
+    - A reaches at least 90 % of the noise ceiling, when the dataset records one;
+    - the best model that is not a baseline at least matches gradient boosting: the interval
+      of its R^2 minus the best gradient-boosting model's includes or exceeds 0.
+
+    Parameters
+    ----------
+    report : StudyReport
+    scores : dict of str to float
+        Each model's R^2.
+
+    Returns
+    -------
+    list of dict
+        ``{"check": words, "met": bool, "detail": numbers}``.
+    """
+    if report.study.task != "regression":
+        return []
+    labels = report.labels
+    checks = []
+    comparison = report.headline.get("comparison")
+    if comparison and comparison.get("difference"):
+        a, b, d = comparison["model_a"], comparison["model_b"], comparison["difference"]
+        checks.append(
+            {
+                "check": f"{labels[a]} beats {labels[b]} (R² difference interval above 0)",
+                "met": bool(d["low"] > 0),
+                "detail": f"{d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]",
+            }
+        )
+        wins = comparison.get("win_rate")
+        study_pair = (report.study.family(a), report.study.family(b)) == (
+            "autoenchorder",
+            "hitmusicnet",
+        )
+        if wins and study_pair:  # the reference study's figure is about exactly this pair
+            checks.append(
+                {
+                    "check": f"{labels[a]} is closer than {labels[b]} on more than 61.2 % of songs",
+                    "met": bool(wins["share"] > STUDY_WIN_SHARE),
+                    "detail": f"{100 * wins['share']:.1f} % [{100 * wins['low']:.1f}, "
+                    f"{100 * wins['high']:.1f}]",
+                }
+            )
+        oracle = report.headline.get("oracle_r2")
+        if oracle:
+            share = comparison["a"]["estimate"] / oracle
+            checks.append(
+                {
+                    "check": f"{labels[a]} reaches 90 % of the noise ceiling "
+                    f"(oracle R² {oracle:.3f})",
+                    "met": bool(share >= 0.9),
+                    "detail": f"{100 * share:.0f} %",
+                }
+            )
+    boosting = [m for m in scores if any(k in m.lower() for k in ("gbdt", "boost"))]
+    contenders = [m for m in scores if report.study.family(m) != "baseline"]
+    if boosting and contenders:
+        best, gbdt = _best(contenders, scores), _best(boosting, scores)
+        d = difference(report, best, gbdt, "r2")
+        if d is not None:
+            checks.append(
+                {
+                    "check": f"the best non-baseline model ({labels[best]}) at least matches "
+                    f"gradient boosting ({labels[gbdt]}): R² difference interval reaches 0 "
+                    "or above",
+                    "met": bool(d["high"] >= 0),
+                    "detail": f"{d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]",
+                }
+            )
+    return checks
 
 
 def _oracle_r2(dataset: dict[str, Any]) -> float | None:
