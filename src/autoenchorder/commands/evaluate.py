@@ -95,6 +95,9 @@ def print_headlines(reports: Sequence[StudyReport], console: Console) -> None:
         wins = win_rate_table(report, width=console.width)
         if wins is not None:
             console.print(wins)
+        for check in report.headline.get("checks") or []:
+            mark = "[green]✓[/green]" if check["met"] else "[red]✗[/red]"
+            console.print(f"{mark} {escape(check['check'])} [dim]{escape(check['detail'])}[/dim]")
 
 
 @click.command(name="evaluate")
