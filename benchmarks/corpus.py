@@ -7,11 +7,14 @@ next to the target; the CPU seconds spent (this process and its workers), which 
 time on 2 idle cores when the machine is shared (the load average is printed); and, on one
 core, where a song's CPU time goes (synthesis vs encoding).
 
-    python benchmarks/corpus.py [--n 200] [--duration 30] [--probe-musicnn 50]
+    python benchmarks/corpus.py [--n 200] [--duration 30] [--probe-musicnn 60]
+                                [--probe-averages 300]
 
 ``--probe-musicnn K`` also checks that the sections are what a pretrained tagger hears: it
 embeds K songs with musicnn (3 s patches) and reports how well a linear classifier, trained
 on other artists' songs, tells each patch's section from its embedding.
+``--probe-averages K`` checks what time averages see: a ridge regression from the 207
+time-averaged low-level features of K songs (grouped by artist) to each popularity part.
 """
 
 from __future__ import annotations
@@ -122,6 +125,33 @@ def probe_musicnn(n_songs: int, console: Console) -> None:
     console.print(table)
 
 
+def probe_averages(n_songs: int, console: Console) -> None:
+    """Grouped-CV ridge R^2 from the 207 time-averaged features to each popularity part."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from autoenchorder.audio.lowlevel import extract_lowlevel
+    from autoenchorder.data.procedural import popularity_decomposition
+
+    specs = sample_songs(CorpusConfig(n=n_songs, seed=99))
+    features = np.array([extract_lowlevel(render_song(s), SAMPLE_RATE) for s in specs])
+    parts = [popularity_decomposition(s) for s in specs]
+    artists = [s.artist for s in specs]
+    folds = GroupKFold(min(5, len(set(artists))))
+    table = Table(title=f"207 time-averaged features -> popularity parts ({n_songs} songs)")
+    table.add_column("part")
+    table.add_column("grouped-CV ridge R^2", justify="right")
+    for key in ("popularity", "order_blind", "song_level", "temporal"):
+        target = np.array([p[key] for p in parts])
+        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 4, 20)))
+        predicted = cross_val_predict(model, features, target, groups=artists, cv=folds)
+        r2 = 1 - np.sum((target - predicted) ** 2) / np.sum((target - target.mean()) ** 2)
+        table.add_row(key, f"{r2:.3f}")
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=200, help="songs per run (1000 = full target)")
@@ -132,6 +162,13 @@ def main() -> None:
         default=0,
         metavar="K",
         help="also probe what musicnn hears of the sections, on K songs",
+    )
+    parser.add_argument(
+        "--probe-averages",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also fit time-averaged features to the popularity parts, on K songs",
     )
     args = parser.parse_args()
     console = Console()
@@ -185,6 +222,8 @@ def main() -> None:
     console.print(detail)
     if args.probe_musicnn:
         probe_musicnn(args.probe_musicnn, console)
+    if args.probe_averages:
+        probe_averages(args.probe_averages, console)
 
 
 if __name__ == "__main__":
