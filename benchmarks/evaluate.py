@@ -93,7 +93,7 @@ def main() -> None:
         f"{reference_seconds / ours_seconds:.0f}x",
         f"{gap:.1e}",
     )
-    console = Console()
+    console = Console(width=120)
     console.print(table)
 
     with tempfile.TemporaryDirectory() as tmp:
