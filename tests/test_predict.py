@@ -254,3 +254,22 @@ def test_predict_with_the_real_musicnn_embedder(shared_audio, tmp_path):
     result = Predictor.load(tmp_path / "b").predict(path)
     assert 0 <= result.popularity <= 100
     assert len(result.contributions) == 4  # musicnn: 3 s patches, the last one padded
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [([-1.0, 2.14, 0.5], "1:15 (+2.1)"), ([-1.0, -0.2, -3.0], "—"), ([], "—")],
+)
+def test_strongest_moment(values, expected):
+    from autoenchorder.commands.predict import strongest_moment
+    from autoenchorder.predict import SongPrediction
+
+    starts = [0.0, 75.0, 150.0]
+    contributions = [
+        {"start": s, "end": s + 3.0, "contribution": v}
+        for s, v in zip(starts, values, strict=False)
+    ]
+    prediction = SongPrediction(
+        "x.mp3", 50.0, "mid", 1.0, "none", 180.0, contributions=contributions
+    )
+    assert strongest_moment(prediction) == expected

@@ -47,6 +47,17 @@ def contribution_strip(prediction: SongPrediction, *, width: int = 24) -> Text:
     return text
 
 
+def strongest_moment(prediction: SongPrediction) -> str:
+    """The stretch of audio that raised the prediction most, as ``m:ss (+points)``."""
+    if not prediction.contributions:
+        return "—"
+    best = max(prediction.contributions, key=lambda c: c["contribution"])
+    if best["contribution"] <= 0:
+        return "—"
+    minutes, seconds = divmod(int(best["start"]), 60)
+    return f"{minutes}:{seconds:02d} (+{best['contribution']:.1f})"
+
+
 def results_table(predictions: list[SongPrediction]) -> Table:
     """Tabulate the predictions for the terminal."""
     table = Table(header_style="bold", title="predicted popularity (0-100)", title_justify="left")
@@ -56,6 +67,7 @@ def results_table(predictions: list[SongPrediction]) -> Table:
     table.add_column("± sd", justify="right")
     table.add_column("length", justify="right")
     table.add_column("contribution over time")
+    table.add_column("strongest moment")
     for p in predictions:
         sd = "—" if not np.isfinite(p.uncertainty) else f"{p.uncertainty:.1f}"
         score = "—" if not np.isfinite(p.popularity) else f"{p.popularity:.1f}"
@@ -68,6 +80,7 @@ def results_table(predictions: list[SongPrediction]) -> Table:
             sd,
             f"{p.duration:.0f} s",
             contribution_strip(p),
+            strongest_moment(p),
         )
     return table
 
