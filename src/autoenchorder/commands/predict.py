@@ -32,7 +32,7 @@ CSV_FIELDS: tuple[str, ...] = (
 _BAND_STYLE = {"low": "red", "mid": "yellow", "high": "green"}
 
 
-def contribution_strip(prediction: SongPrediction, *, width: int = 24) -> Text:
+def contribution_strip(prediction: SongPrediction, *, width: int = 16) -> Text:
     """Draw the per-frame contributions as a coloured bar strip (green up, red down)."""
     values = np.array([c["contribution"] for c in prediction.contributions], dtype=float)
     if values.size == 0:
@@ -61,13 +61,13 @@ def strongest_moment(prediction: SongPrediction) -> str:
 def results_table(predictions: list[SongPrediction]) -> Table:
     """Tabulate the predictions for the terminal."""
     table = Table(header_style="bold", title="predicted popularity (0-100)", title_justify="left")
-    table.add_column("song")
-    table.add_column("popularity", justify="right")
+    table.add_column("song", min_width=16, overflow="fold")
+    table.add_column("popularity", justify="right", min_width=10)
     table.add_column("band")
     table.add_column("± sd", justify="right")
     table.add_column("length", justify="right")
-    table.add_column("contribution over time")
-    table.add_column("strongest moment")
+    table.add_column("timeline")
+    table.add_column("peak", no_wrap=True)
     for p in predictions:
         sd = "—" if not np.isfinite(p.uncertainty) else f"{p.uncertainty:.1f}"
         score = "—" if not np.isfinite(p.popularity) else f"{p.popularity:.1f}"
