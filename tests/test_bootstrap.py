@@ -155,3 +155,14 @@ def test_bootstrap_spearman_replicates_match_scipy():
     index = np.concatenate(resample_blocks(50, n_boot=120, seed=7))
     expected = [spearmanr(y[i], pred[i]).statistic for i in index]
     np.testing.assert_allclose(result.replicates["m"][:, 0], expected, rtol=1e-10)
+
+
+def test_splitting_blocks_for_memory_keeps_the_resamples():
+    values = np.random.default_rng(6).normal(size=40)
+
+    def mean(index):
+        return values[index].mean(axis=-1)
+
+    whole = bootstrap_replicates(mean, 40, n_boot=250, seed=2)
+    split = bootstrap_replicates(mean, 40, n_boot=250, seed=2, max_cells=7 * 40)
+    np.testing.assert_array_equal(whole, split)

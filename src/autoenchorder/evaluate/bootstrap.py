@@ -13,7 +13,7 @@ accelerated intervals (Efron 1987), the acceleration taken from the leave-one-ou
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,13 +24,16 @@ from autoenchorder.evaluate.metrics import Metric, metrics_for, pearson
 
 #: Resamples drawn per generator block (the unit of seeding and of vectorised scoring).
 BLOCK: int = 100
+#: Most row indices scored per call (100 resamples of 10,000 songs); larger test sets are
+#: scored in parts of a block, so memory stays bounded.
+MAX_CELLS: int = 1_000_000
 
 #: A statistic of resampled rows: index array [B, n] -> values [B, ...].
 Statistic = Callable[[np.ndarray], np.ndarray]
 
 
-def resample_blocks(n: int, *, n_boot: int, seed: int) -> list[np.ndarray]:
-    """Draw the bootstrap resamples of ``n`` rows, as blocks of row indices.
+def iter_resample_blocks(n: int, *, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """Yield the bootstrap resamples of ``n`` rows, one block of row indices at a time.
 
     Parameters
     ----------
@@ -41,43 +44,55 @@ def resample_blocks(n: int, *, n_boot: int, seed: int) -> list[np.ndarray]:
     seed : int
         Seed; block ``k`` is drawn from ``np.random.default_rng([seed, k])``.
 
-    Returns
-    -------
-    list of np.ndarray of int64, each shape (<= BLOCK, n)
+    Yields
+    ------
+    np.ndarray of int64, shape (<= BLOCK, n)
     """
-    blocks = []
     for k, start in enumerate(range(0, n_boot, BLOCK)):
         size = min(BLOCK, n_boot - start)
-        blocks.append(np.random.default_rng([seed, k]).integers(0, n, size=(size, n)))
-    return blocks
+        yield np.random.default_rng([seed, k]).integers(0, n, size=(size, n))
+
+
+def resample_blocks(n: int, *, n_boot: int, seed: int) -> list[np.ndarray]:
+    """Draw every block of :func:`iter_resample_blocks` at once (a list)."""
+    return list(iter_resample_blocks(n, n_boot=n_boot, seed=seed))
 
 
 def bootstrap_replicates(
-    statistic: Statistic, n: int, *, n_boot: int = 2000, seed: int = 0
+    statistic: Statistic, n: int, *, n_boot: int = 2000, seed: int = 0, max_cells: int = MAX_CELLS
 ) -> np.ndarray:
     """Evaluate a statistic on every bootstrap resample.
 
     Parameters
     ----------
     statistic : callable
-        ``statistic(index)`` with ``index`` of shape (B, n) returns values of shape (B, ...).
+        ``statistic(index)`` with ``index`` of shape (B, n) returns values of shape (B, ...);
+        each row must be scored on its own (rows may be passed in any grouping).
     n : int
         Number of rows.
     n_boot : int
         Number of resamples.
     seed : int
-        See :func:`resample_blocks`.
+        See :func:`iter_resample_blocks`.
+    max_cells : int
+        At most this many indices per call (bounds memory on large test sets: a block is
+        split into several calls; the resamples stay the same).
 
     Returns
     -------
     np.ndarray, shape (n_boot, ...)
     """
+    rows = max(1, max_cells // max(n, 1))
     return np.concatenate(
-        [statistic(index) for index in resample_blocks(n, n_boot=n_boot, seed=seed)]
+        [
+            statistic(block[start : start + rows])
+            for block in iter_resample_blocks(n, n_boot=n_boot, seed=seed)
+            for start in range(0, len(block), rows)
+        ]
     )
 
 
-def jackknife_replicates(statistic: Statistic, n: int, *, block: int = BLOCK) -> np.ndarray:
+def jackknife_replicates(statistic: Statistic, n: int, *, block: int | None = None) -> np.ndarray:
     """Evaluate a statistic with each row left out in turn.
 
     Parameters
@@ -86,14 +101,15 @@ def jackknife_replicates(statistic: Statistic, n: int, *, block: int = BLOCK) ->
         As in :func:`bootstrap_replicates`.
     n : int
         Number of rows (at least 2).
-    block : int
-        Leave-one-out samples scored per call.
+    block : int, optional
+        Leave-one-out samples scored per call (default: as many as :data:`MAX_CELLS` allows).
 
     Returns
     -------
     np.ndarray, shape (n, ...)
     """
     base = np.arange(n - 1)
+    block = block or max(1, MAX_CELLS // max(n, 1))
     out = []
     for start in range(0, n, block):
         left_out = np.arange(start, min(n, start + block))[:, None]
