@@ -117,6 +117,7 @@ def test_html_has_every_section_and_embedded_figures(report):
         "Differences against hitmusicnet",
         "Song-by-song win rate against hitmusicnet",
         "Error by popularity range",
+        "Predicted vs true",
         "Error by popularity decile",
         "Target and predicted distributions",
         "Training curves",

@@ -575,6 +575,8 @@ def study_section(report: StudyReport, *, level: float) -> str:
             "square of error / sd (1 if calibrated, above 1 if over-confident).</p>"
         )
         out.append(calibration_table(report))
+    if "pred_vs_true" in report.figures:
+        out.append("<h3>Predicted vs true</h3>")
     out.append(
         _figure(
             report,
