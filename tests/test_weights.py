@@ -179,3 +179,19 @@ def test_musicnn_setup_replaces_a_corrupt_cached_wheel(tmp_path: Path, monkeypat
     assert fetched == [downloads]
     assert w.locate_weights("musicnn", verify=True) == w.cache_dir() / "musicnn"
     assert "already present" in w.setup_weights("musicnn")
+
+
+def test_fetch_accepts_a_published_checksum_prefix(isolated: Path) -> None:
+    # torch hub publishes only the first 8 hex digits of a file's SHA-256 (in its name).
+    source = isolated / "server"
+    _populate(source)
+    files = tuple(w.WeightFile(p, _sha(d)[:8], (source / p).as_uri()) for p, d in CONTENT.items())
+    w.register_weights(w.WeightSpec("unit-prefix", files, obtain="autoenchorder weights fetch x"))
+    assert "2 file(s) downloaded" in w.fetch_weights("unit-prefix")
+    assert w.locate_weights("unit-prefix", verify=True) == w.cache_dir() / "unit-prefix"
+    wrong = tuple(w.WeightFile(p, "00000000", (source / p).as_uri()) for p in CONTENT)
+    w.register_weights(w.WeightSpec("unit-prefix-bad", wrong, obtain="x"))
+    with pytest.raises(WeightsError, match="SHA-256"):
+        w.fetch_weights("unit-prefix-bad")
+    with pytest.raises(ValueError, match="8 hex digits"):
+        w.WeightFile("f.bin", "abc")

@@ -45,7 +45,8 @@ class WeightFile:
     path : str
         Path relative to the weight set's folder (posix), e.g. ``"MSD_musicnn/.index"``.
     sha256 : str
-        Expected SHA-256 (hex) of the file.
+        Expected SHA-256 (hex) of the file, or a prefix of it of at least 8 digits where only
+        that is published (torch hub's file names carry the first 8, and it checks only those).
     url : str or None
         Where :func:`fetch_weights` downloads it from (``None``: obtained another way).
     """
@@ -53,6 +54,14 @@ class WeightFile:
     path: str
     sha256: str
     url: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.sha256) < 8:
+            raise ValueError(f"{self.path}: a SHA-256 (prefix) of at least 8 hex digits is needed")
+
+    def matches(self, digest: str) -> bool:
+        """Whether a file's SHA-256 hex digest is the expected one (or starts with the prefix)."""
+        return digest.startswith(self.sha256.lower())
 
 
 @dataclass(frozen=True)
@@ -184,7 +193,7 @@ def _complete(spec: WeightSpec, folder: Path, *, verify: bool) -> bool:
         path = folder / wf.path
         if not path.is_file():
             return False
-        if verify and sha256_file(path) != wf.sha256:
+        if verify and not wf.matches(sha256_file(path)):
             return False
     return True
 
@@ -242,7 +251,7 @@ def verify_folder(spec: WeightSpec, folder: Path) -> list[str]:
         path = folder / wf.path
         if not path.is_file():
             problems.append(f"{path}: missing")
-        elif (actual := sha256_file(path)) != wf.sha256:
+        elif not wf.matches(actual := sha256_file(path)):
             problems.append(f"{path}: SHA-256 {actual} != expected {wf.sha256}")
     return problems
 
@@ -308,7 +317,7 @@ def fetch_weights(name: str, *, timeout: float = 60.0) -> str:
     fetched = 0
     for wf in spec.files:
         dest = target / wf.path
-        if dest.is_file() and sha256_file(dest) == wf.sha256:
+        if dest.is_file() and wf.matches(sha256_file(dest)):
             continue
         if not wf.url:
             raise WeightsError(f"{wf.path} of weights {name!r} has no download URL; {spec.obtain}")
@@ -333,7 +342,7 @@ def _download(wf: WeightFile, dest: Path, *, timeout: float, name: str) -> None:
             f"could not download {wf.url} ({reason}). Without internet access, download it "
             f"elsewhere and copy it to {dest} (or to ${WEIGHTS_ENV}/{name}/{wf.path})"
         ) from exc
-    if digest.hexdigest() != wf.sha256:
+    if not wf.matches(digest.hexdigest()):
         part.unlink(missing_ok=True)
         raise WeightsError(
             f"download of {wf.url} has SHA-256 {digest.hexdigest()}, expected {wf.sha256}; "
@@ -375,8 +384,18 @@ def _setup_musicnn(spec: WeightSpec, target: Path) -> str:
 
 def _pip_download_musicnn(downloads: Path, target: Path) -> Path:
     downloads.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "--dest", str(downloads), MUSICNN_REQUIREMENT]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--dest",
+        str(downloads),
+        MUSICNN_REQUIREMENT,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wheels = sorted(downloads.glob("musicnn-0.1.0-*.whl"))
     if proc.returncode != 0 or not wheels:
@@ -401,9 +420,10 @@ def extract_from_wheel(spec: WeightSpec, wheel: Path, target: Path) -> None:
                 member = f"{spec.distribution_dir}/{wf.path}" if spec.distribution_dir else wf.path
                 dest = target / wf.path
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(member) as src, tempfile.NamedTemporaryFile(
-                    dir=dest.parent, delete=False
-                ) as tmp:
+                with (
+                    zf.open(member) as src,
+                    tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp,
+                ):
                     shutil.copyfileobj(src, tmp)
                 Path(tmp.name).replace(dest)
     except (KeyError, zipfile.BadZipFile, OSError) as exc:
