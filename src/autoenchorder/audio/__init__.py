@@ -1,1 +1,1 @@
-"""Audio: decoding (:mod:`.io`), low-level features (:mod:`.lowlevel`), embedders (:mod:`.embed`)."""
+"""Audio: decoding (:mod:`.io`), the 207 low-level features (:mod:`.lowlevel`), embedders."""
