@@ -26,7 +26,7 @@ weights: $(STAMP)
 	$(CLI) weights setup musicnn
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 
 test: $(STAMP) weights lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
@@ -37,10 +37,15 @@ demo: $(STAMP) weights
 demo-quick: $(STAMP) weights
 	$(CLI) demo --quick --out runs/demo-quick
 
+# Speed and memory targets: each script prints a table pairing our code with its reference.
 bench: $(STAMP) weights
 	$(PY) benchmarks/lowlevel.py
+	$(PY) benchmarks/extract_memory.py
 	$(PY) benchmarks/embeddings.py
+	$(PY) benchmarks/vggish.py
+	$(PY) benchmarks/datasets.py
 	$(PY) benchmarks/corpus.py
+	$(PY) benchmarks/training.py
 	$(PY) benchmarks/evaluate.py
 	$(PY) benchmarks/predict.py
 
