@@ -244,14 +244,21 @@ def run_models(
     epochs_scale: float,
     console: Console,
     keep: Callable[[str], bool] = lambda key: False,
+    dataset_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fit every model on one split; return the fitted models ``keep`` asks for, by key."""
+    """Fit every model on one split; return the fitted models ``keep`` asks for, by key.
+
+    ``dataset_info`` adds facts about the dataset to the study (e.g. the corpus's oracle R^2).
+    """
     train_all, test = split.apply(ds)
     train, val = split_train_val(train_all, val_size=0.15, seed=seed)
     writer.set_dataset(
         ds.name,
         n=len(ds),
-        info={k: v for k, v in ds.info.items() if isinstance(v, (int, float, str))},
+        info={
+            **{k: v for k, v in ds.info.items() if isinstance(v, (int, float, str))},
+            **(dataset_info or {}),
+        },
     )
     writer.set_split(split.kind, seed=seed, n_train=len(train), n_val=len(val), n_test=len(test))
     kept = {}
@@ -393,6 +400,9 @@ def run_procedural_study(settings: DemoSettings, console: Console) -> dict[str, 
         epochs_scale=settings.epochs_scale,
         console=console,
         keep=lambda key: key == "autoenchorder",
+        dataset_info={
+            k: corpus_report[k] for k in ("oracle_r2", "temporal_share") if k in corpus_report
+        },
     )
     writer.record_timing("training", time.perf_counter() - started)
     if settings.learning_curve:
@@ -494,6 +504,7 @@ def score_held_out_songs(
 
 def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
     """Run the whole study; return the path of the HTML report."""
+    from autoenchorder.commands.evaluate import print_headlines  # noqa: PLC0415
     from autoenchorder.evaluate.report import write_report  # noqa: PLC0415
 
     console = console or Console()
@@ -503,23 +514,10 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
     run_musicoset_study(settings, console)
     console.rule("[bold]report")
     output = write_report(settings.out)
-    _print_headlines(settings.out, console)
+    print_headlines(output.studies, console)
     score_held_out_songs(settings, procedural, console)
     console.print(f"\nreport: {output.html}   ({time.perf_counter() - started:.0f} s in all)")
     return output.html
-
-
-def _print_headlines(run_dir: Path, console: Console) -> None:
-    from autoenchorder.commands.evaluate import metrics_table, win_rate_table  # noqa: PLC0415
-    from autoenchorder.evaluate.report import analyse_study  # noqa: PLC0415
-    from autoenchorder.evaluate.rundir import read_run  # noqa: PLC0415
-
-    for study in read_run(run_dir):
-        report = analyse_study(study)
-        console.print(metrics_table(report))
-        wins = win_rate_table(report)
-        if wins is not None:
-            console.print(wins)
 
 
 class _Progress:
