@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from autoenchorder.data.dataset import PopularityDataset
@@ -13,6 +14,7 @@ from autoenchorder.data.splits import holdout_split
 from autoenchorder.errors import DataError, ModelError
 from autoenchorder.models import available_models, make_model, model_from_state
 from autoenchorder.models.base import popularity_classes
+from autoenchorder.train.loop import TrainSettings, seeded, train_module
 
 # Small but real training budgets: every network model trains in about a second here.
 FAST = {
@@ -303,3 +305,39 @@ def test_empty_and_short_sequences_do_not_crash_prediction(data) -> None:
     odd[1] = odd[1][:1]
     prediction = model.predict(replace(test, sequences=odd))
     assert np.isfinite(prediction).all() and prediction.shape == (len(test),)
+
+
+# ---------------------------------------------------------------- the training loop
+def _linear_fit(epochs: int, *, patience: int | None, restore_best: bool):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, generator=gen)
+    train = (x, x @ torch.tensor([1.0, -2.0, 0.5]))
+    val = (x, -train[1])  # the further training goes, the worse validation gets
+    with seeded(0):
+        module = torch.nn.Linear(3, 1)
+    settings = TrainSettings(
+        epochs=epochs, batch_size=16, lr=0.05, patience=patience, restore_best=restore_best
+    )
+    history = train_module(
+        module,
+        lambda m, b: ((m(b[0]).squeeze(-1) - b[1]) ** 2).mean(),
+        train,
+        val,
+        settings,
+        seed=0,
+        stage="linear",
+        quiet=True,
+    )
+    return module, history
+
+
+def test_loop_stops_early_and_restores_the_best_epoch() -> None:
+    module, history = _linear_fit(50, patience=3, restore_best=True)
+    val_losses = [h["val_loss"] for h in history]
+    best = int(np.argmin(val_losses))
+    assert len(history) == best + 1 + 3  # Keras's rule: stop after `patience` bad epochs
+    assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
+    best_module, _ = _linear_fit(best + 1, patience=None, restore_best=False)
+    assert np.array_equal(module.weight.detach().numpy(), best_module.weight.detach().numpy())
+    last_module, _ = _linear_fit(50, patience=3, restore_best=False)
+    assert not np.array_equal(last_module.weight.detach().numpy(), module.weight.detach().numpy())
