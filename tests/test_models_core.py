@@ -213,10 +213,12 @@ def test_beats_the_mean_on_a_learnable_task(key: str, data) -> None:
         assert len(stages) >= 2 and all("train_loss" in h for h in model.history_)
 
 
-@pytest.mark.parametrize("key", ["hitmusicnet-default", "autoenchorder-lstm"])
+@pytest.mark.parametrize("key", sorted(FAST))
 def test_overfits_a_tiny_dataset(key: str) -> None:
     tiny = latent_dataset(24, seed=4, max_len=6)
-    if key.startswith("autoenchorder"):
+    if key == "gbdt":
+        model = build(key, min_samples_leaf=1, early_stopping=False, max_iter=200)
+    elif key.startswith("autoenchorder"):
         model = build(key, epochs=400, patience=10_000, lr=3e-3, batch_size=8)
     else:
         # wider than HitMusicNet's 10-5-3 head, so that 20 rows can be memorised
