@@ -117,7 +117,7 @@ class GBDTBaseline(Model):
         if hasattr(self, "groups_"):
             return self.groups_
         groups = self.config.groups
-        return groups if isinstance(groups, tuple) else ()
+        return tuple(groups) if isinstance(groups, tuple | list) else ()
 
     def _fit(self, train: PopularityDataset, val: PopularityDataset | None) -> None:
         cfg = self.config

@@ -187,7 +187,7 @@ class HitMusicNet(Model):
         groups = self.config.groups
         if groups == "audio-only":
             return ("lowlevel",)
-        return groups if isinstance(groups, tuple) else ()
+        return tuple(groups) if isinstance(groups, tuple | list) else ()
 
     # ------------------------------------------------------------------ fit
     def _fit(self, train: PopularityDataset, val: PopularityDataset | None) -> None:
