@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +15,20 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
+
 SHARED = REPO.parent / "shared"
 SHARED_AUDIO = SHARED / "audio"
 SHARED_DATA = SHARED / "data"
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # numba's on-disk cache (librosa's kernels and ours) is not safe for several processes
+    # compiling into it at once, and a test that kills a process mid-write could leave an
+    # entry that crashes every later load. Each pytest worker gets its own cache folder, set
+    # before numba is first imported; subprocesses of the worker inherit it.
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    if "numba" not in sys.modules:
+        os.environ["NUMBA_CACHE_DIR"] = str(REPO / ".cache" / "numba" / worker)
     try:
         import torch
 

@@ -144,10 +144,16 @@ def test_killed_extract_resumes_to_the_same_store(tmp_path):
     extract_corpus(corpus, reference)
 
     resumed = tmp_path / "resumed"
+    # The process is killed at a random point, perhaps while numba writes its cache: give it a
+    # copy of the cache so a truncated entry cannot break later tests.
+    numba_cache = tmp_path / "numba-cache"
+    if os.environ.get("NUMBA_CACHE_DIR") and Path(os.environ["NUMBA_CACHE_DIR"]).is_dir():
+        shutil.copytree(os.environ["NUMBA_CACHE_DIR"], numba_cache)
     proc = subprocess.Popen(
         [sys.executable, "-c", _RUN, str(corpus), str(resumed)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, "NUMBA_CACHE_DIR": str(numba_cache)},
     )
     deadline = time.monotonic() + 120
     shards = resumed / "shards"

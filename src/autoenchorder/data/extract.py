@@ -205,6 +205,18 @@ def process_item(item: WorkItem, compat: str) -> dict:
 
 
 # ---------------------------------------------------------------------------- parent side
+def _compile_kernels_once(compat: str) -> None:
+    """Run the feature code once here, so workers load compiled kernels instead of racing.
+
+    librosa's and our numba kernels are cached on disk; several processes compiling into the
+    same cache at once can leave an entry that crashes every later load.
+    """
+    from autoenchorder.audio.lowlevel import extract_lowlevel  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    extract_lowlevel(0.1 * rng.standard_normal(22050).astype(np.float32), 22050, compat=compat)
+
+
 def _results_in_process(items: list[WorkItem], compat: str) -> Iterator[tuple[WorkItem, dict]]:
     for item in items:
         yield item, process_item(item, compat)
@@ -297,6 +309,7 @@ def extract_corpus(
     items, skipped = plan_work(audio_dir, store, embedder=embedder, retry_failed=retry_failed)
     summary = ExtractSummary(total=len(items) + skipped, skipped=skipped)
     if workers > 1 and len(items) > 1:
+        _compile_kernels_once(compat)
         threads = max(1, (os.cpu_count() or 1) // workers)
         initargs = (embedder, embedder_options, threads, True)
         results = _results_in_pool(items, compat, workers, initargs)
