@@ -528,28 +528,13 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
 
 
 class _Progress:
-    """A one-task rich progress bar used as ``with _Progress(console, label, total) as advance``."""
+    """A one-task progress bar used as ``with _Progress(console, label, total) as advance``."""
 
     def __init__(self, console: Console, label: str, total: int) -> None:
-        from rich.progress import (  # noqa: PLC0415
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from autoenchorder.progress import counting_progress  # noqa: PLC0415
 
-        self._bar = Progress(
-            TextColumn(f"[bold]{label}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-        )
-        self._task = self._bar.add_task(label, total=total)
+        self._bar = counting_progress(label, unit="songs", console=console)
+        self._task = self._bar.add_task(label, total=total, note="")
 
     def __enter__(self) -> Callable[[], None]:
         self._bar.start()

@@ -7,14 +7,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from autoenchorder.data.procedural.generate import (
@@ -24,6 +16,7 @@ from autoenchorder.data.procedural.generate import (
     CorpusSummary,
     write_corpus,
 )
+from autoenchorder.progress import counting_progress
 
 
 def print_summary(summary: CorpusSummary, seconds: float, console: Console) -> None:
@@ -115,24 +108,13 @@ def make(
         sample_rate=SAMPLE_RATE,
     )
     console = Console()
-    progress = Progress(
-        TextColumn("[bold]rendering"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet,
-    )
+    progress = counting_progress("rendering", unit="songs", console=console, disable=quiet)
     start = time.perf_counter()
     with progress:
-        task = progress.add_task("songs", total=n, rate="")
+        task = progress.add_task("songs", total=n, note="")
 
         def advance(_: str) -> None:
-            done = progress.tasks[task].completed + 1
-            rate = done / max(time.perf_counter() - start, 1e-9)
-            progress.update(task, advance=1, rate=f"{rate:.1f} songs/s")
+            progress.update(task, advance=1)
 
         summary = write_corpus(config, out, workers=workers, on_song=advance)
     print_summary(summary, time.perf_counter() - start, console)

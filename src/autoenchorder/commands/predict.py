@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from autoenchorder.predict import PredictionFailure, Predictor, SongPrediction, expand_paths
+from autoenchorder.progress import counting_progress
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 #: Columns of ``--csv`` (a failed file has only ``path`` and ``error``).
@@ -151,23 +151,16 @@ def command(
     failures: list[PredictionFailure] = []
     files = expand_paths(songs, failures)
     predictions: list[SongPrediction] = []
-    with Progress(
-        TextColumn("scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=len(files) < 2,
-    ) as bar:
-        task = bar.add_task("scoring", total=len(files), rate="")
+    progress = counting_progress(
+        "scoring", unit="songs", console=err, transient=True, disable=len(files) < 2
+    )
+    with progress as bar:
+        task = bar.add_task("scoring", total=len(files), note="")
         for path in files:
             scored, failed = predictor.predict_many([path])
             predictions += scored
             failures += failed
-            speed = bar.tasks[0].speed
-            bar.update(task, advance=1, rate=f"{speed:.1f} songs/s" if speed else "")
+            bar.update(task, advance=1, note=f"[red]{len(failures)} failed" if failures else "")
     if as_json:
         json.dump(
             {

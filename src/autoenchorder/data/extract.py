@@ -379,41 +379,18 @@ def _embedder_identity(name: str, options: dict) -> dict:
 
 
 class _ProgressBar:
-    """A rich progress bar with rate, ETA and running done / failed counts."""
+    """The extract progress bar, with the running count of failed files as its note."""
 
     def __init__(self, total: int) -> None:
-        from rich.progress import (  # noqa: PLC0415
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from autoenchorder.progress import counting_progress  # noqa: PLC0415
 
-        self._progress = Progress(
-            TextColumn("[bold]extract"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("[red]{task.fields[failed]}"),
-        )
-        self._task = self._progress.add_task("extract", total=total, rate="", failed="")
-        self._started = time.perf_counter()
+        self._progress = counting_progress("extract", unit="files")
+        self._task = self._progress.add_task("extract", total=total, note="")
         self._progress.start()
 
     def advance(self, summary: ExtractSummary) -> None:
-        n = summary.done + summary.failed
-        rate = n / max(time.perf_counter() - self._started, 1e-9)
-        self._progress.update(
-            self._task,
-            advance=1,
-            rate=f"{rate:.2f} files/s",
-            failed=f"{summary.failed} failed" if summary.failed else "",
-        )
+        note = f"[red]{summary.failed} failed" if summary.failed else ""
+        self._progress.update(self._task, advance=1, note=note)
 
     def close(self) -> None:
         self._progress.stop()

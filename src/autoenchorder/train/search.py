@@ -35,17 +35,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from autoenchorder.config import STUDY_GRID, ConfigError, dumps_toml
 from autoenchorder.errors import ModelError
+from autoenchorder.progress import counting_progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -249,14 +242,11 @@ def _work(
 @contextlib.contextmanager
 def _progress_bar(spec: SearchSpec, *, enabled: bool) -> Iterator[Callable[[Any], None]]:
     """Yield ``update(study)``, which shows how many of the budget's trials have finished."""
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("trials"), TimeElapsedColumn(), TimeRemainingColumn(),
-               TextColumn("{task.fields[best]}"))
     if not enabled:
         yield lambda study: None
         return
-    with Progress(*columns) as bar:
-        task = bar.add_task(spec.study_name, total=spec.budget, best="")
+    with counting_progress(f"search {spec.study_name}", unit="trials") as bar:
+        task = bar.add_task(spec.study_name, total=spec.budget, note="")
 
         def update(study: optuna.Study) -> None:
             trials = study.get_trials(deepcopy=False)
@@ -266,7 +256,7 @@ def _progress_bar(spec: SearchSpec, *, enabled: bool) -> Iterator[Callable[[Any]
             if values:
                 pick = min if spec.direction == "minimize" else max
                 best = f"best {spec.metric} {pick(values):.4g}"
-            bar.update(task, completed=min(finished, spec.budget), best=best)
+            bar.update(task, completed=min(finished, spec.budget), note=best)
 
         yield update
 
