@@ -21,7 +21,8 @@ from scipy.stats import spearmanr
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from autoenchorder.evaluate.bootstrap import paired_bootstrap, resample_blocks
-from autoenchorder.evaluate.report import ReportSettings, write_report
+from autoenchorder.evaluate.output import write_report
+from autoenchorder.evaluate.report import ReportSettings
 from autoenchorder.evaluate.rundir import RunWriter
 
 

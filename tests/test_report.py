@@ -7,7 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from autoenchorder.errors import DataError
-from autoenchorder.evaluate.report import ReportSettings, write_report
+from autoenchorder.evaluate.output import write_report
+from autoenchorder.evaluate.report import ReportSettings
 from autoenchorder.evaluate.rundir import (
     RunWriter,
     find_studies,

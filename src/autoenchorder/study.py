@@ -510,7 +510,7 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
     import torch  # noqa: PLC0415
 
     from autoenchorder.commands.evaluate import print_headlines  # noqa: PLC0415
-    from autoenchorder.evaluate.report import write_report  # noqa: PLC0415
+    from autoenchorder.evaluate.output import write_report  # noqa: PLC0415
 
     console = console or Console()
     settings.out.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from autoenchorder.evaluate.html import FORMATS, LABELS
-from autoenchorder.evaluate.report import ReportSettings, StudyReport, write_report
+from autoenchorder.evaluate.output import write_report
+from autoenchorder.evaluate.report import ReportSettings, StudyReport
 from autoenchorder.evaluate.rundir import Study
 
 #: Columns of the terminal's metric table, per task, for wide and for narrow terminals.
