@@ -261,8 +261,8 @@ def test_predict_with_the_real_musicnn_embedder(shared_audio, tmp_path):
     [([-1.0, 2.14, 0.5], "1:15 (+2.1)"), ([-1.0, -0.2, -3.0], "—"), ([], "—")],
 )
 def test_strongest_moment(values, expected):
-    from autoenchorder.commands.predict import strongest_moment
     from autoenchorder.predict import SongPrediction
+    from autoenchorder.terminal import strongest_moment
 
     starts = [0.0, 75.0, 150.0]
     contributions = [

@@ -477,8 +477,8 @@ def score_held_out_songs(
 ) -> None:
     """The user path: bundle Autoen-chorder, then score a few held-out songs from their files."""
     from autoenchorder.bundle import feature_spec_from_dataset, save_bundle  # noqa: PLC0415
-    from autoenchorder.commands.predict import results_table  # noqa: PLC0415
     from autoenchorder.predict import Predictor  # noqa: PLC0415
+    from autoenchorder.terminal import results_table  # noqa: PLC0415
 
     model = procedural["models"].get("autoenchorder")
     if model is None:
@@ -509,8 +509,8 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
     """Run the whole study; return the path of the HTML report."""
     import torch  # noqa: PLC0415
 
-    from autoenchorder.commands.evaluate import print_headlines  # noqa: PLC0415
     from autoenchorder.evaluate.output import write_report  # noqa: PLC0415
+    from autoenchorder.terminal import print_headlines  # noqa: PLC0415
 
     console = console or Console()
     settings.out.mkdir(parents=True, exist_ok=True)

@@ -8,15 +8,12 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from autoenchorder.predict import PredictionFailure, Predictor, SongPrediction, expand_paths
 from autoenchorder.progress import counting_progress
+from autoenchorder.terminal import results_table
 
-_BLOCKS = "▁▂▃▄▅▆▇█"
 #: Columns of ``--csv`` (a failed file has only ``path`` and ``error``).
 CSV_FIELDS: tuple[str, ...] = (
     "path",
@@ -29,60 +26,6 @@ CSV_FIELDS: tuple[str, ...] = (
     "window_sd",
     "error",
 )
-_BAND_STYLE = {"low": "red", "mid": "yellow", "high": "green"}
-
-
-def contribution_strip(prediction: SongPrediction, *, width: int = 16) -> Text:
-    """Draw the per-frame contributions as a coloured bar strip (green up, red down)."""
-    values = np.array([c["contribution"] for c in prediction.contributions], dtype=float)
-    if values.size == 0:
-        return Text("—", style="dim")
-    if values.size > width:  # average neighbouring frames down to the strip's width
-        values = np.array([chunk.mean() for chunk in np.array_split(values, width)])
-    scale = float(np.max(np.abs(values))) or 1.0
-    text = Text()
-    for value in values:
-        level = int(round(abs(value) / scale * (len(_BLOCKS) - 1)))
-        text.append(_BLOCKS[level], style="green" if value >= 0 else "red")
-    return text
-
-
-def strongest_moment(prediction: SongPrediction) -> str:
-    """The stretch of audio that raised the prediction most, as ``m:ss (+points)``."""
-    if not prediction.contributions:
-        return "—"
-    best = max(prediction.contributions, key=lambda c: c["contribution"])
-    if best["contribution"] <= 0:
-        return "—"
-    minutes, seconds = divmod(int(best["start"]), 60)
-    return f"{minutes}:{seconds:02d} (+{best['contribution']:.1f})"
-
-
-def results_table(predictions: list[SongPrediction]) -> Table:
-    """Tabulate the predictions for the terminal."""
-    table = Table(header_style="bold", title="predicted popularity (0-100)", title_justify="left")
-    table.add_column("song", min_width=16, overflow="fold")
-    table.add_column("popularity", justify="right", min_width=10)
-    table.add_column("band")
-    table.add_column("± sd", justify="right")
-    table.add_column("length", justify="right")
-    table.add_column("timeline")
-    table.add_column("peak", no_wrap=True)
-    for p in predictions:
-        sd = "—" if not np.isfinite(p.uncertainty) else f"{p.uncertainty:.1f}"
-        score = "—" if not np.isfinite(p.popularity) else f"{p.popularity:.1f}"
-        if p.class_probabilities:
-            score = ", ".join(f"{k} {v:.2f}" for k, v in p.class_probabilities.items())
-        table.add_row(
-            Path(p.path).name,
-            score,
-            Text(p.band, style=_BAND_STYLE.get(p.band, "")),
-            sd,
-            f"{p.duration:.0f} s",
-            contribution_strip(p),
-            strongest_moment(p),
-        )
-    return table
 
 
 def write_csv(predictions: list[SongPrediction], failures: list[PredictionFailure]) -> None:
