@@ -36,6 +36,7 @@ def test_quick_demo_runs_end_to_end(tmp_path, shared_data, capsys):
     musicoset = pd.read_parquet(out / "musicoset" / "predictions.parquet")
     assert {"gbdt", "gbdt+metadata", "hitmusicnet"} <= set(musicoset["model"])
 
-    bundle = out / "bundles" / "autoenchorder"
-    assert (bundle / "bundle.json").is_file()
-    assert "predicted" in printed and "report:" in printed
+    bundles = out / "bundles" / "autoenchorder"
+    assert sorted(p.name for p in bundles.iterdir()) == ["seed-0", "seed-1"]
+    assert all((p / "bundle.json").is_file() for p in bundles.iterdir())
+    assert "predicted" in printed and "ensemble" in printed and "report:" in printed

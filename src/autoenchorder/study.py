@@ -71,6 +71,8 @@ class DemoSettings:
         Keys of the models to run in each study (None: all of them).
     n_predict : int
         Held-out songs scored by the predictor at the end.
+    ensemble : int
+        Seeds of Autoen-chorder in the predictor's bundle (their spread is the uncertainty).
     torch_threads : int
         Threads torch uses for training (the models are small: 1 is fastest on 2 cores).
     """
@@ -87,7 +89,8 @@ class DemoSettings:
     musicoset_root: Path | None = None
     musicoset_rows: int | None = None
     models: tuple[str, ...] | None = None
-    n_predict: int = 4
+    n_predict: int = 5
+    ensemble: int = 3
     torch_threads: int = 1
 
     @classmethod
@@ -99,7 +102,8 @@ class DemoSettings:
             max_duration=12.0,
             epochs_scale=0.25,
             learning_curve=(),
-            n_predict=2,
+            n_predict=3,
+            ensemble=2,
             musicoset_rows=3000,
             models=(
                 "mean",
@@ -475,7 +479,11 @@ def run_musicoset_study(settings: DemoSettings, console: Console) -> None:
 def score_held_out_songs(
     settings: DemoSettings, procedural: dict[str, Any], console: Console
 ) -> None:
-    """The user path: bundle Autoen-chorder, then score a few held-out songs from their files."""
+    """The user path: bundle Autoen-chorder, then score a few held-out songs from their files.
+
+    The bundle is an ensemble of the study's model and ``ensemble - 1`` more seeds, fitted on
+    the same training rows, so each prediction comes with the ensemble's spread.
+    """
     from autoenchorder.bundle import feature_spec_from_dataset, save_bundle  # noqa: PLC0415
     from autoenchorder.predict import Predictor  # noqa: PLC0415
     from autoenchorder.terminal import results_table  # noqa: PLC0415
@@ -485,24 +493,43 @@ def score_held_out_songs(
         return
     console.rule("[bold]5 - scoring held-out songs with the trained bundle")
     ds, split = procedural["dataset"], procedural["split"]
-    bundle = save_bundle(
-        model,
-        settings.out / "bundles" / "autoenchorder",
-        feature_spec=feature_spec_from_dataset(ds, groups=["lowlevel"]),
-        extra={"dataset": "procedural", "split": split.kind, "seed": settings.seed},
-    )
+    members = [model]
+    if settings.ensemble > 1:
+        run = next(r for r in procedural_models(settings) if r.key == "autoenchorder")
+        train_all, _ = split.apply(ds)
+        train, val = split_train_val(train_all, val_size=0.15, seed=settings.seed)
+        for k in range(1, settings.ensemble):
+            options = {
+                **_scaled_epochs(run.model, settings.epochs_scale),
+                **run.config,
+                "seed": settings.seed + k,
+                "quiet": True,
+            }
+            members.append(make_model(run.model, **options).fit(train, val))
+    folder = settings.out / "bundles" / "autoenchorder"
+    for k, member in enumerate(members):
+        save_bundle(
+            member,
+            folder / f"seed-{settings.seed + k}",
+            feature_spec=feature_spec_from_dataset(ds, groups=["lowlevel"]),
+            extra={"dataset": "procedural", "split": split.kind, "seed": settings.seed + k},
+        )
     audio = {p.with_suffix("").name: p for p in (procedural["corpus"] / "audio").rglob("*.*")}
     truth = dict(zip(ds.ids, ds.y, strict=True))
-    songs = [audio[i] for i in split.test_ids[: settings.n_predict] if i in audio]
-    predictor = Predictor.load(bundle)
+    # A few held-out songs spread over the popularity range, low to high.
+    test_ids = sorted((i for i in split.test_ids if i in audio), key=lambda i: truth[i])
+    picks = np.unique(np.linspace(0, len(test_ids) - 1, settings.n_predict).round().astype(int))
+    songs = [audio[test_ids[k]] for k in picks]
+    predictor = Predictor.load(folder)
     predictions = [predictor.predict(song) for song in songs]
     console.print(results_table(predictions))
     for song, prediction in zip(songs, predictions, strict=True):
         console.print(
-            f"  {song.name}: predicted {prediction.popularity:.1f}, "
+            f"  {song.name}: predicted {prediction.popularity:.1f} "
+            f"+- {prediction.uncertainty:.1f} ({prediction.uncertainty_method}), "
             f"true {truth[song.with_suffix('').name]:.1f}"
         )
-    console.print(f"bundle: {bundle}   (try: autoenchorder predict SONG --model {bundle})")
+    console.print(f"bundles: {folder}   (try: autoenchorder predict SONG --model {folder})")
 
 
 def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
