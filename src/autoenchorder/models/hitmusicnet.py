@@ -56,6 +56,7 @@ from autoenchorder.models.base import (
 from autoenchorder.models.blocks import (
     DenseAutoencoder,
     HitMusicNetRegressor,
+    autoencoder_widths,
     hmn_autoencoder_widths,
     hmn_regressor_widths,
     init_xavier,
@@ -90,6 +91,10 @@ _FAITHFUL: dict[str, Any] = dict(
     epochs=100,
     patience=5,
     restore_best=False,
+    log_inputs=False,
+    min_code=1,
+    min_width=0,
+    skip_inputs=False,
 )
 
 
@@ -108,6 +113,18 @@ class HitMusicNetConfig(ModelConfig):
         dataset is then binned into HitMusicNet's three classes).
     compress : str
         Code size rule: ``"auto"`` d/5, ``"high"`` d/7, ``"small"`` d/4.
+    min_code : int
+        Smallest code width (capped at d); a rule giving less drops the hidden autoencoder
+        layers not wider than the code (13 descriptors: 13 -> 8 instead of 13 -> 6 -> 4 -> 3).
+    min_width : int
+        Smallest hidden width of the regressor (0: the alpha / beta / gamma rule alone).
+    skip_inputs : bool
+        Feed the regressor the scaled inputs beside the scaled code (``[code, x]``), so what
+        the code drops is still reachable; the alpha / beta / gamma widths then scale with
+        ``code + d``.
+    log_inputs : bool
+        ``log1p`` the heavy-tailed columns (all values >= 0, skewness > 2 on the training
+        rows, e.g. artist followers) before the input scaler.
     alpha, beta, gamma : float
         Regressor widths as fractions of the code size.
     n_layers : int
@@ -136,6 +153,10 @@ class HitMusicNetConfig(ModelConfig):
     groups: tuple[str, ...] | str | None = None
     task: str = "auto"
     compress: str = "small"
+    min_code: int = 8
+    min_width: int = 32
+    skip_inputs: bool = True
+    log_inputs: bool = True
     alpha: float = 1.0
     beta: float = 0.5
     gamma: float = 1 / 3
@@ -199,12 +220,14 @@ class HitMusicNet(Model):
         train, val = split_validation(train, val, fraction=cfg.val_fraction, seed=cfg.seed)
         device = resolve_device(cfg.device)
 
-        self.input_scaler_ = ColumnScaler(cfg.input_scaler).fit(train.features(self.groups_))
+        features = train.features(self.groups_)
+        self.log_columns_ = _heavy_tailed(features) if cfg.log_inputs else _no_columns(features)
+        self.input_scaler_ = ColumnScaler(cfg.input_scaler).fit(self._logged(features))
         x_train, x_val = self._inputs(train, device), self._inputs(val, device)
         y_train, y_val = self._targets(train, fit=True), self._targets(val)
 
         with seeded(cfg.seed):
-            widths = hmn_autoencoder_widths(x_train.shape[1], compress=cfg.compress)
+            widths = self._autoencoder_widths(x_train.shape[1])
             output = "sigmoid" if cfg.input_scaler == "minmax" else "linear"
             self.autoencoder_ = DenseAutoencoder(widths, output=output)
             init_xavier(self.autoencoder_)  # Keras's glorot-uniform weights, zero biases
@@ -229,14 +252,15 @@ class HitMusicNet(Model):
             )
             code_train = self._encode(x_train)
             self.code_scaler_ = ColumnScaler(cfg.code_scaler).fit(code_train.cpu().numpy())
-            c_train, c_val = self._scale_codes(code_train), self._scale_codes(self._encode(x_val))
+            c_train, c_val = self._head_inputs(x_train), self._head_inputs(x_val)
 
-            code = self.autoencoder_.code_size
+            d_head = c_train.shape[1]
             hidden = hmn_regressor_widths(
-                code, alpha=cfg.alpha, beta=cfg.beta, gamma=cfg.gamma, n_layers=cfg.n_layers
+                d_head, alpha=cfg.alpha, beta=cfg.beta, gamma=cfg.gamma, n_layers=cfg.n_layers
             )
+            hidden = tuple(max(w, cfg.min_width) for w in hidden)
             out = 1 if self.task_ == "regression" else len(self.class_names_)
-            self.regressor_ = HitMusicNetRegressor(code, hidden, out=out, dropout=cfg.dropout)
+            self.regressor_ = HitMusicNetRegressor(d_head, hidden, out=out, dropout=cfg.dropout)
             init_xavier(self.regressor_)
             self.regressor_.to(device)
             classification = self.task_ == "classification"
@@ -310,16 +334,33 @@ class HitMusicNet(Model):
         device = next(self.regressor_.parameters()).device
         self.autoencoder_.eval()
         self.regressor_.eval()
-        codes = self._scale_codes(self._encode(self._inputs(ds, device)))
-        out = predict_batches(self.regressor_, (codes,)).cpu().double().numpy()
+        head_inputs = self._head_inputs(self._inputs(ds, device))
+        out = predict_batches(self.regressor_, (head_inputs,)).cpu().double().numpy()
         if self.task_ == "classification":
             return torch.softmax(torch.from_numpy(out), dim=1).numpy()
         return np.clip(self.target_scaler_.inverse_transform(out), 0.0, 100.0)
 
     # ------------------------------------------------------------------ helpers
+    def _autoencoder_widths(self, d: int) -> tuple[int, ...]:
+        cfg = self.config
+        widths = hmn_autoencoder_widths(d, compress=cfg.compress)
+        if widths[-1] >= cfg.min_code:
+            return widths
+        return autoencoder_widths(d, code=min(d, cfg.min_code))
+
+    def _logged(self, features: np.ndarray) -> np.ndarray:
+        x = np.asarray(features, dtype=np.float64).copy()
+        x[:, self.log_columns_] = np.log1p(np.maximum(x[:, self.log_columns_], 0.0))
+        return x
+
     def _inputs(self, ds: PopularityDataset, device: torch.device) -> torch.Tensor:
-        x = self.input_scaler_.transform(ds.features(self.groups_))
+        x = self.input_scaler_.transform(self._logged(ds.features(self.groups_)))
         return torch.as_tensor(x, dtype=torch.float32, device=device)
+
+    def _head_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Scaled codes of inputs ``x`` (N, d), with ``x`` beside them if ``skip_inputs``."""
+        codes = self._scale_codes(self._encode(x))
+        return torch.cat([codes, x], dim=1) if self.config.skip_inputs else codes
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         self.autoencoder_.eval()
@@ -344,6 +385,7 @@ class HitMusicNet(Model):
             **module_arrays("autoencoder", self.autoencoder_),
             **module_arrays("regressor", self.regressor_),
             **self.input_scaler_.to_arrays("input_scaler"),
+            "input_log": self.log_columns_.astype(np.uint8),
             **self.code_scaler_.to_arrays("code_scaler"),
         }
         if self.task_ == "regression":
@@ -360,16 +402,31 @@ class HitMusicNet(Model):
         self.autoencoder_ = DenseAutoencoder(state["ae_widths"], output=output)
         load_module_arrays(self.autoencoder_, "autoencoder", arrays)
         out = 1 if self.task_ == "regression" else len(self.class_names_)
+        d_head = self.autoencoder_.code_size + (len(self.feature_names_) if cfg.skip_inputs else 0)
         self.regressor_ = HitMusicNetRegressor(
-            self.autoencoder_.code_size, state["regressor_hidden"], out=out, dropout=cfg.dropout
+            d_head, state["regressor_hidden"], out=out, dropout=cfg.dropout
         )
         load_module_arrays(self.regressor_, "regressor", arrays)
         self.autoencoder_.eval()
         self.regressor_.eval()
         self.input_scaler_ = ColumnScaler.from_arrays(cfg.input_scaler, arrays, "input_scaler")
+        self.log_columns_ = np.asarray(arrays["input_log"], dtype=bool)
         self.code_scaler_ = ColumnScaler.from_arrays(cfg.code_scaler, arrays, "code_scaler")
         if self.task_ == "regression":
             self.target_scaler_ = ColumnScaler.from_arrays("minmax", arrays, "target_scaler")
+
+
+def _heavy_tailed(x: np.ndarray) -> np.ndarray:
+    """Mask of the columns of ``x`` (N, F) that are >= 0 with skewness > 2: shape (F,), bool."""
+    x = np.asarray(x, dtype=np.float64)
+    sd = x.std(axis=0)
+    centred = x - x.mean(axis=0)
+    skew = np.where(sd > 0, (centred**3).mean(axis=0) / np.where(sd > 0, sd, 1.0) ** 3, 0.0)
+    return (x.min(axis=0) >= 0) & (skew > 2.0)
+
+
+def _no_columns(x: np.ndarray) -> np.ndarray:
+    return np.zeros(np.asarray(x).shape[1], dtype=bool)
 
 
 def _mse_loss(module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
