@@ -24,7 +24,7 @@ FAST = {
     ),
     "hitmusicnet-default": (
         "hitmusicnet",
-        dict(ae_epochs=30, ae_batch_size=32, batch_size=16, epochs=80, patience=15),
+        dict(ae_epochs=30, ae_batch_size=32, batch_size=16, epochs=80, patience=15, n_seeds=2),
     ),
     "autoenchorder-lstm": (
         "autoenchorder",
@@ -239,6 +239,42 @@ def test_overfits_a_tiny_dataset(key: str) -> None:
     assert mae(model.predict(train), train.y) < 0.35 * spread
 
 
+def descriptor_dataset(n: int, *, seed: int) -> PopularityDataset:
+    """13 descriptor-like columns (MusicOSet's width): uniform, binary, key-like and one
+    heavy-tailed column; popularity depends non-linearly on four of them."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n, 13))
+    x[:, 2] = rng.integers(0, 12, size=n)  # key
+    x[:, 4] = rng.integers(0, 2, size=n)  # mode
+    x[:, 11] = rng.lognormal(12.0, 1.0, size=n)  # duration-like, heavy tail
+    signal = (
+        2.0 * np.sin(3.0 * x[:, 0])
+        - 1.5 * x[:, 1] ** 2
+        + 0.8 * x[:, 4]
+        + 0.6 * (np.log(x[:, 11]) - 12.0)
+    )
+    columns = [f"descriptor_{j}" for j in range(13)]
+    return PopularityDataset(
+        ids=np.array([f"d{i:04d}" for i in range(n)]),
+        y=np.clip(40 + 10 * signal + 3 * rng.normal(size=n), 0, 100),
+        tabular=pd.DataFrame(x, columns=columns),
+        column_groups={"descriptors": columns},
+        name="narrow",
+    )
+
+
+def test_default_setting_learns_from_13_descriptors() -> None:
+    ds = descriptor_dataset(600, seed=11)
+    split = holdout_split(ds, test_size=0.25, seed=0, stratify=False, group=None)
+    train, test = ds.subset(split.train_ids), ds.subset(split.test_ids)
+    model = make_model(
+        "hitmusicnet", groups=("descriptors",), ae_epochs=30, epochs=150, n_seeds=1, quiet=True
+    ).fit(train)
+    assert model.autoencoder_.widths == (13, 8)  # d/4 = 3 is under the minimum code of 8
+    baseline = make_model("mean").fit(train).predict(test)
+    assert mae(model.predict(test), test.y) < 0.7 * mae(baseline, test.y)
+
+
 # ---------------------------------------------------------------- no leakage, reproducibility
 @pytest.mark.parametrize(
     "key", ["gbdt", "hitmusicnet-faithful", "hitmusicnet-default", "autoenchorder-lstm"]
@@ -278,7 +314,15 @@ def test_same_seed_same_predictions_other_seed_differs(key: str, data) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["mean", "random-normal", "gbdt", "hitmusicnet-faithful", "autoenchorder-lstm"]
+    "key",
+    [
+        "mean",
+        "random-normal",
+        "gbdt",
+        "hitmusicnet-faithful",
+        "hitmusicnet-default",
+        "autoenchorder-lstm",
+    ],
 )
 def test_state_round_trip_predicts_identically(key: str, data) -> None:
     train, test = data

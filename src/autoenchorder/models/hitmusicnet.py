@@ -95,6 +95,7 @@ _FAITHFUL: dict[str, Any] = dict(
     min_code=1,
     min_width=0,
     skip_inputs=False,
+    n_seeds=1,
 )
 
 
@@ -145,6 +146,9 @@ class HitMusicNetConfig(ModelConfig):
         Keep the best validation epoch's weights (the original keeps the last).
     class_weights : bool
         Balanced class weights for the classification loss (as the original).
+    n_seeds : int
+        Regressor heads trained on the same codes from seeds ``seed``, ``seed + 1`` ...;
+        the prediction is their mean (of class probabilities in the 3-class mode).
     val_fraction : float
         Share of ``train`` carved out (seeded) for early stopping when no ``val`` is given.
     """
@@ -178,6 +182,7 @@ class HitMusicNetConfig(ModelConfig):
     patience: int = 20
     restore_best: bool = True
     class_weights: bool = True
+    n_seeds: int = 3
     val_fraction: float = 0.1
 
     @classmethod
@@ -260,9 +265,6 @@ class HitMusicNet(Model):
             )
             hidden = tuple(max(w, cfg.min_width) for w in hidden)
             out = 1 if self.task_ == "regression" else len(self.class_names_)
-            self.regressor_ = HitMusicNetRegressor(d_head, hidden, out=out, dropout=cfg.dropout)
-            init_xavier(self.regressor_)
-            self.regressor_.to(device)
             classification = self.task_ == "classification"
             settings = TrainSettings(
                 epochs=cfg.epochs,
@@ -277,17 +279,27 @@ class HitMusicNet(Model):
             )
             y_train, y_val = y_train.to(device), y_val.to(device)
             loss_fn = self._classification_loss(y_train) if classification else _mse_loss
-            self.history_ += train_module(
-                self.regressor_,
-                loss_fn,
-                (c_train, y_train),
-                (c_val, y_val),
-                settings,
-                seed=cfg.seed,
-                stage="regressor",
-                metrics=_accuracy if classification else _mae,
-                quiet=cfg.quiet,
-            )
+            if cfg.n_seeds < 1:
+                raise ModelError(f"n_seeds must be at least 1, not {cfg.n_seeds}")
+            self.regressors_ = []
+            for i in range(cfg.n_seeds):
+                if i > 0:  # the first head draws from the stream seeded above, as with one head
+                    torch.manual_seed(cfg.seed + i)
+                regressor = HitMusicNetRegressor(d_head, hidden, out=out, dropout=cfg.dropout)
+                init_xavier(regressor)
+                regressor.to(device)
+                self.history_ += train_module(
+                    regressor,
+                    loss_fn,
+                    (c_train, y_train),
+                    (c_val, y_val),
+                    settings,
+                    seed=cfg.seed + i,
+                    stage="regressor" if cfg.n_seeds == 1 else f"regressor {i + 1}",
+                    metrics=_accuracy if classification else _mae,
+                    quiet=cfg.quiet,
+                )
+                self.regressors_.append(regressor)
 
     def _mode(self, train: PopularityDataset) -> str:
         task = self.config.task
@@ -331,14 +343,18 @@ class HitMusicNet(Model):
     def _predict(self, ds: PopularityDataset) -> np.ndarray:
         if ds.feature_names(self.groups_) != self.feature_names_:
             raise ModelError("the dataset's feature columns differ from the training columns")
-        device = next(self.regressor_.parameters()).device
+        device = next(self.autoencoder_.parameters()).device
         self.autoencoder_.eval()
-        self.regressor_.eval()
         head_inputs = self._head_inputs(self._inputs(ds, device))
-        out = predict_batches(self.regressor_, (head_inputs,)).cpu().double().numpy()
+        outs = []
+        for regressor in self.regressors_:
+            regressor.eval()
+            out = predict_batches(regressor, (head_inputs,)).cpu().double()
+            outs.append(torch.softmax(out, dim=1) if self.task_ == "classification" else out)
+        mean = torch.stack(outs).mean(dim=0).numpy()  # the heads' mean (of probabilities)
         if self.task_ == "classification":
-            return torch.softmax(torch.from_numpy(out), dim=1).numpy()
-        return np.clip(self.target_scaler_.inverse_transform(out), 0.0, 100.0)
+            return mean
+        return np.clip(self.target_scaler_.inverse_transform(mean), 0.0, 100.0)
 
     # ------------------------------------------------------------------ helpers
     def _autoencoder_widths(self, d: int) -> tuple[int, ...]:
@@ -378,12 +394,17 @@ class HitMusicNet(Model):
             "class_names": getattr(self, "class_names_", None),
             "ae_widths": list(self.autoencoder_.widths),
             "regressor_hidden": [
-                m.out_features for m in self.regressor_.net if isinstance(m, torch.nn.Linear)
+                m.out_features for m in self.regressors_[0].net if isinstance(m, torch.nn.Linear)
             ][:-1],
+            "n_heads": len(self.regressors_),
         }
         arrays = {
             **module_arrays("autoencoder", self.autoencoder_),
-            **module_arrays("regressor", self.regressor_),
+            **{
+                k: v
+                for i, regressor in enumerate(self.regressors_)
+                for k, v in module_arrays(_head_prefix(i), regressor).items()
+            },
             **self.input_scaler_.to_arrays("input_scaler"),
             "input_log": self.log_columns_.astype(np.uint8),
             **self.code_scaler_.to_arrays("code_scaler"),
@@ -403,17 +424,25 @@ class HitMusicNet(Model):
         load_module_arrays(self.autoencoder_, "autoencoder", arrays)
         out = 1 if self.task_ == "regression" else len(self.class_names_)
         d_head = self.autoencoder_.code_size + (len(self.feature_names_) if cfg.skip_inputs else 0)
-        self.regressor_ = HitMusicNetRegressor(
-            d_head, state["regressor_hidden"], out=out, dropout=cfg.dropout
-        )
-        load_module_arrays(self.regressor_, "regressor", arrays)
+        self.regressors_ = []
+        for i in range(int(state.get("n_heads", 1))):
+            regressor = HitMusicNetRegressor(
+                d_head, state["regressor_hidden"], out=out, dropout=cfg.dropout
+            )
+            load_module_arrays(regressor, _head_prefix(i), arrays)
+            regressor.eval()
+            self.regressors_.append(regressor)
         self.autoencoder_.eval()
-        self.regressor_.eval()
         self.input_scaler_ = ColumnScaler.from_arrays(cfg.input_scaler, arrays, "input_scaler")
         self.log_columns_ = np.asarray(arrays["input_log"], dtype=bool)
         self.code_scaler_ = ColumnScaler.from_arrays(cfg.code_scaler, arrays, "code_scaler")
         if self.task_ == "regression":
             self.target_scaler_ = ColumnScaler.from_arrays("minmax", arrays, "target_scaler")
+
+
+def _head_prefix(i: int) -> str:
+    """Array-name prefix of the i-th regressor head (the first keeps the one-head name)."""
+    return "regressor" if i == 0 else f"regressor{i}"
 
 
 def _heavy_tailed(x: np.ndarray) -> np.ndarray:
