@@ -15,7 +15,7 @@ Architecture (reference/autoen-chorder-blog.md):
 
 Training runs in stages, each with early stopping on the validation split and the best epoch's
 weights kept: the two autoencoders (reconstruction MSE), then the regressor on the frozen codes;
-``finetune=True`` adds a last stage that trains everything end to end at a lower learning rate.
+``finetune=True`` (the default) adds a last stage that trains everything end to end.
 Every scaler and both autoencoders are fitted on the training rows only.
 """
 
@@ -86,9 +86,13 @@ class AutoenchorderConfig(ModelConfig):
     loss_mean, loss_alpha, loss_beta : float
         Outlier weighting (0.36, 2, 2 in the study); the sd is the training targets'.
     finetune : bool
-        Add an end-to-end stage (encoders and regressor) after the two-stage training.
+        Add an end-to-end stage (encoders and regressor) after the two-stage training. On by
+        default (our choice): on the 1,000-song procedural corpus it raised validation R^2
+        from 0.50 to 0.56 -- the reconstruction codes alone keep too little of the section
+        order (docs/models.md).
     finetune_epochs : int
     finetune_lr : float
+        1e-3 (our choice; 1e-4 gave validation R^2 0.52 on the same run).
     val_fraction : float
         Share of ``train`` carved out (seeded) for early stopping when no ``val`` is given.
     """
@@ -115,9 +119,9 @@ class AutoenchorderConfig(ModelConfig):
     loss_mean: float = 0.36
     loss_alpha: float = 2.0
     loss_beta: float = 2.0
-    finetune: bool = False
-    finetune_epochs: int = 50
-    finetune_lr: float = 1e-4
+    finetune: bool = True
+    finetune_epochs: int = 100
+    finetune_lr: float = 1e-3
     val_fraction: float = 0.1
 
 
