@@ -78,14 +78,14 @@ class DemoSettings:
     """
 
     out: Path
-    n_songs: int = 1000
+    n_songs: int = 3000
     min_duration: float = 10.0
     max_duration: float = 30.0
     seed: int = 0
     workers: int = 2
     embedder: str = "musicnn-msd"
     epochs_scale: float = 1.0
-    learning_curve: tuple[float, ...] = (0.25, 0.5)
+    learning_curve: tuple[float, ...] = (0.33, 0.67)
     musicoset_root: Path | None = None
     musicoset_rows: int | None = None
     models: tuple[str, ...] | None = None
@@ -415,7 +415,7 @@ def run_procedural_study(settings: DemoSettings, console: Console) -> dict[str, 
     if settings.learning_curve:
         console.print("learning curve ...")
         started = time.perf_counter()
-        curve_runs = [r for r in runs if r.key in ("hitmusicnet", "autoenchorder", "gbdt")]
+        curve_runs = [r for r in runs if r.key in ("hitmusicnet", "autoenchorder")]
         learning_curve(
             writer,
             curve_runs,
