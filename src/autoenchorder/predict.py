@@ -214,11 +214,14 @@ def _torch_modules(objects: Iterable[Any], seen: set[int] | None = None) -> list
         if id(obj) in seen:
             continue
         seen.add(id(obj))
-        for value in vars(obj).values():
-            if isinstance(value, nn.Module):
-                found.append(value)
-            elif isinstance(value, Model):
-                found.extend(_torch_modules([value], seen))
+        for attribute in vars(obj).values():
+            # A model may hold modules directly, in a list (several heads), or inside a model.
+            values = attribute if isinstance(attribute, list | tuple) else [attribute]
+            for value in values:
+                if isinstance(value, nn.Module):
+                    found.append(value)
+                elif isinstance(value, Model):
+                    found.extend(_torch_modules([value], seen))
     return found
 
 
