@@ -200,6 +200,14 @@ def _scaled_epochs(model: str, scale: float) -> dict[str, int]:
     return out
 
 
+def _new_model(run: ModelRun, *, seed: int, epochs_scale: float, quiet: bool = False):
+    """An unfitted model of ``run``: its config over the seed and the scaled epoch limits."""
+    options = {"seed": seed, **_scaled_epochs(run.model, epochs_scale), **run.config}
+    if quiet:
+        options["quiet"] = True
+    return make_model(run.model, **options)
+
+
 def fit_and_record(
     writer: RunWriter,
     run: ModelRun,
@@ -218,8 +226,7 @@ def fit_and_record(
     Model
         The fitted model.
     """
-    options = {"seed": seed, **_scaled_epochs(run.model, epochs_scale), **run.config}
-    model = make_model(run.model, **options)
+    model = _new_model(run, seed=seed, epochs_scale=epochs_scale)
     started = time.perf_counter()
     model.fit(train, val)
     fit_seconds = time.perf_counter() - started
@@ -310,13 +317,8 @@ def learning_curve(
         subset = train_all.take(np.sort(order[: max(10, int(round(fraction * len(train_all))))]))
         train, val = split_train_val(subset, val_size=0.15, seed=seed)
         for run in runs:
-            options = {
-                "seed": seed,
-                **_scaled_epochs(run.model, epochs_scale),
-                **run.config,
-                "quiet": True,
-            }
-            model = make_model(run.model, **options).fit(train, val)
+            model = _new_model(run, seed=seed, epochs_scale=epochs_scale, quiet=True)
+            model.fit(train, val)
             scores = regression_metrics(test.y, model.predict(test))
             writer.add_learning_curve(
                 [
@@ -499,13 +501,10 @@ def score_held_out_songs(
         train_all, _ = split.apply(ds)
         train, val = split_train_val(train_all, val_size=0.15, seed=settings.seed)
         for k in range(1, settings.ensemble):
-            options = {
-                **_scaled_epochs(run.model, settings.epochs_scale),
-                **run.config,
-                "seed": settings.seed + k,
-                "quiet": True,
-            }
-            members.append(make_model(run.model, **options).fit(train, val))
+            member = _new_model(
+                run, seed=settings.seed + k, epochs_scale=settings.epochs_scale, quiet=True
+            )
+            members.append(member.fit(train, val))
     folder = settings.out / "bundles" / "autoenchorder"
     for k, member in enumerate(members):
         save_bundle(
