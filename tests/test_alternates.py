@@ -22,7 +22,7 @@ FAST = {
                                       sequence_hidden=16, heads=2, width=32),
 }
 
-#: no early stopping, no dropout, many steps: the network should memorise 24 rows
+#: no early stopping, no dropout or frame noise, many steps: the network should memorise 24 rows
 MEMORISE = {
     "single-ae": dict(batch_size=8, ae_batch_size=8, epochs=150, ae_epochs=150, patience=1000,
                       ae_patience=1000, dropout=0.0, compress="small", lr=3e-3),
@@ -35,7 +35,8 @@ MEMORISE = {
                                      patience=1000, ae_patience=1000, dropout=0.0,
                                      compress="small", lr=3e-3)),
     "autoenchorder-transformer": dict(batch_size=8, ae_batch_size=8, epochs=150, ae_epochs=30,
-                                      patience=1000, sequence_hidden=16, heads=2, width=32),
+                                      patience=1000, sequence_hidden=16, heads=2, width=32,
+                                      dropout=0.0, frame_noise=0.0),
 }
 
 

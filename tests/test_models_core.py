@@ -30,6 +30,17 @@ FAST = {
         "autoenchorder",
         dict(ae_epochs=25, ae_batch_size=32, batch_size=16, epochs=60, sequence_hidden=16),
     ),
+    "autoenchorder-faithful": (
+        "autoenchorder",
+        dict(
+            setting="faithful",
+            ae_epochs=25,
+            ae_batch_size=32,
+            batch_size=16,
+            epochs=60,
+            sequence_hidden=16,
+        ),
+    ),
     "autoenchorder-transformer": (
         "autoenchorder",
         dict(
@@ -110,6 +121,53 @@ def test_settings_pick_defaults_and_overrides_win() -> None:
     assert faithful.restore_best is False and faithful.code_scaler == "minmax"
     default = make_model("hitmusicnet").config
     assert default.setting == "default" and default.restore_best is True
+
+
+def test_autoenchorder_settings_differ_where_documented() -> None:
+    faithful = make_model("autoenchorder", setting="faithful", dropout=0.05).config
+    assert (faithful.finetune, faithful.center_frames, faithful.frame_noise) == (False, False, 0)
+    assert faithful.dropout == 0.05  # an override wins over the setting
+    default = make_model("autoenchorder").config
+    assert default.setting == "default" and default.finetune and default.center_frames
+    assert default.frame_noise > 0 and default.dropout > 0
+    with pytest.raises(ModelError, match="setting"):
+        make_model("autoenchorder", setting="best-ever")
+
+
+def test_autoenchorder_stages_follow_the_setting(data) -> None:
+    train, _ = data
+    small = dict(epochs=3, ae_epochs=2)
+    faithful = build("autoenchorder-faithful", **small).fit(train)
+    assert {h["stage"] for h in faithful.history_} == {
+        "lowlevel-autoencoder",
+        "sequence-autoencoder",
+        "regressor",
+    }
+    default = build("autoenchorder-lstm", finetune_epochs=2, **small).fit(train)
+    assert "finetune" in {h["stage"] for h in default.history_}
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_centred_frames_ignore_a_song_level_offset(center: bool, data) -> None:
+    """With centring, the sequence branch sees only how a song's frames change over time."""
+    train, test = data
+    model = build("autoenchorder-lstm", epochs=3, ae_epochs=2, center_frames=center).fit(train)
+    rng = np.random.default_rng(0)
+    shifted = [s + rng.normal(size=(1, s.shape[1])).astype(np.float32) for s in test.sequences]
+    before = model.predict(test)
+    after = model.predict(replace(test, sequences=shifted))
+    if center:
+        np.testing.assert_allclose(after, before, atol=1e-4)
+    else:
+        assert np.abs(after - before).max() > 1e-3
+
+
+def test_frame_noise_is_for_training_only(data) -> None:
+    train, test = data
+    model = build("autoenchorder-lstm", epochs=3, ae_epochs=2, frame_noise=2.0).fit(train)
+    np.testing.assert_array_equal(model.predict(test), model.predict(test))
+    quiet = build("autoenchorder-lstm", epochs=3, ae_epochs=2, frame_noise=0.0).fit(train)
+    assert not np.array_equal(model.predict(test), quiet.predict(test))
 
 
 def test_init_only_stores_the_config() -> None:
@@ -219,7 +277,16 @@ def test_overfits_a_tiny_dataset(key: str) -> None:
     if key == "gbdt":
         model = build(key, min_samples_leaf=1, early_stopping=False, max_iter=200)
     elif key.startswith("autoenchorder"):
-        model = build(key, epochs=400, patience=10_000, lr=3e-3, batch_size=8)
+        # capacity, not generalisation: the default setting's regularisers are switched off
+        model = build(
+            key,
+            epochs=400,
+            patience=10_000,
+            lr=3e-3,
+            batch_size=8,
+            dropout=0.0,
+            frame_noise=0.0,
+        )
     else:
         # wider than HitMusicNet's 10-5-3 head, so that 20 rows can be memorised
         model = build(
