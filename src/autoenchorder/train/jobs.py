@@ -1,0 +1,257 @@
+"""Fit many independent models at once, spread over worker processes.
+
+A study (the demo's model tables, a learning curve, the seeds of an ensemble) is a list of
+:class:`FitJob`: which model with which options, on which :class:`StudyData` (a dataset and its
+split), and on what share of the training rows. :func:`run_jobs` fits them in ``workers``
+processes; each process loads each dataset once, rebuilds the split (deterministically), fits
+with one torch thread and sends back the test predictions, the training history and, when
+asked, the fitted model's state. A job's result depends only on the job: the same seeds give
+the same predictions whether the jobs run in one process or several, in any order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import time
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.data.splits import Split, holdout_split
+from autoenchorder.train.api import DataSpec, load_dataset, split_train_val
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """How any process rebuilds one study's rows: a dataset, an optional sample, the split.
+
+    Attributes
+    ----------
+    spec : DataSpec
+        The dataset.
+    seed : int
+        Seeds the sample, the test split and the validation split.
+    test_size, val_size : float
+        Test share of the dataset; validation share of the remaining training rows.
+    rows : int or None
+        Use a seeded sample of this many rows (None: all).
+    """
+
+    spec: DataSpec
+    seed: int = 0
+    test_size: float = 0.15
+    val_size: float = 0.15
+    rows: int | None = None
+
+    def load(self) -> tuple[PopularityDataset, Split]:
+        """Return the (sampled) dataset and its holdout split."""
+        ds = load_dataset(self.spec)
+        if self.rows and self.rows < len(ds):
+            rng = np.random.default_rng(self.seed)
+            ds = ds.take(np.sort(rng.choice(len(ds), self.rows, replace=False)))
+        return ds, holdout_split(ds, test_size=self.test_size, seed=self.seed)
+
+    def parts(
+        self, ds: PopularityDataset, split: Split, fraction: float | None = None
+    ) -> tuple[PopularityDataset, PopularityDataset, PopularityDataset]:
+        """Return (train, val, test); ``fraction`` keeps a seeded share of the training rows.
+
+        The validation rows are carved out of the (kept) training rows, grouped by artist when
+        the dataset knows artists, so the test rows are never seen by anything fitted.
+        """
+        train_all, test = split.apply(ds)
+        if fraction is not None and fraction < 1.0:
+            order = np.random.default_rng(self.seed).permutation(len(train_all))
+            keep = max(10, int(round(fraction * len(train_all))))
+            train_all = train_all.take(np.sort(order[:keep]))
+        train, val = split_train_val(train_all, val_size=self.val_size, seed=self.seed)
+        return train, val, test
+
+
+@dataclass(frozen=True)
+class FitJob:
+    """One model to fit.
+
+    Attributes
+    ----------
+    study : str
+        Key of the :class:`StudyData` the job trains on.
+    key : str
+        Name the result is reported under (e.g. ``"autoenchorder"``).
+    model : str
+        Registry name of the model.
+    options : dict
+        Config overrides, the seed included (``quiet`` is forced on in workers).
+    fraction : float or None
+        Train on this seeded share of the training rows (learning curves); None: all.
+    keep_state : bool
+        Return the fitted model's state (to bundle it).
+    cost : float
+        Rough relative cost; the pool starts the costliest jobs first.
+    """
+
+    study: str
+    key: str
+    model: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    fraction: float | None = None
+    keep_state: bool = False
+    cost: float = 1.0
+
+
+@dataclass
+class FitResult:
+    """What a fitted job sends back.
+
+    Attributes
+    ----------
+    job : FitJob
+    ids : np.ndarray of str, shape (n_test,)
+    y_true, y_pred : np.ndarray, shape (n_test,) (or (n_test, C) class probabilities)
+    n_train, n_val : int
+        Rows the model was fitted on and stopped early with.
+    config : dict
+        The model's full configuration.
+    history : list of dict
+        Per-epoch training records (empty for non-network models).
+    fit_seconds, predict_seconds : float
+    state : tuple of (dict, dict of str to np.ndarray) or None
+        ``model.to_state()`` when the job asked for it.
+    error : str or None
+        Why the fit failed (then the arrays are empty).
+    """
+
+    job: FitJob
+    ids: np.ndarray
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    n_train: int = 0
+    n_val: int = 0
+    config: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    fit_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    state: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None
+    error: str | None = None
+
+
+# Datasets loaded by this process, by StudyData (a worker serves many jobs of one study).
+_LOADED: dict[StudyData, tuple[PopularityDataset, Split]] = {}
+
+
+def loaded(data: StudyData) -> tuple[PopularityDataset, Split]:
+    """Return ``data.load()``, loading it only once per process."""
+    if data not in _LOADED:
+        _LOADED[data] = data.load()
+    return _LOADED[data]
+
+
+def fit_job(job: FitJob, data: StudyData) -> FitResult:
+    """Fit one job in this process; a failure is returned as ``FitResult.error``, not raised."""
+    from autoenchorder.models.registry import make_model  # noqa: PLC0415
+
+    try:
+        ds, split = loaded(data)
+        train, val, test = data.parts(ds, split, job.fraction)
+        model = make_model(job.model, **{**job.options, "quiet": True})
+        started = time.perf_counter()
+        model.fit(train, val)
+        fit_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        prediction = model.predict(test)
+        predict_seconds = time.perf_counter() - started
+    except Exception as exc:  # noqa: BLE001  one failing model must not end the study
+        return _failed(job, "".join(traceback.format_exception_only(type(exc), exc)).strip())
+    return FitResult(
+        job,
+        ids=test.ids,
+        y_true=test.y,
+        y_pred=np.asarray(prediction),
+        n_train=len(train),
+        n_val=len(val),
+        config=dataclasses.asdict(model.config),
+        history=list(getattr(model, "history_", []) or []),
+        fit_seconds=fit_seconds,
+        predict_seconds=predict_seconds,
+        state=model.to_state() if job.keep_state else None,
+    )
+
+
+def _failed(job: FitJob, reason: str) -> FitResult:
+    empty = np.zeros(0)
+    return FitResult(job, empty.astype(str), empty, empty, error=reason)
+
+
+def _init_worker(threads: int) -> None:
+    import torch  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    torch.set_num_threads(threads)
+    _init_worker.limits = threadpool_limits(threads)  # kept alive for the worker's lifetime
+
+
+def run_jobs(
+    jobs: Iterable[FitJob],
+    data: Mapping[str, StudyData],
+    *,
+    workers: int = 1,
+    threads: int = 1,
+) -> Iterator[FitResult]:
+    """Fit every job; yield results as they finish (costliest jobs are started first).
+
+    Parameters
+    ----------
+    jobs : iterable of FitJob
+    data : mapping of str to StudyData
+        The studies the jobs name.
+    workers : int
+        Processes (1: fit in this process, in the given order).
+    threads : int
+        Torch and BLAS threads per worker process (small networks: 1 is fastest).
+
+    Yields
+    ------
+    FitResult
+    """
+    jobs = list(jobs)
+    unknown = sorted({job.study for job in jobs} - set(data))
+    if unknown:
+        raise KeyError(f"jobs name studies without data: {unknown}")
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield fit_job(job, data[job.study])
+        return
+    queue = iter(sorted(jobs, key=lambda job: -job.cost))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
+        # One job in flight per worker: the next costliest starts when a worker frees up.
+        pending: dict[Future, FitJob] = {}
+        for job in queue:
+            pending[pool.submit(fit_job, job, data[job.study])] = job
+            if len(pending) >= workers:
+                break
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = pending.pop(future)
+                try:
+                    yield future.result()
+                except Exception as exc:  # noqa: BLE001  a crashed worker fails one job
+                    yield _failed(job, f"worker crashed: {exc}")
+                nxt = next(queue, None)
+                if nxt is None:
+                    continue
+                try:
+                    pending[pool.submit(fit_job, nxt, data[nxt.study])] = nxt
+                except BrokenProcessPool as exc:  # a worker died hard (killed): the rest fail
+                    for job in [nxt, *queue]:
+                        yield _failed(job, f"not run: the worker pool broke ({exc})")
