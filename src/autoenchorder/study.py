@@ -25,10 +25,15 @@ import numpy as np
 from rich.console import Console
 
 from autoenchorder.data.dataset import PopularityDataset
-from autoenchorder.data.splits import Split, holdout_split
+from autoenchorder.data.splits import Split
 from autoenchorder.evaluate.rundir import RunWriter
-from autoenchorder.models.registry import make_model
-from autoenchorder.train.api import split_train_val
+from autoenchorder.train.api import DataSpec
+from autoenchorder.train.jobs import FitJob, FitResult, StudyData, loaded, run_jobs
+
+#: The model whose bundle scores songs at the end (an ensemble of seeds).
+ENSEMBLE_MODEL = "autoenchorder"
+#: Models refitted on shares of the training rows for the learning curve.
+LEARNING_CURVE_MODELS: tuple[str, ...] = ("hitmusicnet", "autoenchorder")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class ModelRun:
     model: str
     config: dict[str, Any] = field(default_factory=dict)
     label: str | None = None
+    cost: float = 1.0
 
 
 @dataclass
@@ -138,12 +144,20 @@ def procedural_models(settings: DemoSettings) -> list[ModelRun]:
             {"setting": "default", "groups": ("lowlevel",)},
             label="HitMusicNet, our defaults",
         ),
-        ModelRun("autoenchorder", "autoenchorder", label="Autoen-chorder"),
+        ModelRun("autoenchorder", "autoenchorder", label="Autoen-chorder", cost=4.0),
+        ModelRun(
+            "autoenchorder-faithful",
+            "autoenchorder",
+            {"setting": "faithful"},
+            label="Autoen-chorder, the study's recipe",
+            cost=3.0,
+        ),
         ModelRun(
             "autoenchorder-transformer",
             "autoenchorder",
             {"sequence_encoder": "transformer"},
             label="Autoen-chorder, transformer encoder",
+            cost=4.0,
         ),
         ModelRun("single-ae", "single-ae", label="Single autoencoder"),
         ModelRun("rnn", "rnn", label="RNN head"),
@@ -200,136 +214,123 @@ def _scaled_epochs(model: str, scale: float) -> dict[str, int]:
     return out
 
 
-def _new_model(run: ModelRun, *, seed: int, epochs_scale: float, quiet: bool = False):
-    """An unfitted model of ``run``: its config over the seed and the scaled epoch limits."""
-    options = {"seed": seed, **_scaled_epochs(run.model, epochs_scale), **run.config}
-    if quiet:
-        options["quiet"] = True
-    return make_model(run.model, **options)
-
-
-def fit_and_record(
-    writer: RunWriter,
+def fit_job(
+    study: str,
     run: ModelRun,
-    train: PopularityDataset,
-    val: PopularityDataset,
-    test: PopularityDataset,
     *,
     seed: int,
     epochs_scale: float = 1.0,
-    console: Console | None = None,
-):
-    """Fit one model, predict the test rows, and write both into the study.
-
-    Returns
-    -------
-    Model
-        The fitted model.
-    """
-    model = _new_model(run, seed=seed, epochs_scale=epochs_scale)
-    started = time.perf_counter()
-    model.fit(train, val)
-    fit_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    prediction = model.predict(test)
-    predict_seconds = time.perf_counter() - started
-    writer.add_model(
-        run.key,
-        label=run.label,
-        config=model.config,
-        fit_seconds=fit_seconds,
-        predict_seconds=predict_seconds,
-        history=getattr(model, "history_", None),
+    fraction: float | None = None,
+    keep_state: bool = False,
+    key: str | None = None,
+) -> FitJob:
+    """The job fitting ``run`` in ``study``: its config over the seed and scaled epoch limits."""
+    options = {"seed": seed, **_scaled_epochs(run.model, epochs_scale), **run.config}
+    cost = run.cost * (fraction if fraction is not None else 1.0)
+    return FitJob(
+        study,
+        key or run.key,
+        run.model,
+        options,
+        fraction=fraction,
+        keep_state=keep_state,
+        cost=cost,
     )
-    writer.add_predictions(run.key, ids=test.ids, y_true=test.y, y_pred=prediction)
-    if console:
-        mae = float(np.mean(np.abs(prediction - test.y)))
-        console.print(f"  {run.key:<28} fit {fit_seconds:6.1f} s   test MAE {mae:6.2f}")
-    return model
 
 
-def run_models(
-    writer: RunWriter,
-    runs: Sequence[ModelRun],
-    ds: PopularityDataset,
-    split: Split,
-    *,
-    seed: int,
-    epochs_scale: float,
-    console: Console,
-    keep: Callable[[str], bool] = lambda key: False,
-    dataset_info: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Fit every model on one split; return the fitted models ``keep`` asks for, by key.
+class StudyRecorder:
+    """Writes the results of one study's jobs into its run directory as they arrive.
 
-    ``dataset_info`` adds facts about the dataset to the study (e.g. the corpus's oracle R^2).
+    The models are registered up front in report order, so the report's tables keep that order
+    whatever order the jobs finish in; a model that fails is dropped with a note.
     """
-    train_all, test = split.apply(ds)
-    train, val = split_train_val(train_all, val_size=0.15, seed=seed)
-    writer.set_dataset(
-        ds.name,
-        n=len(ds),
-        info={
-            **{k: v for k, v in ds.info.items() if isinstance(v, (int, float, str))},
-            **(dataset_info or {}),
-        },
-    )
-    writer.set_split(split.kind, seed=seed, n_train=len(train), n_val=len(val), n_test=len(test))
-    kept = {}
-    for run in runs:
-        try:
-            model = fit_and_record(
-                writer,
-                run,
-                train,
-                val,
-                test,
-                seed=seed,
-                epochs_scale=epochs_scale,
-                console=console,
-            )
-        except Exception as exc:  # noqa: BLE001  one failing model must not end the study
-            console.print(f"  [red]{run.key} failed: {type(exc).__name__}: {exc}")
-            writer.add_note(f"{run.key} could not be trained: {type(exc).__name__}: {exc}")
-            continue
-        if keep(run.key):
-            kept[run.key] = model
-    return kept
 
-
-def learning_curve(
-    writer: RunWriter,
-    runs: Sequence[ModelRun],
-    ds: PopularityDataset,
-    split: Split,
-    *,
-    fractions: Sequence[float],
-    seed: int,
-    epochs_scale: float,
-) -> None:
-    """Refit ``runs`` on seeded fractions of the training rows; score each on the same test rows."""
-    from autoenchorder.evaluate.metrics import regression_metrics  # noqa: PLC0415
-
-    train_all, test = split.apply(ds)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(train_all))
-    for fraction in fractions:
-        subset = train_all.take(np.sort(order[: max(10, int(round(fraction * len(train_all))))]))
-        train, val = split_train_val(subset, val_size=0.15, seed=seed)
+    def __init__(
+        self,
+        writer: RunWriter,
+        runs: Sequence[ModelRun],
+        console: Console | None = None,
+        *,
+        curve_keys: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        self.writer, self.console, self.curve_keys = writer, console, curve_keys
+        self.runs = {run.key: run for run in runs}
         for run in runs:
-            model = _new_model(run, seed=seed, epochs_scale=epochs_scale, quiet=True)
-            model.fit(train, val)
-            scores = regression_metrics(test.y, model.predict(test))
-            writer.add_learning_curve(
-                [
-                    {
-                        "model": run.key,
-                        "n_train": len(train),
-                        "seed": seed,
-                        **{k: v for k, v in scores.items() if isinstance(v, (int, float))},
-                    }
-                ]
+            writer.add_model(run.key, label=run.label)
+
+    def model(self, result: FitResult) -> None:
+        """Record a model of the study's table (its test predictions, timings and history)."""
+        key = result.job.key
+        if result.error is not None:
+            self.failed(key, result.error)
+            return
+        self.writer.add_model(
+            key,
+            label=self.runs[key].label,
+            config=result.config,
+            fit_seconds=result.fit_seconds,
+            predict_seconds=result.predict_seconds,
+            history=result.history,
+        )
+        self.writer.add_predictions(key, ids=result.ids, y_true=result.y_true, y_pred=result.y_pred)
+        if key in self.curve_keys:
+            self.curve_point(result)
+        if self.console:
+            mae = float(np.mean(np.abs(result.y_pred - result.y_true)))
+            self.console.print(
+                f"  {self.writer.meta['name']:<11} {key:<28} fit {result.fit_seconds:6.1f} s"
+                f"   test MAE {mae:6.2f}"
             )
+
+    def ensemble(self, key: str, members: Sequence[FitResult]) -> None:
+        """Record the mean of the members' test predictions (their sd as the uncertainty)."""
+        ids = members[0].ids
+        if any(not np.array_equal(m.ids, ids) for m in members):
+            self.failed(key, "the ensemble members scored different test rows")
+            return
+        predictions = np.stack([m.y_pred for m in members])
+        self.writer.add_model(
+            key,
+            label=self.runs[key].label,
+            config={"members": [m.config for m in members]},
+            fit_seconds=sum(m.fit_seconds for m in members),
+            predict_seconds=sum(m.predict_seconds for m in members),
+        )
+        self.writer.add_predictions(
+            key,
+            ids=ids,
+            y_true=members[0].y_true,
+            y_pred=predictions.mean(0),
+            y_std=predictions.std(0),
+        )
+
+    def curve_point(self, result: FitResult) -> None:
+        """Add a learning-curve point (a fit on a share of the training rows, or all of them)."""
+        from autoenchorder.evaluate.metrics import regression_metrics  # noqa: PLC0415
+
+        if result.error is not None:
+            self.writer.add_note(f"learning curve: {result.job.key} failed: {result.error}")
+            return
+        if self.writer.meta["task"] != "regression":
+            return
+        scores = regression_metrics(result.y_true, result.y_pred)
+        self.writer.add_learning_curve(
+            [
+                {
+                    "model": result.job.key,
+                    "n_train": result.n_train,
+                    "seed": result.job.options.get("seed", 0),
+                    **{k: v for k, v in scores.items() if isinstance(v, (int, float))},
+                }
+            ]
+        )
+
+    def failed(self, key: str, reason: str) -> None:
+        """Drop a model that could not be trained, with a note saying why."""
+        if self.console:
+            self.console.print(f"  [red]{key} failed: {reason}")
+        self.writer.meta["models"].pop(key, None)
+        self.writer.add_note(f"{key} could not be trained: {reason}")
 
 
 # ---------------------------------------------------------------------------- the studies
@@ -370,15 +371,9 @@ def make_procedural_features(settings: DemoSettings, console: Console) -> tuple[
     return corpus, store
 
 
-def run_procedural_study(settings: DemoSettings, console: Console) -> dict[str, Any]:
-    """Study 1: every audio model on the procedural corpus; returns the kept fitted models."""
-    from autoenchorder.data.sources.procedural import load_procedural  # noqa: PLC0415
-
-    started = time.perf_counter()
-    corpus, store = make_procedural_features(settings, console)
-    ds = load_procedural(corpus, store, embedder=settings.embedder)
-    split = holdout_split(ds, test_size=0.15, seed=settings.seed)
-    corpus_report = ds.info.get("corpus", {}).get("report", {})
+def procedural_writer(settings: DemoSettings, ds: PopularityDataset) -> RunWriter:
+    """The run directory of study 1 (the procedural corpus), with its description and notes."""
+    report = ds.info.get("corpus", {}).get("report", {})
     writer = RunWriter(
         settings.out,
         study="procedural",
@@ -388,63 +383,19 @@ def run_procedural_study(settings: DemoSettings, console: Console) -> dict[str, 
             "Songs rendered by autoenchorder's generator, whose popularity is a known function "
             "of song-level attributes and of temporal structure (hook return, energy build, "
             f"first-chorus time) plus an artist effect and noise. Oracle R^2 (noise ceiling): "
-            f"{corpus_report.get('oracle_r2', float('nan')):.3f}; share of variance only "
-            f"temporal structure explains: {corpus_report.get('temporal_share', float('nan')):.3f}."
+            f"{report.get('oracle_r2', float('nan')):.3f}; share of variance only "
+            f"temporal structure explains: {report.get('temporal_share', float('nan')):.3f}."
         ),
     )
-    writer.record_timing("features", time.perf_counter() - started)
     for key in ("oracle_r2", "temporal_share"):
-        if key in corpus_report:
-            writer.add_note(f"corpus {key.replace('_', ' ')}: {corpus_report[key]:.3f}")
+        if key in report:
+            writer.add_note(f"corpus {key.replace('_', ' ')}: {report[key]:.3f}")
     writer.set_headline("autoenchorder", "hitmusicnet")
-    console.rule("[bold]3 - audio models on the procedural corpus")
-    started = time.perf_counter()
-    runs = _chosen(procedural_models(settings), settings)
-    kept = run_models(
-        writer,
-        runs,
-        ds,
-        split,
-        seed=settings.seed,
-        epochs_scale=settings.epochs_scale,
-        console=console,
-        keep=lambda key: key == "autoenchorder",
-        dataset_info={
-            k: corpus_report[k] for k in ("oracle_r2", "temporal_share") if k in corpus_report
-        },
-    )
-    writer.record_timing("training", time.perf_counter() - started)
-    if settings.learning_curve:
-        console.print("learning curve ...")
-        started = time.perf_counter()
-        curve_runs = [r for r in runs if r.key in ("hitmusicnet", "autoenchorder")]
-        learning_curve(
-            writer,
-            curve_runs,
-            ds,
-            split,
-            fractions=settings.learning_curve,
-            seed=settings.seed,
-            epochs_scale=settings.epochs_scale,
-        )
-        writer.record_timing("learning curve", time.perf_counter() - started)
-    return {"models": kept, "dataset": ds, "split": split, "corpus": corpus, "store": store}
+    return writer
 
 
-def run_musicoset_study(settings: DemoSettings, console: Console) -> None:
-    """Study 2: the descriptor models on real MusicOSet data, artist-grouped holdout."""
-    from autoenchorder.data.sources.musicoset import load_musicoset  # noqa: PLC0415
-
-    root = settings.musicoset_root
-    if root is None or not Path(root).is_dir():
-        console.print(f"[yellow]MusicOSet not found at {root}; skipping the real-data study")
-        return
-    console.rule("[bold]4 - descriptor models on MusicOSet (real Spotify popularity)")
-    ds = load_musicoset(root)
-    if settings.musicoset_rows and settings.musicoset_rows < len(ds):
-        rng = np.random.default_rng(settings.seed)
-        ds = ds.take(np.sort(rng.choice(len(ds), settings.musicoset_rows, replace=False)))
-    split = holdout_split(ds, test_size=0.15, seed=settings.seed)
+def musicoset_writer(settings: DemoSettings, runs: Sequence[ModelRun]) -> RunWriter:
+    """The run directory of study 2 (MusicOSet); its headline is "with vs without metadata"."""
     writer = RunWriter(
         settings.out,
         study="musicoset",
@@ -456,7 +407,6 @@ def run_musicoset_study(settings: DemoSettings, console: Console) -> None:
             "no artist is on both sides, so the models cannot memorise artists."
         ),
     )
-    runs = _chosen(musicoset_models(), settings)
     keys = {r.key for r in runs}
     for with_metadata, without in (
         ("hitmusicnet+metadata", "hitmusicnet-default"),
@@ -465,21 +415,157 @@ def run_musicoset_study(settings: DemoSettings, console: Console) -> None:
         if {with_metadata, without} <= keys:
             writer.set_headline(with_metadata, without)
             break
-    started = time.perf_counter()
-    run_models(
+    return writer
+
+
+def _describe_data(
+    writer: RunWriter, data: StudyData, ds: PopularityDataset, split: Split, **info: Any
+) -> None:
+    train, val, test = data.parts(ds, split)
+    writer.set_dataset(
+        ds.name,
+        n=len(ds),
+        info={**{k: v for k, v in ds.info.items() if isinstance(v, (int, float, str))}, **info},
+    )
+    writer.set_split(
+        split.kind, seed=data.seed, n_train=len(train), n_val=len(val), n_test=len(test)
+    )
+
+
+@dataclass
+class DemoPlan:
+    """Everything the demo fits: the jobs, the data they name, where each result goes."""
+
+    data: dict[str, StudyData] = field(default_factory=dict)
+    jobs: list[FitJob] = field(default_factory=list)
+    recorders: dict[str, StudyRecorder] = field(default_factory=dict)
+    ensemble_keys: tuple[str, ...] = ()
+
+
+def plan_demo(settings: DemoSettings, corpus: Path, store: Path, console: Console) -> DemoPlan:
+    """Write the studies' headers and list every fit of the demo (run them with run_jobs)."""
+    plan = DemoPlan()
+    seed, scale = settings.seed, settings.epochs_scale
+    spec = DataSpec("procedural", root=str(corpus), store=str(store), embedder=settings.embedder)
+    plan.data["procedural"] = StudyData(spec, seed=seed)
+    ds, split = loaded(plan.data["procedural"])
+    writer = procedural_writer(settings, ds)
+    report = ds.info.get("corpus", {}).get("report", {})
+    _describe_data(
         writer,
-        runs,
+        plan.data["procedural"],
         ds,
         split,
-        seed=settings.seed,
-        epochs_scale=settings.epochs_scale,
-        console=console,
+        **{k: report[k] for k in ("oracle_r2", "temporal_share") if k in report},
     )
-    writer.record_timing("training", time.perf_counter() - started)
+    runs = _chosen(procedural_models(settings), settings)
+    curve_runs = (
+        [r for r in runs if r.key in LEARNING_CURVE_MODELS] if settings.learning_curve else []
+    )
+    by_key = {run.key: run for run in runs}
+    if ENSEMBLE_MODEL in by_key and settings.ensemble > 1:
+        runs.insert(
+            runs.index(by_key[ENSEMBLE_MODEL]) + 1,
+            ModelRun(
+                f"{ENSEMBLE_MODEL}-ensemble",
+                ENSEMBLE_MODEL,
+                label=f"Autoen-chorder, {settings.ensemble} seeds averaged (the predictor)",
+            ),
+        )
+    plan.recorders["procedural"] = StudyRecorder(
+        writer, runs, console, curve_keys={r.key for r in curve_runs}
+    )
+    for run in runs:
+        if run.key == f"{ENSEMBLE_MODEL}-ensemble":
+            continue  # the mean of the members' predictions, recorded when they are all done
+        keep = run.key == ENSEMBLE_MODEL
+        plan.jobs.append(fit_job("procedural", run, seed=seed, epochs_scale=scale, keep_state=keep))
+    if ENSEMBLE_MODEL in by_key:
+        keys = [ENSEMBLE_MODEL]
+        for k in range(1, settings.ensemble):
+            key = f"{ENSEMBLE_MODEL}.seed-{seed + k}"
+            keys.append(key)
+            plan.jobs.append(
+                fit_job(
+                    "procedural",
+                    by_key[ENSEMBLE_MODEL],
+                    seed=seed + k,
+                    epochs_scale=scale,
+                    keep_state=True,
+                    key=key,
+                )
+            )
+        plan.ensemble_keys = tuple(keys)
+    for fraction in settings.learning_curve:
+        for run in curve_runs:
+            plan.jobs.append(
+                fit_job("procedural", run, seed=seed, epochs_scale=scale, fraction=fraction)
+            )
+
+    root = settings.musicoset_root
+    if root is None or not Path(root).is_dir():
+        console.print(f"[yellow]MusicOSet not found at {root}; skipping the real-data study")
+        return plan
+    plan.data["musicoset"] = StudyData(
+        DataSpec("musicoset", root=str(root)), seed=seed, rows=settings.musicoset_rows
+    )
+    runs = _chosen(musicoset_models(), settings)
+    writer = musicoset_writer(settings, runs)
+    _describe_data(writer, plan.data["musicoset"], *loaded(plan.data["musicoset"]))
+    plan.recorders["musicoset"] = StudyRecorder(writer, runs, console)
+    plan.jobs += [fit_job("musicoset", run, seed=seed, epochs_scale=scale) for run in runs]
+    return plan
+
+
+def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[str, FitResult]:
+    """Fit every job of the plan in ``settings.workers`` processes, recording as they finish.
+
+    Returns
+    -------
+    dict of str to FitResult
+        The ensemble members' results (with their fitted states), in seed order.
+    """
+    members: dict[str, FitResult] = {}
+    fit_seconds = dict.fromkeys(plan.recorders, 0.0)
+    started = time.perf_counter()
+    with _Progress(console, "train models", len(plan.jobs), unit="models") as advance:
+        for result in run_jobs(
+            plan.jobs, plan.data, workers=settings.workers, threads=settings.torch_threads
+        ):
+            job, recorder = result.job, plan.recorders[result.job.study]
+            fit_seconds[job.study] += result.fit_seconds
+            if job.fraction is not None:
+                recorder.curve_point(result)
+            elif job.key in plan.ensemble_keys and job.key != ENSEMBLE_MODEL:
+                if result.error is None:
+                    members[job.key] = result
+            else:
+                recorder.model(result)
+                if job.key == ENSEMBLE_MODEL and result.error is None:
+                    members[job.key] = result
+            advance(f"{job.study} {job.key}")
+    wall = time.perf_counter() - started
+    done = [members[key] for key in plan.ensemble_keys if key in members]
+    if len(plan.ensemble_keys) > 1:
+        if len(done) == len(plan.ensemble_keys):
+            plan.recorders["procedural"].ensemble(f"{ENSEMBLE_MODEL}-ensemble", done)
+        else:
+            plan.recorders["procedural"].failed(
+                f"{ENSEMBLE_MODEL}-ensemble", "a member of the ensemble failed"
+            )
+    for study, recorder in plan.recorders.items():
+        recorder.writer.record_timing("model fits, summed", fit_seconds[study])
+        recorder.writer.record_timing(
+            f"training, all studies ({settings.workers} processes, wall)", wall
+        )
+    return {m.job.key: m for m in done}
 
 
 def score_held_out_songs(
-    settings: DemoSettings, procedural: dict[str, Any], console: Console
+    settings: DemoSettings,
+    plan: DemoPlan,
+    members: dict[str, FitResult],
+    console: Console,
 ) -> None:
     """The user path: bundle Autoen-chorder, then score a few held-out songs from their files.
 
@@ -487,33 +573,25 @@ def score_held_out_songs(
     the same training rows, so each prediction comes with the ensemble's spread.
     """
     from autoenchorder.bundle import feature_spec_from_dataset, save_bundle  # noqa: PLC0415
+    from autoenchorder.models.registry import model_from_state  # noqa: PLC0415
     from autoenchorder.predict import Predictor  # noqa: PLC0415
     from autoenchorder.terminal import results_table  # noqa: PLC0415
 
-    model = procedural["models"].get("autoenchorder")
-    if model is None:
+    if ENSEMBLE_MODEL not in members:
         return
     console.rule("[bold]5 - scoring held-out songs with the trained bundle")
-    ds, split = procedural["dataset"], procedural["split"]
-    members = [model]
-    if settings.ensemble > 1:
-        run = next(r for r in procedural_models(settings) if r.key == "autoenchorder")
-        train_all, _ = split.apply(ds)
-        train, val = split_train_val(train_all, val_size=0.15, seed=settings.seed)
-        for k in range(1, settings.ensemble):
-            member = _new_model(
-                run, seed=settings.seed + k, epochs_scale=settings.epochs_scale, quiet=True
-            )
-            members.append(member.fit(train, val))
-    folder = settings.out / "bundles" / "autoenchorder"
-    for k, member in enumerate(members):
+    ds, split = loaded(plan.data["procedural"])
+    folder = settings.out / "bundles" / ENSEMBLE_MODEL
+    for result in members.values():
+        seed = result.job.options["seed"]
         save_bundle(
-            member,
-            folder / f"seed-{settings.seed + k}",
+            model_from_state(*result.state),
+            folder / f"seed-{seed}",
             feature_spec=feature_spec_from_dataset(ds, groups=["lowlevel"]),
-            extra={"dataset": "procedural", "split": split.kind, "seed": settings.seed + k},
+            extra={"dataset": "procedural", "split": split.kind, "seed": seed},
         )
-    audio = {p.with_suffix("").name: p for p in (procedural["corpus"] / "audio").rglob("*.*")}
+    corpus = Path(plan.data["procedural"].spec.root)
+    audio = {p.with_suffix("").name: p for p in (corpus / "audio").rglob("*.*")}
     truth = dict(zip(ds.ids, ds.y, strict=True))
     # A few held-out songs spread over the popularity range, low to high.
     test_ids = sorted((i for i in split.test_ids if i in audio), key=lambda i: truth[i])
@@ -533,38 +611,41 @@ def score_held_out_songs(
 
 def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
     """Run the whole study; return the path of the HTML report."""
-    import torch  # noqa: PLC0415
-
     from autoenchorder.evaluate.output import write_report  # noqa: PLC0415
     from autoenchorder.terminal import print_headlines  # noqa: PLC0415
 
     console = console or Console()
     settings.out.mkdir(parents=True, exist_ok=True)
-    # The models are small: one thread per process beats two contending ones on two cores.
-    torch.set_num_threads(settings.torch_threads)
     started = time.perf_counter()
-    procedural = run_procedural_study(settings, console)
-    run_musicoset_study(settings, console)
-    console.rule("[bold]report")
+    corpus, store = make_procedural_features(settings, console)
+    features_seconds = time.perf_counter() - started
+    console.rule("[bold]3 - every model: procedural corpus and MusicOSet")
+    plan = plan_demo(settings, corpus, store, console)
+    plan.recorders["procedural"].writer.record_timing("features", features_seconds)
+    members = run_plan(plan, settings, console)
+    console.rule("[bold]4 - report")
     output = write_report(settings.out)
     print_headlines(output.studies, console)
-    score_held_out_songs(settings, procedural, console)
+    score_held_out_songs(settings, plan, members, console)
     console.print(f"\nreport: {output.html}   ({time.perf_counter() - started:.0f} s in all)")
     return output.html
 
 
 class _Progress:
-    """A one-task progress bar used as ``with _Progress(console, label, total) as advance``."""
+    """A one-task progress bar: ``with _Progress(console, label, total) as advance``.
 
-    def __init__(self, console: Console, label: str, total: int) -> None:
+    ``advance(note)`` counts one item and shows ``note``.
+    """
+
+    def __init__(self, console: Console, label: str, total: int, *, unit: str = "songs") -> None:
         from autoenchorder.progress import counting_progress  # noqa: PLC0415
 
-        self._bar = counting_progress(label, unit="songs", console=console)
+        self._bar = counting_progress(label, unit=unit, console=console)
         self._task = self._bar.add_task(label, total=total, note="")
 
-    def __enter__(self) -> Callable[[], None]:
+    def __enter__(self) -> Callable[..., None]:
         self._bar.start()
-        return lambda: self._bar.advance(self._task)
+        return lambda note="": self._bar.update(self._task, advance=1, note=note)
 
     def __exit__(self, *exc: object) -> None:
         self._bar.stop()
