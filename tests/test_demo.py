@@ -40,3 +40,19 @@ def test_quick_demo_runs_end_to_end(tmp_path, shared_data, capsys):
     assert sorted(p.name for p in bundles.iterdir()) == ["seed-0", "seed-1"]
     assert all((p / "bundle.json").is_file() for p in bundles.iterdir())
     assert "predicted" in printed and "ensemble" in printed and "report:" in printed
+
+    # A second run resumes: nothing is rendered, extracted or fitted again, and the same
+    # predictions come back.
+    status = main(
+        ["demo", "--quick", "--out", str(out), "--musicoset", str(shared_data / "musicoset")]
+    )
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "0 rendered now" in printed and "0 done" in printed
+    fitted_lines = [line for line in printed.splitlines() if " fit " in line]
+    assert fitted_lines and all(line.endswith("(cached)") for line in fitted_lines)
+    again = pd.read_parquet(out / "procedural" / "predictions.parquet")
+    pd.testing.assert_frame_equal(
+        again.sort_values(["model", "id"]).reset_index(drop=True),
+        procedural.sort_values(["model", "id"]).reset_index(drop=True),
+    )

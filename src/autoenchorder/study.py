@@ -10,7 +10,9 @@
 3. The report (``OUT/report.html``) and the headline tables on the terminal.
 4. The user path: a trained Autoen-chorder bundle scores a few held-out songs with ``predict``.
 
-Every step writes files the next one reads, so a re-run resumes generation and extraction.
+Every step writes files the next one reads, so a re-run resumes where an interrupted one
+stopped: generation and extraction skip what is done, and every fitted model is kept in
+``OUT/jobs/`` (keyed by its complete configuration and data) and not fitted again.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.splits import Split
 from autoenchorder.evaluate.rundir import RunWriter
 from autoenchorder.train.api import DataSpec
+from autoenchorder.train.job_cache import JobCache
 from autoenchorder.train.jobs import FitJob, FitResult, StudyData, loaded, run_jobs
 
 #: The model whose bundle scores songs at the end (an ensemble of seeds).
@@ -277,9 +280,10 @@ class StudyRecorder:
             self.curve_point(result)
         if self.console:
             mae = float(np.mean(np.abs(result.y_pred - result.y_true)))
+            note = "  (cached)" if result.cached else ""  # fitted by an earlier run
             self.console.print(
-                f"  {self.writer.meta['name']:<11} {key:<28} fit {result.fit_seconds:6.1f} s"
-                f"   test MAE {mae:6.2f}"
+                f"  {self.writer.meta['name']:<10} {key:<26} fit {result.fit_seconds:5.1f} s"
+                f"  test MAE {mae:5.2f}{note}"
             )
 
     def ensemble(self, key: str, members: Sequence[FitResult]) -> None:
@@ -530,7 +534,11 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
     started = time.perf_counter()
     with _Progress(console, "train models", len(plan.jobs), unit="models") as advance:
         for result in run_jobs(
-            plan.jobs, plan.data, workers=settings.workers, threads=settings.torch_threads
+            plan.jobs,
+            plan.data,
+            workers=settings.workers,
+            threads=settings.torch_threads,
+            cache=JobCache(settings.out / "jobs"),
         ):
             job, recorder = result.job, plan.recorders[result.job.study]
             fit_seconds[job.study] += result.fit_seconds

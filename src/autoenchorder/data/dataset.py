@@ -10,6 +10,7 @@ validation report and the source paths.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -192,6 +193,24 @@ class PopularityDataset:
         if not self.sequences:
             return None
         return int(self.sequences[0].shape[1])
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the rows: ids, targets, artists, tabular columns and values, sequences.
+
+        Two datasets with the same fingerprint train any model identically (``info`` and
+        ``name`` are not part of it).
+        """
+        digest = hashlib.sha256()
+        digest.update("\x1f".join(self.ids).encode())
+        digest.update(np.ascontiguousarray(self.y).tobytes())
+        digest.update("\x1f".join(map(str, self.tabular.columns)).encode())
+        digest.update(np.ascontiguousarray(self.tabular.to_numpy(np.float64)).tobytes())
+        if self.artist is not None:
+            digest.update("\x1f".join(self.artist).encode())
+        for frames in self.sequences or ():
+            digest.update(np.int64(frames.shape[0]).tobytes())
+            digest.update(np.ascontiguousarray(frames).tobytes())
+        return digest.hexdigest()
 
     # ------------------------------------------------------------------ selection
     def take(self, index: np.ndarray | Sequence[int]) -> PopularityDataset:

@@ -19,13 +19,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.splits import Split, holdout_split
 from autoenchorder.train.api import DataSpec, load_dataset, split_train_val
+
+if TYPE_CHECKING:
+    from autoenchorder.train.job_cache import JobCache
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ class FitResult:
         ``model.to_state()`` when the job asked for it.
     error : str or None
         Why the fit failed (then the arrays are empty).
+    cached : bool
+        Read from a :class:`~autoenchorder.train.job_cache.JobCache` instead of fitted.
     """
 
     job: FitJob
@@ -140,6 +145,7 @@ class FitResult:
     predict_seconds: float = 0.0
     state: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None
     error: str | None = None
+    cached: bool = False
 
 
 # Datasets loaded by this process, by StudyData (a worker serves many jobs of one study).
@@ -203,6 +209,7 @@ def run_jobs(
     *,
     workers: int = 1,
     threads: int = 1,
+    cache: JobCache | None = None,
 ) -> Iterator[FitResult]:
     """Fit every job; yield results as they finish (costliest jobs are started first).
 
@@ -215,6 +222,9 @@ def run_jobs(
         Processes (1: fit in this process, in the given order).
     threads : int
         Torch and BLAS threads per worker process (small networks: 1 is fastest).
+    cache : JobCache or None
+        Jobs found there are yielded first, without fitting; every successful fit is stored
+        there as soon as it is done (so an interrupted run resumes).
 
     Yields
     ------
@@ -224,15 +234,36 @@ def run_jobs(
     unknown = sorted({job.study for job in jobs} - set(data))
     if unknown:
         raise KeyError(f"jobs name studies without data: {unknown}")
+    if cache is None:
+        yield from _fit_all(jobs, data, workers=workers, threads=threads)
+        return
+    to_fit = []
+    for job in jobs:
+        hit = cache.get(job, data[job.study])
+        if hit is None:
+            to_fit.append(job)
+        else:
+            yield hit
+    for result in _fit_all(to_fit, data, workers=workers, threads=threads):
+        cache.put(result, data[result.job.study])
+        yield result
+
+
+def _fit_all(
+    jobs: list[FitJob], data: Mapping[str, StudyData], *, workers: int, threads: int
+) -> Iterator[FitResult]:
+    if not jobs:
+        return
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield fit_job(job, data[job.study])
         return
     queue = iter(sorted(jobs, key=lambda job: -job.cost))
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
-    ) as pool:
+    )
+    try:
         # One job in flight per worker: the next costliest starts when a worker frees up.
         pending: dict[Future, FitJob] = {}
         for job in queue:
@@ -255,3 +286,6 @@ def run_jobs(
                 except BrokenProcessPool as exc:  # a worker died hard (killed): the rest fail
                     for job in [nxt, *queue]:
                         yield _failed(job, f"not run: the worker pool broke ({exc})")
+    finally:
+        # Interrupted (Ctrl-C, an exception in the consumer): queued jobs are dropped at once.
+        pool.shutdown(wait=False, cancel_futures=True)
