@@ -44,8 +44,8 @@ order of their sections; noise on the frames (and dropout in the regressor) stop
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Self
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -76,7 +76,6 @@ from autoenchorder.train.loop import (
 )
 from autoenchorder.train.losses import weighted_mse
 
-SETTINGS = ("default", "faithful")
 #: The study's recipe: two-stage training on frozen codes, plain standardised frames.
 _FAITHFUL: dict[str, Any] = {
     "finetune": False,
@@ -171,17 +170,7 @@ class AutoenchorderConfig(ModelConfig):
     frame_noise: float = 1.5
     val_fraction: float = 0.1
 
-    @classmethod
-    def for_setting(cls, setting: str | None = None) -> Self:
-        """Return the config of ``"default"`` (also for None) or ``"faithful"``."""
-        setting = setting or "default"
-        if setting not in SETTINGS:
-            raise ModelError(
-                f"unknown Autoen-chorder setting {setting!r}; use {' or '.join(SETTINGS)}"
-            )
-        values = _FAITHFUL if setting == "faithful" else {}
-        assert set(values) <= {f.name for f in fields(cls)}
-        return cls(setting=setting, **values)
+    SETTINGS: ClassVar[Mapping[str, Mapping[str, Any]]] = {"default": {}, "faithful": _FAITHFUL}
 
 
 class AutoenchorderNet(nn.Module):

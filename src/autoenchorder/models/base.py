@@ -60,12 +60,23 @@ class ModelConfig:
     device: str = "cpu"
     quiet: bool = False
 
+    #: Named settings of a model with a ``setting`` field: each maps to the options that differ
+    #: from the dataclass defaults; the first one is used when none is asked for.
+    SETTINGS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+
     @classmethod
     def for_setting(cls, setting: str | None = None) -> Self:
         """Return the config of a named setting (models without settings accept only ``None``)."""
-        if setting is not None:
-            raise ModelError(f"{cls.__name__} has no setting {setting!r}")
-        return cls()
+        if not cls.SETTINGS:
+            if setting is not None:
+                raise ModelError(f"{cls.__name__} has no setting {setting!r}")
+            return cls()
+        setting = setting or next(iter(cls.SETTINGS))
+        if setting not in cls.SETTINGS:
+            raise ModelError(
+                f"unknown {cls.__name__} setting {setting!r}; use {' or '.join(cls.SETTINGS)}"
+            )
+        return cls(setting=setting, **cls.SETTINGS[setting])
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Self:

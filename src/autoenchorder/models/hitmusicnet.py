@@ -43,8 +43,8 @@ five folds. Not reproduced: the original's rounding of the training inputs to 3 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, Self
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -80,8 +80,6 @@ from autoenchorder.train.loop import (
     seeded,
     train_module,
 )
-
-SETTINGS = ("default", "faithful")
 
 _FAITHFUL: dict[str, Any] = dict(
     input_scaler="minmax",
@@ -192,17 +190,7 @@ class HitMusicNetConfig(ModelConfig):
     n_seeds: int = 3
     val_fraction: float = 0.1
 
-    @classmethod
-    def for_setting(cls, setting: str | None = None) -> Self:
-        """Return the config of ``"default"`` (also for None) or ``"faithful"``."""
-        setting = setting or "default"
-        if setting not in SETTINGS:
-            raise ModelError(
-                f"unknown HitMusicNet setting {setting!r}; use {' or '.join(SETTINGS)}"
-            )
-        values = _FAITHFUL if setting == "faithful" else {}
-        assert set(values) <= {f.name for f in fields(cls)}
-        return cls(setting=setting, **values)
+    SETTINGS: ClassVar[Mapping[str, Mapping[str, Any]]] = {"default": {}, "faithful": _FAITHFUL}
 
 
 @register_model
