@@ -13,8 +13,9 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from autoenchorder.data.store import (
     sequence_stage,
 )
 from autoenchorder.errors import AutoenchorderError
+from autoenchorder.parallel import in_window
 
 #: Songs longer than this are embedded by streaming the file instead of from the decoded clip.
 STREAM_EMBEDDING_AFTER_SECONDS = 600.0
@@ -225,34 +227,22 @@ def _results_in_process(items: list[WorkItem], compat: str) -> Iterator[tuple[Wo
 def _results_in_pool(
     items: list[WorkItem], compat: str, workers: int, initargs: tuple
 ) -> Iterator[tuple[WorkItem, dict]]:
-    # A bounded window of futures keeps memory flat whatever the corpus size.
+    # A bounded window of items in flight keeps memory flat whatever the corpus size.
     context = multiprocessing.get_context("spawn")
-    window = workers * 4
-    queue = iter(items)
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=initargs
     ) as pool:
-        pending: dict[Future, WorkItem] = {}
-        for item in queue:
-            pending[pool.submit(process_item, item, compat)] = item
-            if len(pending) >= window:
-                break
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                item = pending.pop(fut)
-                try:
-                    result = fut.result()
-                except Exception as exc:  # noqa: BLE001  a crashed worker is one item's failure
-                    result = {
-                        "row": None,
-                        "sequence": None,
-                        "failures": [(s, f"worker crashed: {exc}") for s in item.stages],
-                    }
-                yield item, result
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending[pool.submit(process_item, nxt, compat)] = nxt
+        work = partial(process_item, compat=compat)
+        for item, future in in_window(pool, work, items, window=workers * 4):
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001  a crashed worker is one item's failure
+                result = {
+                    "row": None,
+                    "sequence": None,
+                    "failures": [(s, f"worker crashed: {exc}") for s in item.stages],
+                }
+            yield item, result
 
 
 def extract_corpus(

@@ -16,15 +16,17 @@ import multiprocessing
 import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.splits import Split, holdout_split
+from autoenchorder.parallel import in_window
 from autoenchorder.train.api import DataSpec, load_dataset, split_train_val
 
 if TYPE_CHECKING:
@@ -258,34 +260,30 @@ def _fit_all(
         for job in jobs:
             yield fit_job(job, data[job.study])
         return
-    queue = iter(sorted(jobs, key=lambda job: -job.cost))
+    ordered = list(enumerate(sorted(jobs, key=lambda job: -job.cost)))
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
     )
+    done: set[int] = set()
     try:
         # One job in flight per worker: the next costliest starts when a worker frees up.
-        pending: dict[Future, FitJob] = {}
-        for job in queue:
-            pending[pool.submit(fit_job, job, data[job.study])] = job
-            if len(pending) >= workers:
-                break
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                job = pending.pop(future)
-                try:
-                    yield future.result()
-                except Exception as exc:  # noqa: BLE001  a crashed worker fails one job
-                    yield _failed(job, f"worker crashed: {exc}")
-                nxt = next(queue, None)
-                if nxt is None:
-                    continue
-                try:
-                    pending[pool.submit(fit_job, nxt, data[nxt.study])] = nxt
-                except BrokenProcessPool as exc:  # a worker died hard (killed): the rest fail
-                    for job in [nxt, *queue]:
-                        yield _failed(job, f"not run: the worker pool broke ({exc})")
+        for (index, job), future in in_window(
+            pool, partial(_fit_numbered, data), ordered, window=workers
+        ):
+            done.add(index)
+            try:
+                yield future.result()
+            except Exception as exc:  # noqa: BLE001  a crashed worker fails one job
+                yield _failed(job, f"worker crashed: {exc}")
+    except BrokenProcessPool as exc:  # a worker died hard (killed): the rest are not run
+        for index, job in ordered:
+            if index not in done:
+                yield _failed(job, f"not run: the worker pool broke ({exc})")
     finally:
         # Interrupted (Ctrl-C, an exception in the consumer): queued jobs are dropped at once.
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _fit_numbered(data: Mapping[str, StudyData], numbered: tuple[int, FitJob]) -> FitResult:
+    return fit_job(numbered[1], data[numbered[1].study])
