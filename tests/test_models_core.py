@@ -148,18 +148,31 @@ def test_autoenchorder_stages_follow_the_setting(data) -> None:
 
 
 @pytest.mark.parametrize("center", [True, False])
-def test_centred_frames_ignore_a_song_level_offset(center: bool, data) -> None:
-    """With centring, the sequence branch sees only how a song's frames change over time."""
+def test_centring_gives_the_song_mean_to_the_dense_branch(center: bool, data) -> None:
+    """With centring the sequence branch sees only how a song's frames change over time; its
+    mean frame goes beside the low-level features."""
     train, test = data
     model = build("autoenchorder-lstm", epochs=3, ae_epochs=2, center_frames=center).fit(train)
     rng = np.random.default_rng(0)
-    shifted = [s + rng.normal(size=(1, s.shape[1])).astype(np.float32) for s in test.sequences]
-    before = model.predict(test)
-    after = model.predict(replace(test, sequences=shifted))
+    shifted = replace(
+        test,
+        sequences=[s + rng.normal(size=(1, s.shape[1])).astype(np.float32) for s in test.sequences],
+    )
+    cpu = torch.device("cpu")
+    (x, frames, _), (x_shifted, frames_shifted, _) = (
+        model._tensors(test, cpu),
+        model._tensors(shifted, cpu),
+    )
+    n_low, dim = len(train.feature_names("lowlevel")), train.sequence_dim
+    assert model.net_.dense.widths[0] == n_low + (dim if center else 0)
     if center:
-        np.testing.assert_allclose(after, before, atol=1e-4)
+        torch.testing.assert_close(frames_shifted, frames, atol=1e-4, rtol=0)
+        torch.testing.assert_close(x_shifted[:, :n_low], x[:, :n_low])
+        assert (x_shifted[:, n_low:] - x[:, n_low:]).abs().max() > 1e-3
+        assert np.abs(model.predict(shifted) - model.predict(test)).max() > 1e-3
     else:
-        assert np.abs(after - before).max() > 1e-3
+        torch.testing.assert_close(x_shifted, x)
+        assert (frames_shifted - frames).abs().max() > 1e-3
 
 
 def test_frame_noise_is_for_training_only(data) -> None:
@@ -454,3 +467,43 @@ def test_loop_stops_early_and_restores_the_best_epoch() -> None:
     assert np.array_equal(module.weight.detach().numpy(), best_module.weight.detach().numpy())
     last_module, _ = _linear_fit(50, patience=3, restore_best=False)
     assert not np.array_equal(last_module.weight.detach().numpy(), module.weight.detach().numpy())
+
+
+@pytest.mark.parametrize(
+    ("rows", "max_steps", "epochs_run"),
+    [(64, None, 20), (64, 10, 3), (64, 8, 2), (64, 1_000, 20), (16, 10, 10), (200, 1, 1)],
+)
+def test_step_budget_caps_the_epochs(rows: int, max_steps: int | None, epochs_run: int) -> None:
+    """Batches of 16: 64 rows are 4 steps an epoch, so 10 steps end after the third epoch."""
+    x = torch.randn(rows, 3, generator=torch.Generator().manual_seed(0))
+    settings = TrainSettings(
+        epochs=20, batch_size=16, max_steps=max_steps, patience=None, monitor="train_loss"
+    )
+    history = train_module(
+        torch.nn.Linear(3, 1),
+        lambda m, b: (m(b[0]) ** 2).mean(),
+        (x,),
+        None,
+        settings,
+        seed=0,
+        stage="budget",
+        quiet=True,
+    )
+    assert settings.epoch_budget(rows) == epochs_run == len(history)
+
+
+def test_autoenchorder_autoencoders_keep_to_their_step_budget(data) -> None:
+    """240 songs in batches of 40 are 6 steps an epoch: 20 steps end after the fourth."""
+    train, val = data
+    assert len(train) == 240
+    model = build(
+        "autoenchorder-lstm",
+        epochs=2,
+        finetune_epochs=1,
+        ae_epochs=50,
+        ae_patience=100,
+        ae_batch_size=40,
+        ae_max_steps=20,
+    ).fit(train, val)
+    last_epoch = {h["stage"]: h["epoch"] for h in model.history_}
+    assert last_epoch["lowlevel-autoencoder"] == last_epoch["sequence-autoencoder"] == 4

@@ -3,7 +3,8 @@
 Architecture (reference/autoen-chorder-blog.md):
 
 - a dense autoencoder over the 207 low-level features (MinMax-scaled; 207 -> 103 -> 69 -> 20,
-  mirrored, sigmoid reconstruction);
+  mirrored, sigmoid reconstruction; in the default setting the song's mean embedding frame
+  joins them: 407 -> 203 -> 135 -> 20 for musicnn);
 - a sequence autoencoder over the embedding frames (standardised per dimension): an LSTM over
   the packed variable-length sequence, then a linear layer to a 20-wide code; the decoder repeats
   a projection of the code over the steps, runs an LSTM and projects back to the frame width.
@@ -26,17 +27,20 @@ option                      faithful (the study)            default (ours)
 training                    autoencoders, then the          the same, then end to end
                             regressor on frozen codes       (``finetune``, lr 1e-3)
 sequence frames             standardised                    minus the song's mean frame, then
-                                                            standardised (``center_frames``)
+                                                            standardised; the mean frame joins
+                                                            the low-level features in the dense
+                                                            branch (``center_frames``)
 frame noise                 none                            Gaussian, sd 1.5 in standardised
                                                             units, while training the sequence
                                                             autoencoder (denoising) and end to
                                                             end (``frame_noise``)
-regressor dropout           0                               0.2
+regressor dropout           0                               0.1
 ==========================  ==============================  ==================================
 
-Why (docs/models.md has the measurements): the song's popularity depends on what changes
-over time (which section comes when), and the low-level branch already hears the song's
-average sound, so the sequence branch sees deviations from the song's mean frame. Trained on
+Why (docs/models.md has the measurements): the sequence branch should learn what changes over
+time (which section comes when), so it sees deviations from the song's mean frame; what the
+song sounds like on average (the low-level features and the mean embedding) is the dense
+branch's. Trained on
 noisy popularity, the sequence encoder memorises individual songs long before it learns the
 order of their sections; noise on the frames (and dropout in the regressor) stops that.
 """
@@ -108,11 +112,17 @@ class AutoenchorderConfig(ModelConfig):
     width : int
         Hidden width of the regressor.
     dropout : float
-        Dropout inside the regressor (0: none; 0.2 is ours, 0 the study's).
+        Dropout inside the regressor (0: none; 0.1 is ours, 0 the study's).
     ae_epochs, ae_batch_size, ae_patience : int
         The study does not give its autoencoder budget; ours is up to 150 epochs, patience 10
         (40 epochs left both autoencoders under-trained: validation R^2 0.49 against 0.56 on a
         3,000-song procedural corpus; docs/models.md).
+    ae_max_steps : int or None
+        And at most this many optimizer steps (1,650: 150 epochs of the demo's 2,167 training
+        songs), so the autoencoders' budget does not grow with the catalogue: on 8,500
+        synthetic tracks the denoising sequence autoencoder otherwise runs 141 epochs (fit
+        1,310 s on one core, test R^2 0.896) where the cap stops it after 45 (471 s, 0.892;
+        docs/models.md). None: epochs alone.
     ae_lr : float
     epochs, batch_size, patience : int
         Regressor stage (batch 200 is the study's best).
@@ -127,8 +137,8 @@ class AutoenchorderConfig(ModelConfig):
         order (docs/models.md).
     center_frames : bool
         Subtract each song's mean frame from its frames before standardising them, so the
-        sequence branch sees how the song changes over time (the low-level branch hears its
-        average sound).
+        sequence branch sees how the song changes over time, and give the mean frame to the
+        dense branch beside the low-level features (its input is then 207 + D wide).
     frame_noise : float
         Standard deviation of Gaussian noise added to the standardised frames while training
         the sequence autoencoder (a denoising autoencoder: it reconstructs the clean frames)
@@ -150,11 +160,12 @@ class AutoenchorderConfig(ModelConfig):
     heads: int = 4
     n_layers: int = 7
     width: int = 64
-    dropout: float = 0.2
+    dropout: float = 0.1
     ae_epochs: int = 150
     ae_batch_size: int = 200
     ae_lr: float = 1e-3
     ae_patience: int = 10
+    ae_max_steps: int | None = 1650
     epochs: int = 300
     batch_size: int = 200
     lr: float = 1e-3
@@ -214,7 +225,7 @@ class Autoenchorder(Model):
         train, val = split_validation(train, val, fraction=cfg.val_fraction, seed=cfg.seed)
         device = resolve_device(cfg.device)
         self.feature_names_ = train.feature_names(cfg.lowlevel_group)
-        self.lowlevel_scaler_ = ColumnScaler("minmax").fit(train.features(cfg.lowlevel_group))
+        self.lowlevel_scaler_ = ColumnScaler("minmax").fit(self._dense_inputs(train))
         frames = [self._centered(s) for s in train.sequences if len(s)]
         self.frame_scaler_ = ColumnScaler("standard").fit(np.concatenate(frames))
         x_tr, f_tr, n_tr = self._tensors(train, device)
@@ -228,6 +239,7 @@ class Autoenchorder(Model):
             ae = TrainSettings(
                 epochs=cfg.ae_epochs,
                 batch_size=cfg.ae_batch_size,
+                max_steps=cfg.ae_max_steps,
                 lr=cfg.ae_lr,
                 patience=cfg.ae_patience,
             )
@@ -332,6 +344,17 @@ class Autoenchorder(Model):
         )
         return AutoenchorderNet(dense, sequence, regressor)
 
+    def _dense_inputs(self, ds: PopularityDataset) -> np.ndarray:
+        """The low-level features, and with ``center_frames`` each song's mean frame beside them."""
+        features = ds.features(self.config.lowlevel_group)
+        if not self.config.center_frames:
+            return features
+        dim = ds.sequence_dim or 0
+        means = np.stack(
+            [s.mean(0) if len(s) else np.zeros(dim, np.float32) for s in ds.sequences]
+        )
+        return np.hstack([features, means])
+
     def _centered(self, frames: np.ndarray) -> np.ndarray:
         """Frames (T, D) minus their mean frame when ``center_frames`` (else unchanged)."""
         return frames - frames.mean(0) if self.config.center_frames else frames
@@ -339,7 +362,7 @@ class Autoenchorder(Model):
     def _tensors(
         self, ds: PopularityDataset, device: torch.device
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.lowlevel_scaler_.transform(ds.features(self.config.lowlevel_group))
+        x = self.lowlevel_scaler_.transform(self._dense_inputs(ds))
         scaled = [
             self.frame_scaler_.transform(self._centered(s)) if len(s) else s for s in ds.sequences
         ]
@@ -370,7 +393,9 @@ class Autoenchorder(Model):
         self.feature_names_ = list(state["feature_names"])
         self.lowlevel_scaler_ = ColumnScaler.from_arrays("minmax", arrays, "lowlevel_scaler")
         self.frame_scaler_ = ColumnScaler.from_arrays("standard", arrays, "frame_scaler")
-        self.net_ = self._build(len(self.feature_names_), int(state["frame_dim"]))
+        self.net_ = self._build(
+            int(self.lowlevel_scaler_.shift_.shape[0]), int(state["frame_dim"])
+        )
         load_module_arrays(self.net_, "net", arrays)
         self.net_.eval()
 

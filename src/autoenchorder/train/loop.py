@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,9 @@ class TrainSettings:
     Attributes
     ----------
     epochs, batch_size : int
+    max_steps : int or None
+        Also stop after the epoch in which this many optimizer steps have been taken, so a
+        budget set on a small dataset does not grow with the data (None: epochs alone).
     lr, weight_decay : float
         Optimizer step size and weight decay (L2 for Adam, decoupled for AdamW).
     optimizer : str
@@ -50,6 +54,7 @@ class TrainSettings:
 
     epochs: int = 100
     batch_size: int = 256
+    max_steps: int | None = None
     lr: float = 1e-3
     weight_decay: float = 0.0
     optimizer: str = "adam"
@@ -57,6 +62,13 @@ class TrainSettings:
     monitor: str = "val_loss"
     mode: str = "min"
     restore_best: bool = True
+
+    def epoch_budget(self, n: int) -> int:
+        """Epochs to run on ``n`` training rows: ``epochs``, fewer if ``max_steps`` is reached."""
+        if self.max_steps is None:
+            return self.epochs
+        steps_per_epoch = max(1, math.ceil(n / self.batch_size))
+        return max(1, min(self.epochs, math.ceil(self.max_steps / steps_per_epoch)))
 
 
 def train_module(
@@ -106,8 +118,9 @@ def train_module(
     history: list[dict[str, Any]] = []
     best_score, best_state, waited = float("inf"), None, 0
     with _progress(quiet) as bar:
-        task = bar.add_task(stage, total=settings.epochs, losses="")
-        for epoch in range(1, settings.epochs + 1):
+        epochs = settings.epoch_budget(n)
+        task = bar.add_task(stage, total=epochs, losses="")
+        for epoch in range(1, epochs + 1):
             module.train()
             order, total = torch.randperm(n, generator=generator), 0.0
             for start in range(0, n, settings.batch_size):
