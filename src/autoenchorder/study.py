@@ -531,6 +531,7 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
     """
     members: dict[str, FitResult] = {}
     fit_seconds = dict.fromkeys(plan.recorders, 0.0)
+    cached = dict.fromkeys(plan.recorders, 0)
     started = time.perf_counter()
     with _Progress(console, "train models", len(plan.jobs), unit="models") as advance:
         for result in run_jobs(
@@ -542,6 +543,7 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
         ):
             job, recorder = result.job, plan.recorders[result.job.study]
             fit_seconds[job.study] += result.fit_seconds
+            cached[job.study] += result.cached
             if job.fraction is not None:
                 recorder.curve_point(result)
             elif job.key in plan.ensemble_keys and job.key != ENSEMBLE_MODEL:
@@ -566,6 +568,11 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
         recorder.writer.record_timing(
             f"training, all studies ({settings.workers} processes, wall)", wall
         )
+        if cached[study]:
+            recorder.writer.add_note(
+                f"{cached[study]} fits were read from an earlier run ({settings.out / 'jobs'}); "
+                "their fit times are the earlier run's, the wall time is this run's"
+            )
     return {m.job.key: m for m in done}
 
 
