@@ -54,7 +54,7 @@ PINS = [
 MUSICNN = "musicnn==0.1.0"
 
 CHILD = textwrap.dedent(
-    r'''
+    r"""
     import functools, hashlib, json, sys
     from pathlib import Path
     import numpy as np
@@ -144,7 +144,7 @@ CHILD = textwrap.dedent(
     print("TensorFlow read our write_checkpoint output: OK", sorted(expected.files))
     print("VERSIONS", json.dumps({"tensorflow": tf.__version__, "numpy": np.__version__,
                                   "librosa": librosa.__version__}))
-    '''
+    """
 )
 
 
@@ -185,7 +185,8 @@ def main() -> None:
         child.write_text(CHILD)
         proc = subprocess.run(
             [str(python), str(child), str(AUDIO), str(OUT), str(FRONTEND_FRAMES), ours],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
     sys.stdout.write(proc.stdout)
     if proc.returncode != 0:

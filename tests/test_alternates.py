@@ -16,27 +16,72 @@ FAST = {
     "single-ae": dict(batch_size=32, ae_batch_size=32, epochs=80, ae_epochs=40),
     "rnn": dict(batch_size=32, ae_batch_size=32, epochs=80, ae_epochs=40),
     "hmn-embedding": dict(batch_size=32, ae_batch_size=32, epochs=80, ae_epochs=40),
-    "lossnet": dict(batch_size=32, epochs=80, residual_folds=2,
-                    hmn_options=dict(batch_size=32, ae_batch_size=32, epochs=80, ae_epochs=40)),
-    "autoenchorder-transformer": dict(batch_size=32, ae_batch_size=32, epochs=60, ae_epochs=20,
-                                      sequence_hidden=16, heads=2, width=32),
+    "lossnet": dict(
+        batch_size=32,
+        epochs=80,
+        residual_folds=2,
+        hmn_options=dict(batch_size=32, ae_batch_size=32, epochs=80, ae_epochs=40),
+    ),
+    "autoenchorder-transformer": dict(
+        batch_size=32,
+        ae_batch_size=32,
+        epochs=60,
+        ae_epochs=20,
+        sequence_hidden=16,
+        heads=2,
+        width=32,
+    ),
 }
 
 #: no early stopping, no dropout or frame noise, many steps: the network should memorise 24 rows
 MEMORISE = {
-    "single-ae": dict(batch_size=8, ae_batch_size=8, epochs=150, ae_epochs=150, patience=1000,
-                      ae_patience=1000, dropout=0.0, compress="small", lr=3e-3),
-    "rnn": dict(batch_size=8, ae_batch_size=8, epochs=150, ae_epochs=60, patience=1000,
-                dropout=0.0),
-    "hmn-embedding": dict(batch_size=8, ae_batch_size=8, epochs=150, ae_epochs=60,
-                          patience=1000, dropout=0.0),
-    "lossnet": dict(batch_size=8, epochs=150, patience=1000, residual_folds=0, dropout=0.0,
-                    hmn_options=dict(batch_size=8, ae_batch_size=8, epochs=150, ae_epochs=150,
-                                     patience=1000, ae_patience=1000, dropout=0.0,
-                                     compress="small", lr=3e-3)),
-    "autoenchorder-transformer": dict(batch_size=8, ae_batch_size=8, epochs=150, ae_epochs=30,
-                                      patience=1000, sequence_hidden=16, heads=2, width=32,
-                                      dropout=0.0, frame_noise=0.0),
+    "single-ae": dict(
+        batch_size=8,
+        ae_batch_size=8,
+        epochs=150,
+        ae_epochs=150,
+        patience=1000,
+        ae_patience=1000,
+        dropout=0.0,
+        compress="small",
+        lr=3e-3,
+    ),
+    "rnn": dict(
+        batch_size=8, ae_batch_size=8, epochs=150, ae_epochs=60, patience=1000, dropout=0.0
+    ),
+    "hmn-embedding": dict(
+        batch_size=8, ae_batch_size=8, epochs=150, ae_epochs=60, patience=1000, dropout=0.0
+    ),
+    "lossnet": dict(
+        batch_size=8,
+        epochs=150,
+        patience=1000,
+        residual_folds=0,
+        dropout=0.0,
+        hmn_options=dict(
+            batch_size=8,
+            ae_batch_size=8,
+            epochs=150,
+            ae_epochs=150,
+            patience=1000,
+            ae_patience=1000,
+            dropout=0.0,
+            compress="small",
+            lr=3e-3,
+        ),
+    ),
+    "autoenchorder-transformer": dict(
+        batch_size=8,
+        ae_batch_size=8,
+        epochs=150,
+        ae_epochs=30,
+        patience=1000,
+        sequence_hidden=16,
+        heads=2,
+        width=32,
+        dropout=0.0,
+        frame_noise=0.0,
+    ),
 }
 
 
@@ -149,7 +194,14 @@ def test_lossnet_residuals_are_out_of_fold(monkeypatch, task):
 
 def test_transformer_variant_uses_the_transformer_encoder():
     tiny = learnable_dataset(30, seed=2, max_len=5)
-    model = make_model("autoenchorder-transformer", quiet=True, epochs=1, ae_epochs=1,
-                       sequence_hidden=8, heads=2, width=8).fit(tiny)
+    model = make_model(
+        "autoenchorder-transformer",
+        quiet=True,
+        epochs=1,
+        ae_epochs=1,
+        sequence_hidden=8,
+        heads=2,
+        width=8,
+    ).fit(tiny)
     assert model.config.sequence_encoder == "transformer"
     assert isinstance(model.net_.sequence.sequence_encoder, TransformerSequenceEncoder)

@@ -200,8 +200,16 @@ def test_unfitted_model_cannot_be_bundled(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------- every registered model
 
-_QUICK = {"epochs": 3, "ae_epochs": 3, "ffn_epochs": 3, "max_epochs": 3, "n_estimators": 5,
-          "max_iter": 5, "quiet": True, "hmn_options": {"epochs": 3, "ae_epochs": 3}}
+_QUICK = {
+    "epochs": 3,
+    "ae_epochs": 3,
+    "ffn_epochs": 3,
+    "max_epochs": 3,
+    "n_estimators": 5,
+    "max_iter": 5,
+    "quiet": True,
+    "hmn_options": {"epochs": 3, "ae_epochs": 3},
+}
 
 
 def quick_model(name: str, **overrides) -> Model:

@@ -48,8 +48,19 @@ def test_none_is_left_out_and_reads_back_as_default(tmp_path):
 
 @pytest.mark.parametrize(
     "value",
-    [0.1, 1e-300, -2.5e17, float("inf"), -float("inf"), 3, -0, True, "ünï\tcode", [1, [2.5, "x"]],
-     {"k-1": 1, "spaced key": "v"}],
+    [
+        0.1,
+        1e-300,
+        -2.5e17,
+        float("inf"),
+        -float("inf"),
+        3,
+        -0,
+        True,
+        "ünï\tcode",
+        [1, [2.5, "x"]],
+        {"k-1": 1, "spaced key": "v"},
+    ],
 )
 def test_dumps_toml_values_parse_back(value):
     parsed = tomllib.loads(dumps_toml({"v": value}))["v"]

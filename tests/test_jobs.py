@@ -109,8 +109,12 @@ def test_cache_misses_on_any_change_of_config_or_data(musicoset_sample, tmp_path
     assert cache.get(changed, musicoset_sample) is None
     other_rows = StudyData(musicoset_sample.spec, seed=musicoset_sample.seed, rows=699)
     assert cache.get(job, other_rows) is None
-    assert cache.get(FitJob(job.study, job.key, job.model, job.options, fraction=0.5),
-                     musicoset_sample) is None
+    assert (
+        cache.get(
+            FitJob(job.study, job.key, job.model, job.options, fraction=0.5), musicoset_sample
+        )
+        is None
+    )
 
 
 def test_a_damaged_cache_entry_is_a_miss(musicoset_sample, tmp_path):

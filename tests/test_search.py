@@ -54,12 +54,14 @@ def test_a_second_worker_on_a_finished_study_does_nothing(tmp_path):
 
 def test_tpe_search_stops_at_its_budget(tmp_path):
     space = {"x": (0.0, 0.5, 1.0, 1.5, 2.0), "y": (0.0, 1.0, 3.0)}
-    spec = SearchSpec(space=space, sampler="tpe", n_trials=7,
-                      storage=sqlite_url(tmp_path / "t.db"), seed=3)
+    spec = SearchSpec(
+        space=space, sampler="tpe", n_trials=7, storage=sqlite_url(tmp_path / "t.db"), seed=3
+    )
     study = run_workers(spec, BarrierObjective(str(tmp_path), n_workers=1))
     assert len(study.get_trials()) == len(_finished(study)) == 7
-    assert all(t.params["x"] in space["x"] and t.params["y"] in space["y"]
-               for t in _finished(study))
+    assert all(
+        t.params["x"] in space["x"] and t.params["y"] in space["y"] for t in _finished(study)
+    )
 
 
 def test_grid_budget_caps_the_grid(tmp_path):
@@ -79,15 +81,17 @@ def test_results_and_best_config_are_written(tmp_path):
     assert len(table) == 6 and table["r2"].is_monotonic_decreasing
     best = tomllib.loads((tmp_path / "out" / "best_config.toml").read_text())
     assert best["model"] == {"epochs": 5, "lr": 1.0, "n_layers": 7}
-    assert json.loads((tmp_path / "out" / "best_config.json").read_text())["trial"] == (
-        summary["trial"]
+    assert (
+        json.loads((tmp_path / "out" / "best_config.json").read_text())["trial"]
+        == (summary["trial"])
     )
 
 
 def test_model_objective_fits_on_validation_rows_only(tmp_path):
     ds = learnable_dataset(120, seed=4, with_sequences=False)
-    objective = ModelObjective("gbdt", dataset=ds, base_config={"max_iter": 20,
-                                                               "early_stopping": False})
+    objective = ModelObjective(
+        "gbdt", dataset=ds, base_config={"max_iter": 20, "early_stopping": False}
+    )
     spec = SearchSpec(space={"learning_rate": (0.05, 0.3)}, storage=sqlite_url(tmp_path / "m.db"))
     study = run_workers(spec, objective)
     table = results_table(study)
@@ -109,8 +113,12 @@ def test_failed_trial_is_recorded_and_search_goes_on(tmp_path):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"sampler": "random"}, "unknown sampler"), ({"sampler": "tpe"}, "needs a budget"),
-     ({"metric": "loss"}, "unknown metric"), ({"space": {"lr": ()}}, "no candidate")],
+    [
+        ({"sampler": "random"}, "unknown sampler"),
+        ({"sampler": "tpe"}, "needs a budget"),
+        ({"metric": "loss"}, "unknown metric"),
+        ({"space": {"lr": ()}}, "no candidate"),
+    ],
 )
 def test_bad_specs_are_refused(kwargs, message):
     with pytest.raises(ConfigError, match=message):

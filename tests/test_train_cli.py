@@ -57,15 +57,36 @@ def test_train_api_same_seed_same_predictions():
 def test_train_command_writes_a_loadable_bundle(tmp_path, synthetic_source):
     ds, seen = synthetic_source
     (tmp_path / "corpus").mkdir()
-    FeatureStore.create(tmp_path / "store", audio_root=tmp_path / "corpus",
-                        config={"compat": "fixed"})
+    FeatureStore.create(
+        tmp_path / "store", audio_root=tmp_path / "corpus", config={"compat": "fixed"}
+    )
     config = tmp_path / "rnn.toml"
     config.write_text("[model]\nepochs = 4\nae_epochs = 2\nbatch_size = 16\n")
     out = tmp_path / "bundle"
-    status = main(["train", "--model", "rnn", "--data", "procedural", "--root",
-                   str(tmp_path / "corpus"), "--config", str(config), "--set", "lr=2e-3",
-                   "--set", 'groups=["lowlevel"]', "--store", str(tmp_path / "store"),
-                   "--seed", "3", "--out", str(out), "--quiet"])
+    status = main(
+        [
+            "train",
+            "--model",
+            "rnn",
+            "--data",
+            "procedural",
+            "--root",
+            str(tmp_path / "corpus"),
+            "--config",
+            str(config),
+            "--set",
+            "lr=2e-3",
+            "--set",
+            'groups=["lowlevel"]',
+            "--store",
+            str(tmp_path / "store"),
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert status == 0
     assert seen[0].source == "procedural" and seen[0].root == str((tmp_path / "corpus").resolve())
     model = bundle.load_bundle(out)
@@ -83,9 +104,24 @@ def test_train_command_writes_a_loadable_bundle(tmp_path, synthetic_source):
 @pytest.mark.skipif(not (SHARED_DATA / "hit-predictor").is_dir(), reason="no Hit Predictor data")
 def test_train_command_on_real_hit_predictor(tmp_path, capsys):
     out = tmp_path / "gbdt"
-    status = main(["train", "--model", "gbdt", "--data", "hit-predictor", "--root",
-                   str(SHARED_DATA / "hit-predictor"), "--set", "max_iter=20", "--out", str(out),
-                   "--run-dir", str(tmp_path / "run"), "--quiet"])
+    status = main(
+        [
+            "train",
+            "--model",
+            "gbdt",
+            "--data",
+            "hit-predictor",
+            "--root",
+            str(SHARED_DATA / "hit-predictor"),
+            "--set",
+            "max_iter=20",
+            "--out",
+            str(out),
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--quiet",
+        ]
+    )
     assert status == 0
     study = read_study(tmp_path / "run")
     assert list(study.meta["models"]) == ["gbdt"]
@@ -102,8 +138,7 @@ def test_train_command_on_real_hit_predictor(tmp_path, capsys):
         (["--model", "nope", "--data", "musicoset"], "unknown model 'nope'"),
         (["--model", "mean", "--data", "musicoset"], "needs --root"),
         (["--model", "mean", "--data", "catalog", "--root", "."], "needs --labels, --store"),
-        (["--model", "mean", "--data", "musicoset", "--root", ".", "--set", "lr"],
-         "KEY=VALUE"),
+        (["--model", "mean", "--data", "musicoset", "--root", ".", "--set", "lr"], "KEY=VALUE"),
     ],
 )
 def test_train_command_user_errors_exit_2(args, message, tmp_path, capsys):
@@ -112,8 +147,21 @@ def test_train_command_user_errors_exit_2(args, message, tmp_path, capsys):
 
 
 def test_unknown_config_field_is_reported(tmp_path, synthetic_source, capsys):
-    status = main(["train", "--model", "rnn", "--data", "procedural", "--root", str(tmp_path),
-                   "--set", "epochz=3", "--out", str(tmp_path / "b")])
+    status = main(
+        [
+            "train",
+            "--model",
+            "rnn",
+            "--data",
+            "procedural",
+            "--root",
+            str(tmp_path),
+            "--set",
+            "epochz=3",
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
     assert status == 2
     assert "epochz" in capsys.readouterr().err
 
@@ -130,9 +178,25 @@ def test_search_command_end_to_end(tmp_path, capsys):
     space = tmp_path / "space.toml"
     space.write_text("[space]\nlearning_rate = [0.05, 0.2]\n")
     out = tmp_path / "search"
-    status = main(["search", "--model", "gbdt", "--data", "hit-predictor", "--root",
-                   str(SHARED_DATA / "hit-predictor"), "--space", str(space), "--set",
-                   "max_iter=10", "--metric", "accuracy", "--out", str(out)])
+    status = main(
+        [
+            "search",
+            "--model",
+            "gbdt",
+            "--data",
+            "hit-predictor",
+            "--root",
+            str(SHARED_DATA / "hit-predictor"),
+            "--space",
+            str(space),
+            "--set",
+            "max_iter=10",
+            "--metric",
+            "accuracy",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0, capsys.readouterr().err
     best = tomllib.loads((out / "best_config.toml").read_text())["model"]
     assert best["max_iter"] == 10 and best["learning_rate"] in (0.05, 0.2)

@@ -50,8 +50,9 @@ def test_classifier_probabilities_match(n_classes):
     est = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(x, labels)
     x_new, _ = _data(100, seed=3)
     restored = _round_trip(export_hist_gradient_boosting(est))
-    np.testing.assert_allclose(restored.predict_proba(x_new), est.predict_proba(x_new),
-                               rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        restored.predict_proba(x_new), est.predict_proba(x_new), rtol=1e-12, atol=1e-15
+    )
     np.testing.assert_array_equal(restored.predict(x_new), est.predict(x_new))
 
 

@@ -53,33 +53,68 @@ def search_space(space_file: Path | None, params: tuple[str, ...]) -> dict[str, 
             space[name] = tuple(values)
     unknown = [p for p in params if p not in space]
     if unknown:
-        raise ConfigError(f"unknown search parameter(s) {', '.join(unknown)}; "
-                          f"the space has {', '.join(space)}")
+        raise ConfigError(
+            f"unknown search parameter(s) {', '.join(unknown)}; the space has {', '.join(space)}"
+        )
     return {k: v for k, v in space.items() if not params or k in params}
 
 
 @click.command("search")
-@click.option("--model", "model_name", default="autoenchorder", show_default=True,
-              help="Registered model whose config fields the parameters set.")
+@click.option(
+    "--model",
+    "model_name",
+    default="autoenchorder",
+    show_default=True,
+    help="Registered model whose config fields the parameters set.",
+)
 @data_options
 @config_options
-@click.option("--space", "space_file", type=click.Path(exists=True, path_type=Path),
-              default=None, help="TOML with a [space] table (default: the study's grid).")
-@click.option("--param", "params", multiple=True,
-              help="Search only this parameter of the space (repeatable); others keep the config.")
+@click.option(
+    "--space",
+    "space_file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="TOML with a [space] table (default: the study's grid).",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    help="Search only this parameter of the space (repeatable); others keep the config.",
+)
 @click.option("--sampler", type=click.Choice(["grid", "tpe"]), default="grid", show_default=True)
-@click.option("--n-trials", type=click.IntRange(1), default=None,
-              help="Total trial budget (required for tpe; caps the grid).")
-@click.option("--metric", default="mae", show_default=True,
-              help="Validation metric to optimise (mae, mse, rmse, r2, spearman ...).")
-@click.option("--storage", default=None,
-              help="SQLAlchemy URL of the study (default: sqlite file OUT/study.db).")
+@click.option(
+    "--n-trials",
+    type=click.IntRange(1),
+    default=None,
+    help="Total trial budget (required for tpe; caps the grid).",
+)
+@click.option(
+    "--metric",
+    default="mae",
+    show_default=True,
+    help="Validation metric to optimise (mae, mse, rmse, r2, spearman ...).",
+)
+@click.option(
+    "--storage",
+    default=None,
+    help="SQLAlchemy URL of the study (default: sqlite file OUT/study.db).",
+)
 @click.option("--study-name", default="autoenchorder", show_default=True)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Local worker processes on the study.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Local worker processes on the study.",
+)
 @click.option("--seed", default=0, show_default=True, help="Seeds the split, grid order, models.")
-@click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="Folder for trials.csv, best_config.toml / .json (and the SQLite study).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for trials.csv, best_config.toml / .json (and the SQLite study).",
+)
 def command(
     model_name: str,
     source: str,
@@ -124,7 +159,9 @@ def command(
         metric=metric,
     )
     objective = ModelObjective(
-        model_name, data=data_spec(source, root, store, labels, embedder), base_config=base,
+        model_name,
+        data=data_spec(source, root, store, labels, embedder),
+        base_config=base,
         seed=seed,
     )
     console.print(
@@ -134,8 +171,9 @@ def command(
     study = run_workers(spec, objective, workers=workers, progress=True)
     summary = write_results(study, out, base_config=base)
     _print_top(console, out / "trials.csv", columns=["trial", "state", *spec.space, "value"])
-    console.print(f"best trial {summary['trial']}: {metric} {summary['value']:.4f} "
-                  f"with {summary['params']}")
+    console.print(
+        f"best trial {summary['trial']}: {metric} {summary['value']:.4f} with {summary['params']}"
+    )
     console.print(f"results: {out / 'trials.csv'}, {out / 'best_config.toml'}")
 
 

@@ -24,16 +24,36 @@ from autoenchorder.train.api import SOURCES, DataSpec, TrainResult
 def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add the options that name a dataset (see :class:`~autoenchorder.train.api.DataSpec`)."""
     options = [
-        click.option("--data", "source", required=True, type=click.Choice(sorted(SOURCES)),
-                     help="Dataset source."),
-        click.option("--root", type=click.Path(exists=True, path_type=Path), default=None,
-                     help="The source's folder (catalog: audio folder; procedural: corpus)."),
-        click.option("--store", type=click.Path(exists=True, path_type=Path), default=None,
-                     help="Feature store of extracted features (catalog, procedural)."),
-        click.option("--labels", type=click.Path(exists=True, path_type=Path), default=None,
-                     help="Labels CSV of a catalog."),
-        click.option("--embedder", default=None,
-                     help="Use this embedder's sequences from --store (e.g. musicnn-msd)."),
+        click.option(
+            "--data",
+            "source",
+            required=True,
+            type=click.Choice(sorted(SOURCES)),
+            help="Dataset source.",
+        ),
+        click.option(
+            "--root",
+            type=click.Path(exists=True, path_type=Path),
+            default=None,
+            help="The source's folder (catalog: audio folder; procedural: corpus).",
+        ),
+        click.option(
+            "--store",
+            type=click.Path(exists=True, path_type=Path),
+            default=None,
+            help="Feature store of extracted features (catalog, procedural).",
+        ),
+        click.option(
+            "--labels",
+            type=click.Path(exists=True, path_type=Path),
+            default=None,
+            help="Labels CSV of a catalog.",
+        ),
+        click.option(
+            "--embedder",
+            default=None,
+            help="Use this embedder's sequences from --store (e.g. musicnn-msd).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -43,11 +63,17 @@ def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``--config TOML`` and repeatable ``--set key=value`` model options."""
     func = click.option(
-        "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
         help="One model config field (TOML value, e.g. --set lr=2e-4 --set finetune=true).",
     )(func)
     return click.option(
-        "--config", "config_file", type=click.Path(exists=True, path_type=Path), default=None,
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, path_type=Path),
+        default=None,
         help="TOML file of model config fields (top level, or a [model] table).",
     )(func)
 
@@ -60,8 +86,9 @@ def data_spec(
     def text(path: Path | None) -> str | None:
         return None if path is None else str(path.resolve())
 
-    return DataSpec(source, root=text(root), store=text(store), labels=text(labels),
-                    embedder=embedder)
+    return DataSpec(
+        source, root=text(root), store=text(store), labels=text(labels), embedder=embedder
+    )
 
 
 def model_config(config_file: Path | None, overrides: tuple[str, ...]) -> dict[str, Any]:
@@ -111,18 +138,32 @@ def print_metrics(console: Console, metrics: Mapping[str, Any], *, title: str) -
 
 
 @click.command("train")
-@click.option("--model", "model_name", required=True,
-              help="Registered model name (e.g. hitmusicnet, autoenchorder, gbdt, lossnet).")
+@click.option(
+    "--model",
+    "model_name",
+    required=True,
+    help="Registered model name (e.g. hitmusicnet, autoenchorder, gbdt, lossnet).",
+)
 @data_options
 @config_options
 @click.option("--seed", default=0, show_default=True, help="Seeds the split and the model.")
-@click.option("--test-size", default=0.15, show_default=True, type=click.FloatRange(0, 1,
-              min_open=True, max_open=True), help="Share of the dataset held out for testing.")
-@click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="Bundle directory to write.")
-@click.option("--run-dir", type=click.Path(path_type=Path), default=None,
-              help="Also record the model and its test predictions in this run directory "
-                   "(read by `autoenchorder evaluate`; added to an existing run).")
+@click.option(
+    "--test-size",
+    default=0.15,
+    show_default=True,
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Share of the dataset held out for testing.",
+)
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path), help="Bundle directory to write."
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also record the model and its test predictions in this run directory "
+    "(read by `autoenchorder evaluate`; added to an existing run).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(
     model_name: str,
@@ -154,16 +195,25 @@ def command(
     console.print(f"[bold]{model_name}[/bold] on {dataset!r}")
     result = train_model(model_name, dataset, config, seed=seed, test_size=test_size)
     print_metrics(console, result.metrics, title=f"{model_name}: {result.metrics['split']}")
-    groups = [g for g in getattr(result.model, "groups_", result.model.required_parts)
-              if g in dataset.column_groups]
+    groups = [
+        g
+        for g in getattr(result.model, "groups_", result.model.required_parts)
+        if g in dataset.column_groups
+    ]
     path = save_bundle(
         result.model,
         out,
         metrics=result.metrics,
-        extra={"dataset": dataset.name, "data_spec": spec.__dict__, "seed": seed,
-               "split": result.metrics["split"], "n_rows": len(dataset)},
-        feature_spec=feature_spec_from_dataset(dataset, groups=groups,
-                                               lowlevel_compat=_store_compat(store)),
+        extra={
+            "dataset": dataset.name,
+            "data_spec": spec.__dict__,
+            "seed": seed,
+            "split": result.metrics["split"],
+            "n_rows": len(dataset),
+        },
+        feature_spec=feature_spec_from_dataset(
+            dataset, groups=groups, lowlevel_compat=_store_compat(store)
+        ),
     )
     console.print(f"bundle: {path}")
     if run_dir is not None:
@@ -195,17 +245,28 @@ def record_run(run_dir: Path, name: str, dataset: PopularityDataset, result: Tra
     from autoenchorder.evaluate.rundir import RunWriter  # noqa: PLC0415
 
     metrics = result.metrics
-    run = RunWriter(run_dir, title=dataset.name, task=dataset.task,
-                    class_names=dataset.class_names, resume=True)
+    run = RunWriter(
+        run_dir, title=dataset.name, task=dataset.task, class_names=dataset.class_names, resume=True
+    )
     run.set_dataset(dataset.name, n=len(dataset))
-    run.set_split(metrics["split"], seed=metrics["seed"], n_train=metrics["n_train"],
-                  n_val=metrics["n_val"], n_test=metrics["n_test"])
-    run.add_model(name, config=result.model.config, fit_seconds=metrics["fit_seconds"],
-                  history=result.model.history_)
+    run.set_split(
+        metrics["split"],
+        seed=metrics["seed"],
+        n_train=metrics["n_train"],
+        n_val=metrics["n_val"],
+        n_test=metrics["n_test"],
+    )
+    run.add_model(
+        name,
+        config=result.model.config,
+        fit_seconds=metrics["fit_seconds"],
+        history=result.model.history_,
+    )
     test = dataset.subset(result.split.test_ids)
     prediction = result.test_predictions
     if dataset.task == "classification":
-        run.add_predictions(name, ids=test.ids, y_true=test.y,
-                            y_pred=prediction.argmax(axis=1), proba=prediction)
+        run.add_predictions(
+            name, ids=test.ids, y_true=test.y, y_pred=prediction.argmax(axis=1), proba=prediction
+        )
     else:
         run.add_predictions(name, ids=test.ids, y_true=test.y, y_pred=prediction)

@@ -254,8 +254,12 @@ class AESequenceModel(Model):
                 lambda m, b: F.mse_loss(m(b[0]), b[0]),
                 (x_tr,),
                 (x_va,),
-                TrainSettings(epochs=cfg.ae_epochs, batch_size=cfg.ae_batch_size,
-                              lr=cfg.ae_lr, patience=cfg.ae_patience),
+                TrainSettings(
+                    epochs=cfg.ae_epochs,
+                    batch_size=cfg.ae_batch_size,
+                    lr=cfg.ae_lr,
+                    patience=cfg.ae_patience,
+                ),
                 stage="autoencoder",
                 **run,
             )
@@ -268,9 +272,15 @@ class AESequenceModel(Model):
                 lambda m, b: F.mse_loss(m(*b[:-1]), b[-1]),
                 (c_tr, f_tr, n_tr, y_tr),
                 (c_va, f_va, n_va, y_va),
-                TrainSettings(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                              weight_decay=cfg.weight_decay, optimizer="adamw",
-                              patience=cfg.patience, monitor="val_mae"),
+                TrainSettings(
+                    epochs=cfg.epochs,
+                    batch_size=cfg.batch_size,
+                    lr=cfg.lr,
+                    weight_decay=cfg.weight_decay,
+                    optimizer="adamw",
+                    patience=cfg.patience,
+                    monitor="val_mae",
+                ),
                 stage="head",
                 metrics=_mae,
                 **run,
@@ -287,9 +297,16 @@ class AESequenceModel(Model):
     def _build_head(self, code_dim: int, frame_dim: int) -> CodeSequenceHead:
         cfg = self.config
         return CodeSequenceHead(
-            code_dim, frame_dim, summary=cfg.summary, sequence_hidden=cfg.sequence_hidden,
-            sequence_code=cfg.sequence_code, alpha=cfg.alpha, beta=cfg.beta, gamma=cfg.gamma,
-            n_layers=cfg.n_layers, dropout=cfg.dropout,
+            code_dim,
+            frame_dim,
+            summary=cfg.summary,
+            sequence_hidden=cfg.sequence_hidden,
+            sequence_code=cfg.sequence_code,
+            alpha=cfg.alpha,
+            beta=cfg.beta,
+            gamma=cfg.gamma,
+            n_layers=cfg.n_layers,
+            dropout=cfg.dropout,
         )
 
     def _raw_inputs(self, ds: PopularityDataset) -> np.ndarray:
@@ -309,8 +326,9 @@ class AESequenceModel(Model):
     def _codes(self, x: torch.Tensor) -> torch.Tensor:
         self.autoencoder_.eval()
         codes = predict_batches(self.autoencoder_.encode, (x,)).cpu().numpy()
-        return torch.as_tensor(self.code_scaler_.transform(codes), dtype=torch.float32,
-                               device=x.device)
+        return torch.as_tensor(
+            self.code_scaler_.transform(codes), dtype=torch.float32, device=x.device
+        )
 
     def _predict(self, ds: PopularityDataset) -> np.ndarray:
         if ds.feature_names(self.groups_) != self.feature_names_:
@@ -456,8 +474,9 @@ class CorrectionNet(nn.Module):
     dropout : float
     """
 
-    def __init__(self, frame_dim: int, *, summary: str = "mean", hidden: int = 32,
-                 dropout: float = 0.25):
+    def __init__(
+        self, frame_dim: int, *, summary: str = "mean", hidden: int = 32, dropout: float = 0.25
+    ):
         super().__init__()
         if summary not in ("mean", "lstm"):
             raise ModelError(f"unknown correction summary {summary!r}; use 'mean' or 'lstm'")
@@ -497,8 +516,13 @@ class LossNet(Model):
 
     def _hmn(self, seed: int) -> HitMusicNet:
         cfg = self.config
-        options: dict[str, Any] = {"setting": cfg.hmn_setting, "groups": cfg.hmn_groups,
-                                   "seed": seed, "device": cfg.device, "quiet": cfg.quiet}
+        options: dict[str, Any] = {
+            "setting": cfg.hmn_setting,
+            "groups": cfg.hmn_groups,
+            "seed": seed,
+            "device": cfg.device,
+            "quiet": cfg.quiet,
+        }
         return HitMusicNet(**{**options, **(cfg.hmn_options or {})})
 
     def _fit(self, train: PopularityDataset, val: PopularityDataset | None) -> None:
@@ -523,9 +547,14 @@ class LossNet(Model):
                 lambda m, b: F.mse_loss(m(b[0], b[1]), b[2]),
                 (f_tr, n_tr, t_tr),
                 (f_va, n_va, t_va),
-                TrainSettings(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                              weight_decay=cfg.weight_decay, optimizer="adamw",
-                              patience=cfg.patience),
+                TrainSettings(
+                    epochs=cfg.epochs,
+                    batch_size=cfg.batch_size,
+                    lr=cfg.lr,
+                    weight_decay=cfg.weight_decay,
+                    optimizer="adamw",
+                    patience=cfg.patience,
+                ),
                 seed=cfg.seed,
                 stage="correction",
                 quiet=cfg.quiet,
@@ -534,8 +563,12 @@ class LossNet(Model):
 
     def _build_correction(self, frame_dim: int) -> CorrectionNet:
         cfg = self.config
-        return CorrectionNet(frame_dim, summary=cfg.correction_summary,
-                             hidden=cfg.correction_hidden, dropout=cfg.dropout)
+        return CorrectionNet(
+            frame_dim,
+            summary=cfg.correction_summary,
+            hidden=cfg.correction_hidden,
+            dropout=cfg.dropout,
+        )
 
     def _out_of_fold(self, train: PopularityDataset) -> np.ndarray:
         """HitMusicNet predictions of every training row by a model that did not see it."""

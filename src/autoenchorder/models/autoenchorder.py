@@ -350,9 +350,7 @@ class Autoenchorder(Model):
         if not self.config.center_frames:
             return features
         dim = ds.sequence_dim or 0
-        means = np.stack(
-            [s.mean(0) if len(s) else np.zeros(dim, np.float32) for s in ds.sequences]
-        )
+        means = np.stack([s.mean(0) if len(s) else np.zeros(dim, np.float32) for s in ds.sequences])
         return np.hstack([features, means])
 
     def _centered(self, frames: np.ndarray) -> np.ndarray:
@@ -393,9 +391,7 @@ class Autoenchorder(Model):
         self.feature_names_ = list(state["feature_names"])
         self.lowlevel_scaler_ = ColumnScaler.from_arrays("minmax", arrays, "lowlevel_scaler")
         self.frame_scaler_ = ColumnScaler.from_arrays("standard", arrays, "frame_scaler")
-        self.net_ = self._build(
-            int(self.lowlevel_scaler_.shift_.shape[0]), int(state["frame_dim"])
-        )
+        self.net_ = self._build(int(self.lowlevel_scaler_.shift_.shape[0]), int(state["frame_dim"]))
         load_module_arrays(self.net_, "net", arrays)
         self.net_.eval()
 

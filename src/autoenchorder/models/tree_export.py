@@ -175,9 +175,20 @@ class TreeEnsemble:
     ) -> TreeEnsemble:
         """Rebuild from :meth:`to_state`; ModelError if arrays are missing or inconsistent."""
         try:
-            get = {k: np.asarray(arrays[prefix + k]) for k in (
-                "feature", "threshold", "missing_left", "left", "right", "is_leaf", "value",
-                "tree_offsets", "baseline")}
+            get = {
+                k: np.asarray(arrays[prefix + k])
+                for k in (
+                    "feature",
+                    "threshold",
+                    "missing_left",
+                    "left",
+                    "right",
+                    "is_leaf",
+                    "value",
+                    "tree_offsets",
+                    "baseline",
+                )
+            }
             classes = meta.get("classes")
             ensemble = cls(
                 feature=get["feature"].astype(np.int64),
@@ -201,8 +212,17 @@ class TreeEnsemble:
     def validate(self) -> None:
         """Check that every child index and split feature is in range (no out-of-bounds reads)."""
         n = len(self.feature)
-        same = {len(a) for a in (self.threshold, self.missing_left, self.left, self.right,
-                                 self.is_leaf, self.value)}
+        same = {
+            len(a)
+            for a in (
+                self.threshold,
+                self.missing_left,
+                self.left,
+                self.right,
+                self.is_leaf,
+                self.value,
+            )
+        }
         offsets = self.tree_offsets
         if same != {n} or offsets[0] != 0 or offsets[-1] != n or np.any(np.diff(offsets) < 1):
             raise ModelError("tree ensemble arrays have inconsistent lengths")
