@@ -85,7 +85,9 @@ class MusicnnEmbedder(Embedder):
     short_input : {"error", "repeat", "zero"}
         What to do with input shorter than one patch (see the module docstring).
     batch_size : int
-        Patches per forward pass (4 is the fastest on one CPU core; see the benchmark).
+        Patches per forward pass. 1 is the fastest on one CPU core (``benchmarks/embeddings.py``,
+        120 s signal: 127x real time against 101x with 4 and 95x with 16: a bigger batch's
+        activations no longer fit the cache); larger batches pay off on a GPU.
     device : str
         ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
     block_seconds : float
@@ -105,7 +107,7 @@ class MusicnnEmbedder(Embedder):
         hop_frames: int = fe.PATCH_FRAMES,
         res_type: str = "soxr_hq",
         short_input: str = "error",
-        batch_size: int = 4,
+        batch_size: int = 1,
         device: str = "cpu",
         block_seconds: float = 60.0,
     ) -> None:
