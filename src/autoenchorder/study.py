@@ -87,7 +87,7 @@ class DemoSettings:
     """
 
     out: Path
-    n_songs: int = 3000
+    n_songs: int = 4000
     min_duration: float = 10.0
     max_duration: float = 30.0
     seed: int = 0

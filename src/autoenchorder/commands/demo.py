@@ -25,7 +25,7 @@ _DEFAULT_MUSICOSET = Path(__file__).resolve().parents[3].parent / "shared" / "da
     "n_songs",
     type=click.IntRange(20),
     default=None,
-    help="Songs in the procedural corpus (default 3000; 120 with --quick).",
+    help="Songs in the procedural corpus (default 4000; 120 with --quick).",
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
