@@ -118,8 +118,9 @@ class AutoenchorderConfig(ModelConfig):
         (40 epochs left both autoencoders under-trained: validation R^2 0.49 against 0.56 on a
         3,000-song procedural corpus; docs/models.md).
     ae_max_steps : int or None
-        And at most this many optimizer steps (1,650: 150 epochs of the demo's 2,167 training
-        songs), so the autoencoders' budget does not grow with the catalogue: on 8,500
+        And at most this many optimizer steps (1,650: 150 epochs of the 2,167 training songs
+        of the 3,000-song corpus the defaults were chosen on; 110 epochs of the demo's 2,891),
+        so the autoencoders' budget does not grow with the catalogue: on 8,500
         synthetic tracks the denoising sequence autoencoder otherwise runs 141 epochs (fit
         1,310 s on one core, test R^2 0.896) where the cap stops it after 45 (471 s, 0.892;
         docs/models.md). None: epochs alone.
