@@ -272,15 +272,7 @@ class AESequenceModel(Model):
                 lambda m, b: F.mse_loss(m(*b[:-1]), b[-1]),
                 (c_tr, f_tr, n_tr, y_tr),
                 (c_va, f_va, n_va, y_va),
-                TrainSettings(
-                    epochs=cfg.epochs,
-                    batch_size=cfg.batch_size,
-                    lr=cfg.lr,
-                    weight_decay=cfg.weight_decay,
-                    optimizer="adamw",
-                    patience=cfg.patience,
-                    monitor="val_mae",
-                ),
+                _adamw_settings(cfg, monitor="val_mae"),
                 stage="head",
                 metrics=_mae,
                 **run,
@@ -547,14 +539,7 @@ class LossNet(Model):
                 lambda m, b: F.mse_loss(m(b[0], b[1]), b[2]),
                 (f_tr, n_tr, t_tr),
                 (f_va, n_va, t_va),
-                TrainSettings(
-                    epochs=cfg.epochs,
-                    batch_size=cfg.batch_size,
-                    lr=cfg.lr,
-                    weight_decay=cfg.weight_decay,
-                    optimizer="adamw",
-                    patience=cfg.patience,
-                ),
+                _adamw_settings(cfg),
                 seed=cfg.seed,
                 stage="correction",
                 quiet=cfg.quiet,
@@ -641,6 +626,19 @@ class AutoenchorderTransformer(Autoenchorder):
 
     name = "autoenchorder-transformer"
     config_class = AutoenchorderTransformerConfig
+
+
+def _adamw_settings(cfg: AESequenceConfig | LossNetConfig, **extra: Any) -> TrainSettings:
+    """The supervised stage's settings (head or correction): AdamW on the config's budget."""
+    return TrainSettings(
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        optimizer="adamw",
+        patience=cfg.patience,
+        **extra,
+    )
 
 
 def _mae(module: nn.Module, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
