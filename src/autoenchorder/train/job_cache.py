@@ -1,6 +1,6 @@
 """Finished fit jobs kept on disk, so an interrupted study resumes where it stopped.
 
-Each finished :class:`~autoenchorder.train.jobs.FitJob` is written to ``<folder>/<key>/``
+Each finished :class:`~autoenchorder.train.job_types.FitJob` is written to ``<folder>/<key>/``
 (``result.json`` + ``arrays.safetensors``; no pickle), where the key is a SHA-256 of everything
 its result depends on: the package version, the model and its *complete* configuration (so a
 changed default is a different job), the share of training rows, the study's data spec and
@@ -24,7 +24,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from autoenchorder import __version__
-from autoenchorder.train.jobs import FitJob, FitResult, StudyData, loaded
+from autoenchorder.train.job_types import FitJob, FitResult, StudyData, loaded
 
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.safetensors"

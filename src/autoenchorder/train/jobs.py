@@ -18,147 +18,15 @@ import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autoenchorder.data.dataset import PopularityDataset
-from autoenchorder.data.splits import Split, holdout_split
 from autoenchorder.parallel import in_window
-from autoenchorder.train.api import DataSpec, load_dataset, split_train_val
+from autoenchorder.train.job_cache import JobCache
+from autoenchorder.train.job_types import FitJob, FitResult, StudyData, loaded
 
-if TYPE_CHECKING:
-    from autoenchorder.train.job_cache import JobCache
-
-
-@dataclass(frozen=True)
-class StudyData:
-    """How any process rebuilds one study's rows: a dataset, an optional sample, the split.
-
-    Attributes
-    ----------
-    spec : DataSpec
-        The dataset.
-    seed : int
-        Seeds the sample, the test split and the validation split.
-    test_size, val_size : float
-        Test share of the dataset; validation share of the remaining training rows.
-    rows : int or None
-        Use a seeded sample of this many rows (None: all).
-    """
-
-    spec: DataSpec
-    seed: int = 0
-    test_size: float = 0.15
-    val_size: float = 0.15
-    rows: int | None = None
-
-    def load(self) -> tuple[PopularityDataset, Split]:
-        """Return the (sampled) dataset and its holdout split."""
-        ds = load_dataset(self.spec)
-        if self.rows and self.rows < len(ds):
-            rng = np.random.default_rng(self.seed)
-            ds = ds.take(np.sort(rng.choice(len(ds), self.rows, replace=False)))
-        return ds, holdout_split(ds, test_size=self.test_size, seed=self.seed)
-
-    def parts(
-        self, ds: PopularityDataset, split: Split, fraction: float | None = None
-    ) -> tuple[PopularityDataset, PopularityDataset, PopularityDataset]:
-        """Return (train, val, test); ``fraction`` keeps a seeded share of the training rows.
-
-        The validation rows are carved out of the (kept) training rows, grouped by artist when
-        the dataset knows artists, so the test rows are never seen by anything fitted.
-        """
-        train_all, test = split.apply(ds)
-        if fraction is not None and fraction < 1.0:
-            order = np.random.default_rng(self.seed).permutation(len(train_all))
-            keep = max(10, int(round(fraction * len(train_all))))
-            train_all = train_all.take(np.sort(order[:keep]))
-        train, val = split_train_val(train_all, val_size=self.val_size, seed=self.seed)
-        return train, val, test
-
-
-@dataclass(frozen=True)
-class FitJob:
-    """One model to fit.
-
-    Attributes
-    ----------
-    study : str
-        Key of the :class:`StudyData` the job trains on.
-    key : str
-        Name the result is reported under (e.g. ``"autoenchorder"``).
-    model : str
-        Registry name of the model.
-    options : dict
-        Config overrides, the seed included (``quiet`` is forced on in workers).
-    fraction : float or None
-        Train on this seeded share of the training rows (learning curves); None: all.
-    keep_state : bool
-        Return the fitted model's state (to bundle it).
-    cost : float
-        Rough relative cost; the pool starts the costliest jobs first.
-    """
-
-    study: str
-    key: str
-    model: str
-    options: Mapping[str, Any] = field(default_factory=dict)
-    fraction: float | None = None
-    keep_state: bool = False
-    cost: float = 1.0
-
-
-@dataclass
-class FitResult:
-    """What a fitted job sends back.
-
-    Attributes
-    ----------
-    job : FitJob
-    ids : np.ndarray of str, shape (n_test,)
-    y_true, y_pred : np.ndarray, shape (n_test,) (or (n_test, C) class probabilities)
-    n_train, n_val : int
-        Rows the model was fitted on and stopped early with.
-    config : dict
-        The model's full configuration.
-    history : list of dict
-        Per-epoch training records (empty for non-network models).
-    fit_seconds, predict_seconds : float
-    state : tuple of (dict, dict of str to np.ndarray) or None
-        ``model.to_state()`` when the job asked for it.
-    error : str or None
-        Why the fit failed (then the arrays are empty).
-    cached : bool
-        Read from a :class:`~autoenchorder.train.job_cache.JobCache` instead of fitted.
-    """
-
-    job: FitJob
-    ids: np.ndarray
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    n_train: int = 0
-    n_val: int = 0
-    config: dict[str, Any] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    fit_seconds: float = 0.0
-    predict_seconds: float = 0.0
-    state: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None
-    error: str | None = None
-    cached: bool = False
-
-
-# Datasets loaded by this process, by StudyData (a worker serves many jobs of one study).
-_LOADED: dict[StudyData, tuple[PopularityDataset, Split]] = {}
-
-
-def loaded(data: StudyData) -> tuple[PopularityDataset, Split]:
-    """Return ``data.load()``, loading it only once per process."""
-    if data not in _LOADED:
-        _LOADED[data] = data.load()
-    return _LOADED[data]
+__all__ = ["FitJob", "FitResult", "StudyData", "fit_job", "loaded", "run_jobs"]
 
 
 def fit_job(job: FitJob, data: StudyData) -> FitResult:
