@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from autoenchorder.train.api import DataSpec
+from autoenchorder.data.sources.registry import DataSpec
 from autoenchorder.train.job_cache import JobCache
 from autoenchorder.train.jobs import FitJob, StudyData, loaded, run_jobs
 

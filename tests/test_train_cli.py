@@ -9,11 +9,12 @@ import pytest
 
 from autoenchorder import bundle
 from autoenchorder.cli import main
+from autoenchorder.data.sources.registry import DataSpec, load_dataset
 from autoenchorder.data.store import FeatureStore
 from autoenchorder.errors import DataError
 from autoenchorder.evaluate.rundir import read_study
 from autoenchorder.train import api
-from autoenchorder.train.api import DataSpec, load_dataset, train_model
+from autoenchorder.train.api import train_model
 from synthetic_popularity import learnable_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -136,7 +137,7 @@ def test_train_command_on_real_hit_predictor(tmp_path, capsys):
     ("args", "message"),
     [
         (["--model", "nope", "--data", "musicoset"], "unknown model 'nope'"),
-        (["--model", "mean", "--data", "musicoset"], "needs --root"),
+        (["--model", "mean", "--data", "catalog"], "needs --root"),
         (["--model", "mean", "--data", "catalog", "--root", "."], "needs --labels, --store"),
         (["--model", "mean", "--data", "musicoset", "--root", ".", "--set", "lr"], "KEY=VALUE"),
     ],

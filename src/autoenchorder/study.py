@@ -27,9 +27,9 @@ import numpy as np
 from rich.console import Console
 
 from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.data.sources.registry import DataSpec
 from autoenchorder.data.splits import Split
 from autoenchorder.evaluate.rundir import RunWriter
-from autoenchorder.train.api import DataSpec
 from autoenchorder.train.job_cache import JobCache
 from autoenchorder.train.jobs import FitJob, FitResult, StudyData, loaded, run_jobs
 

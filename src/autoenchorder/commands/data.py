@@ -1,7 +1,8 @@
-"""``autoenchorder data info SOURCE``: what a dataset source loads to, and what it lost."""
+"""``autoenchorder data info SOURCE`` (what a source loads to, what it lost) and ``data where``."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -10,87 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.data.locations import ENV_VAR, KNOWN_SOURCES, candidate_roots, find_root
+from autoenchorder.data.sources.registry import SOURCES, DataSpec, load_dataset
 from autoenchorder.errors import DataError
 
-SOURCES = ("musicoset", "hit-predictor", "spotgentrack", "catalog", "procedural")
 #: histogram of a regression target: 10 bins over 0-100, bar width in characters
 HIST_BINS = np.linspace(0, 100, 11)
 BAR_WIDTH = 40
-
-
-def default_root(source: str) -> Path | None:
-    """``../shared/data/<source>`` beside the repository (or the working directory), if any.
-
-    Parameters
-    ----------
-    source : str
-
-    Returns
-    -------
-    Path or None
-    """
-    repo = Path(__file__).resolve().parents[3]
-    for base in (repo.parent, Path.cwd().parent, Path.cwd()):
-        candidate = base / "shared" / "data" / source
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-def load_source(
-    source: str,
-    root: Path,
-    *,
-    labels: Path | None = None,
-    store: Path | None = None,
-    embedder: str | None = None,
-    feature_sets: str = "all",
-    on_bad: str = "drop",
-) -> PopularityDataset:
-    """Load ``source`` from ``root`` with the matching loader.
-
-    Parameters
-    ----------
-    source : str
-        One of :data:`SOURCES`.
-    root : Path
-        The source's folder (the audio folder for ``catalog``, the corpus for ``procedural``).
-    labels, store : Path or None
-        The labels CSV and feature store (``catalog``; ``store`` also for ``procedural``).
-    embedder : str or None
-        Attach sequences of this embedder (``catalog``, ``procedural``).
-    feature_sets : str
-        Comma-separated feature sets (``spotgentrack``).
-    on_bad : str
-        Bad-row policy.
-
-    Returns
-    -------
-    PopularityDataset
-    """
-    if source == "musicoset":
-        from autoenchorder.data.sources.musicoset import load_musicoset  # noqa: PLC0415
-
-        return load_musicoset(root, on_bad=on_bad)
-    if source == "hit-predictor":
-        from autoenchorder.data.sources.hit_predictor import load_hit_predictor  # noqa: PLC0415
-
-        return load_hit_predictor(root, on_bad=on_bad)
-    if source == "spotgentrack":
-        from autoenchorder.data.sources.spotgentrack import load_spotgentrack  # noqa: PLC0415
-
-        return load_spotgentrack(root, feature_sets=feature_sets.split(","), on_bad=on_bad)
-    if source == "catalog":
-        from autoenchorder.data.sources.catalog import load_catalog  # noqa: PLC0415
-
-        if labels is None or store is None:
-            raise DataError("catalog needs --labels LABELS.csv and --store STORE")
-        return load_catalog(root, labels, store, embedder=embedder, on_bad=on_bad)
-    if source == "procedural":
-        from autoenchorder.data.sources.procedural import load_procedural  # noqa: PLC0415
-
-        return load_procedural(root, store, embedder=embedder, on_bad=on_bad)
-    raise DataError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
 
 
 def target_summary(ds: PopularityDataset) -> dict:
@@ -280,12 +207,12 @@ def command() -> None:
 
 
 @command.command(name="info")
-@click.argument("source", type=click.Choice(SOURCES))
+@click.argument("source", type=click.Choice(list(SOURCES)))
 @click.option(
     "--root",
     type=click.Path(path_type=Path),
     default=None,
-    help="Source folder (default ../shared/data/SOURCE beside the repository).",
+    help=f"Source folder (default: ${ENV_VAR}/SOURCE, ./data/SOURCE or ../shared/data/SOURCE).",
 )
 @click.option(
     "--labels",
@@ -327,15 +254,45 @@ def info(
     no_split: bool,
 ) -> None:
     """Load SOURCE and print row counts, target distribution, groups, joins and validation."""
-    if root is None:
-        root = default_root(source)
-        if root is None:
-            raise DataError(f"no --root given and no ../shared/data/{source} found")
+
+    def text(path: Path | None) -> str | None:
+        return None if path is None else str(path)
+
+    spec = DataSpec(
+        source, root=text(root), store=text(store), labels=text(labels), embedder=embedder,
+        feature_sets=tuple(feature_sets.split(",")) if source == "spotgentrack" else None,
+        on_bad=on_bad,
+    )  # fmt: skip
     console = Console()
-    with console.status(f"loading {source} from {root} ..."):
-        ds = load_source(
-            source, root, labels=labels, store=store, embedder=embedder,
-            feature_sets=feature_sets, on_bad=on_bad,
-        )  # fmt: skip
-    console.print(f"[bold]{source}[/bold] from {root}")
+    with console.status(f"loading {source} ..."):
+        ds = load_dataset(spec)
+    console.print(f"[bold]{source}[/bold] from {ds.info['data_spec'].get('root')}")
     print_info(ds, console, show_split=not no_split)
+
+
+@command.command(name="where")
+def where() -> None:
+    """Show where each known dataset was found, and every place it was looked for."""
+    table = Table(title=f"dataset folders (first existing one wins; ${ENV_VAR}, ./data, ../shared)")
+    table.add_column("source")
+    table.add_column("found")
+    table.add_column("looked in (in order)")
+    table.add_column("comes from")
+    for source, known in KNOWN_SOURCES.items():
+        found = find_root(source)
+        looked = [
+            f"{'[green]*[/green]' if path.is_dir() else '-'} {how}: {path}"
+            for how, path in candidate_roots(source)
+        ]
+        table.add_row(
+            source,
+            str(found) if found else "[yellow]not found[/yellow]",
+            "\n".join(looked),
+            known.origin,
+        )
+    console = Console()
+    console.print(table)
+    if ENV_VAR not in os.environ:
+        console.print(
+            f"${ENV_VAR} is not set; set it to a folder holding one sub-folder per source."
+        )

@@ -18,7 +18,8 @@ from rich.table import Table
 
 from autoenchorder.config import ConfigError, read_toml
 from autoenchorder.data.dataset import PopularityDataset
-from autoenchorder.train.api import SOURCES, DataSpec, TrainResult
+from autoenchorder.data.sources.registry import SOURCES, DataSpec
+from autoenchorder.train.api import TrainResult
 
 
 def data_options(func: Callable[..., Any]) -> Callable[..., Any]:

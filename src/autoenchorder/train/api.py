@@ -1,7 +1,7 @@
 """Train one model end to end from Python: load a source, split, fit, score, bundle.
 
 >>> from autoenchorder.train.api import DataSpec, load_dataset, train_model
->>> ds = load_dataset(DataSpec("musicoset", root="../shared/data/musicoset"))  # doctest: +SKIP
+>>> ds = load_dataset(DataSpec("musicoset"))  # its folder: docs/datasets.md  # doctest: +SKIP
 >>> result = train_model("hitmusicnet", ds, {"setting": "default"}, seed=0)  # doctest: +SKIP
 >>> result.metrics["test"]["mae"]  # doctest: +SKIP
 
@@ -12,130 +12,22 @@ training part with the same procedure, so the test rows are never seen by anythi
 
 from __future__ import annotations
 
-import importlib
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.data.sources.registry import (  # noqa: F401 -- re-exported
+    SOURCES,
+    DataSpec,
+    attach_sequences,
+    load_dataset,
+)
 from autoenchorder.data.splits import Split, holdout_split
-from autoenchorder.errors import DataError
 from autoenchorder.models.base import Model
-from autoenchorder.models.registry import make_model
-
-#: source name -> (module under autoenchorder.data.sources, loader function, DataSpec fields
-#: passed positionally (required), DataSpec fields passed by keyword when set)
-SOURCES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
-    "musicoset": ("musicoset", "load_musicoset", ("root",), ()),
-    "hit-predictor": ("hit_predictor", "load_hit_predictor", ("root",), ()),
-    "spotgentrack": ("spotgentrack", "load_spotgentrack", ("root",), ()),
-    "catalog": ("catalog", "load_catalog", ("root", "labels", "store"), ("embedder",)),
-    "procedural": ("procedural", "load_procedural", ("root",), ("store", "embedder")),
-}
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Where a dataset comes from (everything needed to load it again in another process).
-
-    Attributes
-    ----------
-    source : str
-        One of :data:`SOURCES`.
-    root : str or None
-        The source's directory (for ``catalog``: the audio directory; for ``procedural``: the
-        corpus directory).
-    store : str or None
-        Feature store of extracted features (``catalog``, ``procedural``).
-    labels : str or None
-        Labels CSV of a ``catalog``.
-    embedder : str or None
-        Attach this embedder's sequences from ``store`` when the loader did not.
-    """
-
-    source: str
-    root: str | None = None
-    store: str | None = None
-    labels: str | None = None
-    embedder: str | None = None
-
-
-def load_dataset(spec: DataSpec) -> PopularityDataset:
-    """Load the dataset a :class:`DataSpec` names.
-
-    Parameters
-    ----------
-    spec : DataSpec
-
-    Returns
-    -------
-    PopularityDataset
-        ``info["data_spec"]`` records ``spec``.
-
-    Raises
-    ------
-    DataError
-        Unknown source, a missing argument, or whatever the loader reports.
-    """
-    if spec.source not in SOURCES:
-        raise DataError(f"unknown data source {spec.source!r}; choose from {', '.join(SOURCES)}")
-    module_name, function, needed, optional = SOURCES[spec.source]
-    missing = [arg for arg in needed if getattr(spec, arg) is None]
-    if missing:
-        flags = ", ".join(f"--{m}" for m in missing)
-        raise DataError(f"data source {spec.source!r} needs {flags}")
-    try:
-        module = importlib.import_module(f"autoenchorder.data.sources.{module_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"autoenchorder.data.sources.{module_name}":
-            raise
-        raise DataError(f"data source {spec.source!r} is not available in this build") from None
-    loader = getattr(module, function)
-    args = [getattr(spec, arg) for arg in needed]
-    kwargs = {arg: getattr(spec, arg) for arg in optional if getattr(spec, arg) is not None}
-    ds: PopularityDataset = loader(*args, **kwargs)
-    if spec.embedder is not None and ds.sequences is None:
-        ds = attach_sequences(ds, store=spec.store, embedder=spec.embedder)
-    ds.info["data_spec"] = {k: v for k, v in vars(spec).items() if v is not None}
-    return ds
-
-
-def attach_sequences(
-    ds: PopularityDataset, *, store: str | Path | None, embedder: str
-) -> PopularityDataset:
-    """Return ``ds`` with ``embedder``'s sequences from a feature store, rows it lacks dropped.
-
-    Parameters
-    ----------
-    ds : PopularityDataset
-    store : str or Path or None
-        The feature store root.
-    embedder : str
-        Embedder name the store holds sequences for.
-
-    Returns
-    -------
-    PopularityDataset
-        The rows that have a sequence; ``info["sequences_missing"]`` counts the others.
-    """
-    if store is None:
-        raise DataError(f"sequences of {embedder!r} asked for, but no --store given")
-    from autoenchorder.data.store import FeatureStore  # noqa: PLC0415
-
-    found = FeatureStore(store).read_sequences(embedder)
-    keep = np.array([track in found for track in ds.ids])
-    if not keep.any():
-        raise DataError(f"the store {store} has no {embedder!r} sequences for this dataset")
-    ds = ds.take(keep)
-    embeddings = [found[track] for track in ds.ids]
-    ds = ds.with_sequences([e.frames for e in embeddings], [e.times for e in embeddings])
-    ds.info["sequences_missing"] = int((~keep).sum())
-    ds.info["embedder"] = {"name": embedder}
-    return ds
+from autoenchorder.train.fit import fit_and_score
 
 
 @dataclass
@@ -171,7 +63,7 @@ def train_model(
     test_size: float = 0.15,
     val_size: float = 0.15,
 ) -> TrainResult:
-    """Split, fit and score one model.
+    """Split, fit and score one model (with :func:`~autoenchorder.train.fit.fit_and_score`).
 
     Parameters
     ----------
@@ -193,85 +85,18 @@ def train_model(
     TrainResult
     """
     split = split or holdout_split(dataset, test_size=test_size, seed=seed)
-    train_all, test = split.apply(dataset)
-    train, val = split_train_val(train_all, val_size=val_size, seed=seed)
-    options = {"seed": seed, **config_values(config or {})}
-    model = make_model(name, **options)
-    started = time.perf_counter()
-    model.fit(train, val)
-    fit_seconds = time.perf_counter() - started
-    test_pred = model.predict(test)
+    outcome = fit_and_score(
+        name, dataset, split, config={"seed": seed, **(config or {})}, seed=seed, val_size=val_size
+    )
     metrics = {
         "split": split.kind,
         "seed": seed,
-        "n_train": len(train),
-        "n_val": len(val),
-        "n_test": len(test),
-        "fit_seconds": round(fit_seconds, 3),
-        "val": score(val, model.predict(val)),
-        "test": score(test, test_pred),
+        "n_train": outcome.n_train,
+        "n_val": outcome.n_val,
+        "n_test": len(outcome.test_ids),
+        "fit_seconds": round(outcome.fit_seconds, 3),
+        **outcome.metrics,
     }
-    return TrainResult(model=model, metrics=metrics, split=split, test_predictions=test_pred)
-
-
-def config_values(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Config fields as models take them: lists (from TOML or JSON) become tuples.
-
-    Parameters
-    ----------
-    config : mapping
-
-    Returns
-    -------
-    dict
-    """
-    return {k: _tuplify(v) for k, v in config.items()}
-
-
-def _tuplify(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return tuple(_tuplify(v) for v in value)
-    return value
-
-
-def split_train_val(
-    train: PopularityDataset, *, val_size: float = 0.15, seed: int = 0
-) -> tuple[PopularityDataset, PopularityDataset]:
-    """Carve validation rows out of ``train`` (stratified, grouped by artist when known).
-
-    Parameters
-    ----------
-    train : PopularityDataset
-    val_size : float
-    seed : int
-
-    Returns
-    -------
-    (PopularityDataset, PopularityDataset)
-    """
-    inner = holdout_split(train, test_size=val_size, seed=seed)
-    return inner.apply(train)
-
-
-def score(ds: PopularityDataset, prediction: np.ndarray) -> dict[str, Any]:
-    """Metrics of predictions of ``ds``: regression on 0-100, or accuracy / macro-F1.
-
-    Parameters
-    ----------
-    ds : PopularityDataset
-    prediction : np.ndarray
-        Shape (N,) popularity, or (N, C) class probabilities.
-
-    Returns
-    -------
-    dict
-    """
-    from autoenchorder.evaluate.metrics import (  # noqa: PLC0415
-        classification_metrics,
-        regression_metrics,
+    return TrainResult(
+        model=outcome.model, metrics=metrics, split=split, test_predictions=outcome.y_pred
     )
-
-    if ds.task == "classification":
-        names = ds.class_names or [str(c) for c in range(prediction.shape[1])]
-        return classification_metrics(ds.y, np.argmax(prediction, axis=1), class_names=names)
-    return regression_metrics(ds.y, prediction)
