@@ -111,3 +111,32 @@ def test_macro_f1_skips_absent_classes_like_sklearn():
 def test_rejects_mismatched_shapes():
     with pytest.raises(ValueError, match="same length|one length"):
         regression_metrics(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "message"),
+    [
+        (np.zeros(3), np.zeros(4), "one length"),
+        (np.zeros((2, 3)), np.zeros((2, 3)), "1-d"),
+        (np.zeros(0), np.zeros(0), "no rows"),
+        (np.array([1.0, np.nan, 3.0]), np.zeros(3), "y_true holds 1 NaN"),
+        (np.zeros(3), np.array([1.0, 2.0, np.inf]), "y_pred holds 1 NaN or infinite"),
+        (np.array(["a", "b"]), np.zeros(2), "must be numbers"),
+    ],
+    ids=["lengths", "2-d", "empty", "nan-target", "inf-prediction", "text"],
+)
+@pytest.mark.parametrize("score", ["regression", "classification", "bootstrap", "win-rate"])
+def test_unscorable_input_is_an_evaluation_error(y_true, y_pred, message, score):
+    from autoenchorder.errors import AutoenchorderError, EvaluationError
+    from autoenchorder.evaluate.bootstrap import paired_bootstrap
+    from autoenchorder.evaluate.compare import win_rate
+
+    run = {
+        "regression": lambda: regression_metrics(y_true, y_pred),
+        "classification": lambda: classification_metrics(y_true, y_pred),
+        "bootstrap": lambda: paired_bootstrap(y_true, {"a": y_pred}, pairs=[], n_boot=10),
+        "win-rate": lambda: win_rate(y_true, y_pred, y_pred, n_boot=10),
+    }[score]
+    with pytest.raises(EvaluationError, match=message) as caught:
+        run()
+    assert isinstance(caught.value, AutoenchorderError)  # the CLI reports it as one line

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
-from rich.console import Console
 
 from autoenchorder import __version__
 from autoenchorder.errors import AutoenchorderError
@@ -37,8 +38,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Exit status of a user error (a bad argument, bad data, missing weights ...), as click's own.
+USER_ERROR_STATUS = 2
+#: Exit status after Ctrl-C (128 + SIGINT), as a shell reports it.
+ABORTED_STATUS = 130
+
+
 class LazyGroup(click.Group):
-    """A click group that imports each sub-command's module on first use."""
+    """A click group that imports each sub-command's module on first use.
+
+    It also turns every user error into one line on stderr and an exit status, whether it is
+    run as the ``autoenchorder`` program (:func:`main`) or through ``click.testing.CliRunner``.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: D102
         return sorted(COMMANDS)
@@ -53,6 +64,62 @@ class LazyGroup(click.Group):
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def main(  # noqa: D102
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        status = run_reporting_errors(
+            lambda: super(LazyGroup, self).main(
+                args, prog_name, complete_var, standalone_mode=False, **extra
+            )
+        )
+        if standalone_mode:
+            sys.exit(status)
+        return status
+
+
+def one_line(text: str) -> str:
+    """Collapse a message onto one line (exception texts may hold newlines and indents)."""
+    return " ".join(str(text).split())
+
+
+def run_reporting_errors(run: Callable[[], Any]) -> int:
+    """Run a command line; report user errors as one line on stderr instead of a traceback.
+
+    Parameters
+    ----------
+    run : callable
+        Runs click in non-standalone mode and returns the command's result.
+
+    Returns
+    -------
+    int
+        0 on success (or the command's own integer status), :data:`USER_ERROR_STATUS` for an
+        :class:`~autoenchorder.errors.AutoenchorderError` or a usage error, click's status for
+        its other exceptions, :data:`ABORTED_STATUS` after Ctrl-C. Programming errors (anything
+        else) still raise, with their traceback.
+    """
+    try:
+        status = run()
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return ABORTED_STATUS
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"error: {one_line(exc.format_message())}", err=True)
+        return exc.exit_code
+    except AutoenchorderError as exc:
+        click.echo(f"error: {one_line(str(exc))}", err=True)
+        return USER_ERROR_STATUS
+    return status if isinstance(status, int) else 0
 
 
 @click.group(cls=LazyGroup)
@@ -74,18 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     int
         Process exit status.
     """
-    try:
-        status = cli.main(args=argv, prog_name="autoenchorder", standalone_mode=False)
-    except click.exceptions.Abort:
-        Console(stderr=True).print("[red]aborted[/red]")
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except AutoenchorderError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {exc}")
-        return 2
-    return status if isinstance(status, int) else 0
+    return cli.main(args=argv, prog_name="autoenchorder", standalone_mode=False)
 
 
 if __name__ == "__main__":

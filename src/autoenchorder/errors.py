@@ -42,3 +42,11 @@ class WeightsError(AutoenchorderError):
 
 class ModelError(AutoenchorderError):
     """A model used wrongly: not fitted, missing an input part, an unknown name, a bad bundle."""
+
+
+class EvaluationError(AutoenchorderError, ValueError):
+    """Predictions that cannot be scored: mismatched lengths, no rows, NaN or infinite values.
+
+    Also a :class:`ValueError`, the kind numpy and scikit-learn raise for a bad argument, so code
+    that scores predictions as a library can catch it as either.
+    """

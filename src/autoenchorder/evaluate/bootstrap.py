@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from autoenchorder.evaluate.metrics import Metric, metrics_for, pearson
+from autoenchorder.errors import EvaluationError
+from autoenchorder.evaluate.metrics import Metric, check_pair, metrics_for, pearson
 
 #: Resamples drawn per generator block (the unit of seeding and of vectorised scoring).
 BLOCK: int = 100
@@ -287,10 +288,15 @@ def paired_bootstrap(
     available = metrics_for(task)
     chosen: list[Metric] = [available[m] for m in (metrics or list(available))]
     names = list(predictions)
+    if not names:
+        raise EvaluationError("no model's predictions to score")
+    for name in names:  # one length, finite numbers: the resampling below takes both for granted
+        try:
+            check_pair(y_true, predictions[name])
+        except EvaluationError as exc:
+            raise EvaluationError(f"predictions of {name!r}: {exc}") from exc
     y = np.asarray(y_true)
     stacked = np.stack([np.asarray(predictions[m]) for m in names])  # [M, n]
-    if stacked.shape[1] != y.shape[0]:
-        raise ValueError(f"predictions have {stacked.shape[1]} rows, y_true has {y.shape[0]}")
     for a, b in pairs:
         if a not in predictions or b not in predictions:
             raise ValueError(f"pair ({a!r}, {b!r}) names a model without predictions")

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from autoenchorder.evaluate.bootstrap import bootstrap_replicates, confidence_interval
-from autoenchorder.evaluate.metrics import regression_metrics
+from autoenchorder.evaluate.metrics import check_pair, regression_metrics
 
 
 @dataclass(frozen=True)
@@ -120,13 +120,12 @@ def win_rate(
     -------
     WinRate
     """
-    y_true = np.asarray(y_true, dtype=np.float64)
-    gap = np.abs(np.asarray(pred_b) - y_true) - np.abs(np.asarray(pred_a) - y_true)
+    y_true, pred_a = check_pair(y_true, pred_a)
+    _, pred_b = check_pair(y_true, pred_b)
+    gap = np.abs(pred_b - y_true) - np.abs(pred_a - y_true)
     a_wins = gap > tol
     b_wins = gap < -tol
     n = int(y_true.size)
-    if n == 0:
-        raise ValueError("no songs to compare")
     share = float(a_wins.mean())
     replicates = bootstrap_replicates(
         lambda index: a_wins[index].mean(axis=-1), n, n_boot=n_boot, seed=seed

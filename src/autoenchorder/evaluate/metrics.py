@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
+from autoenchorder.errors import EvaluationError
+
 #: Popularity band edges of HitMusicNet's 3-class mode: low < 25 <= mid < 65 <= high.
 BAND_EDGES: tuple[float, float] = (25.0, 65.0)
 #: Names of the three bands, in class-label order 0, 1, 2.
@@ -257,7 +259,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     dict
         ``{"n", "mae", "rmse", "mse", "r2", "spearman", "mae_01", "rmse_01", "mse_01"}``.
     """
-    y_true, y_pred = _check_pair(y_true, y_pred)
+    y_true, y_pred = check_pair(y_true, y_pred)
     out: dict[str, float] = {"n": int(y_true.size)}
     for name, metric in REGRESSION_METRICS.items():
         out[name] = float(metric.function(y_true, y_pred))
@@ -283,7 +285,7 @@ def classification_metrics(
     dict
         ``{"n", "accuracy", "macro_f1", "confusion": list of lists (rows = true)}``.
     """
-    y_true, y_pred = _check_pair(y_true, y_pred)
+    y_true, y_pred = (v.astype(np.int64) for v in check_pair(y_true, y_pred))
     n_classes = len(class_names)
     return {
         "n": int(y_true.size),
@@ -293,13 +295,43 @@ def classification_metrics(
     }
 
 
-def _check_pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
+def check_pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Check that targets and predictions can be scored, and return them as float arrays.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like, shape (n,)
+        Targets and predictions (popularity or class labels).
+
+    Returns
+    -------
+    y_true, y_pred : np.ndarray of float64, shape (n,)
+
+    Raises
+    ------
+    EvaluationError
+        Not 1-d, of different lengths, empty, not numbers, or holding NaN or infinite values.
+    """
+    y_true = _as_numbers("y_true", y_true)
+    y_pred = _as_numbers("y_pred", y_pred)
     if y_true.ndim != 1 or y_true.shape != y_pred.shape:
-        raise ValueError(
+        raise EvaluationError(
             f"y_true and y_pred must be 1-d of one length; got {y_true.shape} and {y_pred.shape}"
         )
     if y_true.size == 0:
-        raise ValueError("no rows to score")
+        raise EvaluationError("no rows to score")
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise EvaluationError(
+                f"{name} holds {int(bad.sum())} NaN or infinite values of {values.size} "
+                f"(first at row {int(np.argmax(bad))})"
+            )
     return y_true, y_pred
+
+
+def _as_numbers(name: str, values: np.ndarray) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise EvaluationError(f"{name} must be numbers ({exc})") from exc

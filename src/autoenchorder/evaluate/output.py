@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoenchorder.errors import DataError
+from autoenchorder.errors import DataError, EvaluationError
 from autoenchorder.evaluate.html import render_report
 from autoenchorder.evaluate.report import ReportSettings, StudyReport, analyse_study
 from autoenchorder.evaluate.rundir import Study, read_run
@@ -129,10 +129,11 @@ def write_report(
             progress(study)
         try:
             studies.append(analyse_study(study, settings))
-        except DataError as exc:  # one unusable study must not hide the others
+        except (DataError, EvaluationError) as exc:  # one unusable study must not hide others
             skipped[study.name] = str(exc)
     if not studies:
-        raise DataError(f"{run_dir}: no study could be scored: {skipped}")
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in skipped.items())
+        raise DataError(f"{run_dir}: no study could be scored ({reasons})")
     for report in studies:
         write_tables(report, data_dir / report.study.name)
     summary = {

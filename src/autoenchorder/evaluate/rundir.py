@@ -484,6 +484,13 @@ class Study:
                 f"{self.path}: no {which} rows are scored by every model ({', '.join(models)})"
             )
         truth = rows.pivot(index="id", columns="model", values="y_true").loc[wide.index, models]
+        for column, values in (("y_true", truth), ("y_pred", wide)):
+            bad = ~np.isfinite(values.to_numpy(np.float64)).all(axis=1)
+            if bad.any():
+                raise DataError(
+                    f"{self.path}: {column} is NaN or infinite for {int(bad.sum())} {which} ids, "
+                    f"e.g. {values.index[bad][0]!r}"
+                )
         spread = truth.max(axis=1) - truth.min(axis=1)
         if (spread > 1e-9).any():
             raise DataError(
@@ -545,17 +552,21 @@ def read_study(path: str | Path) -> Study:
         raise DataError(f"{path}: no run.json (not a study folder)") from exc
     except json.JSONDecodeError as exc:
         raise DataError(f"{path / 'run.json'}: not valid JSON ({exc})") from exc
-    if meta.get("format") != FORMAT or int(meta.get("version", 0)) > VERSION:
-        raise DataError(f"{path / 'run.json'}: not an {FORMAT} file of version <= {VERSION}")
+    _check_meta(path / "run.json", meta)
     prediction_file = path / "predictions.parquet"
     if prediction_file.exists():
-        predictions = pd.read_parquet(prediction_file)
+        predictions = _read_parquet(prediction_file)
     else:  # a study that has no model yet
         predictions = pd.DataFrame({c: pd.Series(dtype=object) for c in PREDICTION_COLUMNS})
     missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
     if missing:
         raise DataError(f"{prediction_file}: missing columns {missing}")
     predictions["id"] = predictions["id"].astype(str)
+    for column in ("y_true", "y_pred"):
+        try:
+            predictions[column] = pd.to_numeric(predictions[column]).astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{prediction_file}: column {column} is not numbers ({exc})") from exc
     curves = {}
     for curve_file in sorted((path / "curves").glob("*.json")):
         try:
@@ -563,10 +574,31 @@ def read_study(path: str | Path) -> Study:
         except json.JSONDecodeError as exc:
             raise DataError(f"{curve_file}: not valid JSON ({exc})") from exc
     learning_file = path / "learning_curve.parquet"
-    learning = pd.read_parquet(learning_file) if learning_file.exists() else None
+    learning = _read_parquet(learning_file) if learning_file.exists() else None
     return Study(
         path=path, meta=meta, predictions=predictions, curves=curves, learning_curve=learning
     )
+
+
+def _check_meta(path: Path, meta: Any) -> None:
+    """Refuse a run.json that is not this format, of a newer version, or of an unknown task."""
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise DataError(f"{path}: not an {FORMAT} file")
+    try:
+        version = int(meta.get("version", 0))
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: version {meta.get('version')!r} is not a number") from None
+    if version > VERSION:
+        raise DataError(f"{path}: version {version} is newer than this reader ({VERSION})")
+    if meta.get("task", "regression") not in ("regression", "classification"):
+        raise DataError(f"{path}: unknown task {meta.get('task')!r}")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc
 
 
 def find_studies(root: str | Path) -> list[Path]:
@@ -600,7 +632,7 @@ def find_studies(root: str | Path) -> list[Path]:
     def order(study: Path) -> tuple[int, str]:
         try:
             return int(json.loads((study / "run.json").read_text()).get("order", 0)), study.name
-        except (json.JSONDecodeError, ValueError, TypeError):
+        except (json.JSONDecodeError, ValueError, TypeError, AttributeError):
             return 0, study.name
 
     return sorted(found, key=order)
