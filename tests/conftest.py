@@ -1,4 +1,10 @@
-"""Shared test fixtures: where the real data is, small generated audio."""
+"""Shared test fixtures: the project's real clips, where the real datasets are, generated audio.
+
+Everything a test needs is in the repository (``examples/audio``, ``tests/data``) or generated;
+only the real datasets (MusicOSet, Hit Predictor) live outside it, found as
+:mod:`autoenchorder.data.locations` says, and the tests that need them skip, naming where they
+looked, when they are absent.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +22,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 
-SHARED = REPO.parent / "shared"
-SHARED_AUDIO = SHARED / "audio"
-SHARED_DATA = SHARED / "data"
+#: the real clips of the project (one per format: ogg, mp3, wav, flac), CC BY-SA 3.0
+EXAMPLE_AUDIO = REPO / "examples" / "audio"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -38,17 +43,42 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def shared_audio() -> Path:
-    if not SHARED_AUDIO.is_dir():
-        pytest.skip(f"real clips not found at {SHARED_AUDIO}")
-    return SHARED_AUDIO
+def example_audio() -> Path:
+    """``examples/audio``: four real clips, part of the repository."""
+    return EXAMPLE_AUDIO
+
+
+def missing_data_reason(source: str) -> str:
+    """A one-line skip reason: which dataset is missing and every place it was looked for."""
+    from autoenchorder.data.locations import KNOWN_SOURCES, candidate_roots
+
+    looked = "; ".join(f"{how}: {path}" for how, path in candidate_roots(source))
+    return (
+        f"{KNOWN_SOURCES[source].title} data not found (looked in {looked}); "
+        f"put it in one of these or set AUTOENCHORDER_DATA (see docs/datasets.md)"
+    )
+
+
+def real_data_root(source: str) -> Path:
+    """The folder of a real dataset, or skip the test saying where it would be found."""
+    from autoenchorder.data.locations import find_root
+
+    root = find_root(source)
+    if root is None:
+        pytest.skip(missing_data_reason(source))
+    return root
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real datasets not found at {SHARED_DATA}")
-    return SHARED_DATA
+def musicoset_root() -> Path:
+    """The MusicOSet folder (skips when absent)."""
+    return real_data_root("musicoset")
+
+
+@pytest.fixture(scope="session")
+def hit_predictor_root() -> Path:
+    """The Hit Predictor folder (skips when absent)."""
+    return real_data_root("hit-predictor")
 
 
 def make_tone(

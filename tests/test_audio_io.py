@@ -20,7 +20,7 @@ from autoenchorder.audio.io import (
 )
 from autoenchorder.errors import AudioError
 
-SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+EXAMPLE_AUDIO = Path(__file__).resolve().parents[1] / "examples" / "audio"
 CLIPS = {
     "ogg": ("singularity_awakening_20s.ogg", 20.0),
     "mp3": ("singularity_coherence_15s.mp3", 15.0),
@@ -31,7 +31,7 @@ SR = 16000
 
 
 def _clip(fmt: str) -> Path:
-    path = SHARED_AUDIO / CLIPS[fmt][0]
+    path = EXAMPLE_AUDIO / CLIPS[fmt][0]
     if not path.exists():
         pytest.skip(f"{path} not available")
     return path

@@ -11,15 +11,13 @@ from autoenchorder.errors import WeightsError
 
 
 @pytest.mark.slow
-def test_quick_demo_runs_end_to_end(tmp_path, shared_data, capsys):
+def test_quick_demo_runs_end_to_end(tmp_path, musicoset_root, capsys):
     try:
         locate_weights("musicnn")
     except WeightsError as exc:
         pytest.skip(f"musicnn weights not set up (make weights): {exc}")
     out = tmp_path / "demo"
-    status = main(
-        ["demo", "--quick", "--out", str(out), "--musicoset", str(shared_data / "musicoset")]
-    )
+    status = main(["demo", "--quick", "--out", str(out), "--musicoset", str(musicoset_root)])
     assert status == 0
     printed = capsys.readouterr().out
 
@@ -43,9 +41,7 @@ def test_quick_demo_runs_end_to_end(tmp_path, shared_data, capsys):
 
     # A second run resumes: nothing is rendered, extracted or fitted again, and the same
     # predictions come back.
-    status = main(
-        ["demo", "--quick", "--out", str(out), "--musicoset", str(shared_data / "musicoset")]
-    )
+    status = main(["demo", "--quick", "--out", str(out), "--musicoset", str(musicoset_root)])
     assert status == 0
     printed = capsys.readouterr().out
     assert "0 rendered now" in printed and "0 done" in printed

@@ -13,8 +13,8 @@ from autoenchorder.train.jobs import FitJob, StudyData, loaded, run_jobs
 
 
 @pytest.fixture(scope="module")
-def musicoset_sample(shared_data):
-    return StudyData(DataSpec("musicoset", root=str(shared_data / "musicoset")), seed=3, rows=700)
+def musicoset_sample(musicoset_root):
+    return StudyData(DataSpec("musicoset", root=str(musicoset_root)), seed=3, rows=700)
 
 
 def _jobs():

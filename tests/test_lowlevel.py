@@ -32,7 +32,7 @@ from autoenchorder.audio.lowlevel_reference import (
 )
 from autoenchorder.errors import AudioError
 
-SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+EXAMPLE_AUDIO = Path(__file__).resolve().parents[1] / "examples" / "audio"
 HEADER_FILE = Path(__file__).resolve().parent / "data" / "spotgentrack_lowlevel_header.txt"
 CLIPS = {
     "ogg": "singularity_awakening_20s.ogg",
@@ -107,7 +107,7 @@ def test_columns_spelling_and_known_positions() -> None:
 @pytest.fixture(scope="module", params=sorted(CLIPS))
 def real_clip(request: pytest.FixtureRequest) -> tuple[np.ndarray, int, np.ndarray]:
     """A 10 s window of a real clip (mono, native rate) and its plain-librosa features."""
-    path = SHARED_AUDIO / CLIPS[request.param]
+    path = EXAMPLE_AUDIO / CLIPS[request.param]
     if not path.exists():
         pytest.skip(f"{path} not available")
     y, sr = load_audio(path, duration=10.0)
@@ -209,7 +209,7 @@ def test_low_sample_rate_is_refused_like_librosa() -> None:
 
 @pytest.fixture(scope="module")
 def music() -> tuple[np.ndarray, int]:
-    path = SHARED_AUDIO / CLIPS["flac"]
+    path = EXAMPLE_AUDIO / CLIPS["flac"]
     if not path.exists():
         pytest.skip(f"{path} not available")
     return load_audio(path, duration=6.0)

@@ -14,7 +14,7 @@ from autoenchorder.audio.io import load_audio, resample
 from autoenchorder.errors import AudioError, ModelError, WeightsError
 
 REF = Path(__file__).parent / "data" / "musicnn_reference"
-AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+AUDIO = Path(__file__).resolve().parents[1] / "examples" / "audio"
 CLIPS = sorted(p for p in AUDIO.glob("*") if p.suffix.lower() in {".wav", ".flac", ".ogg", ".mp3"})
 
 

@@ -86,13 +86,13 @@ def sequence_predictor(bundles):
     return Predictor.load(bundles / "ensemble" / "seed0")
 
 
-def _real_clips(shared_audio):
-    return sorted(p for p in discover_audio(shared_audio))
+def _real_clips(example_audio):
+    return sorted(p for p in discover_audio(example_audio))
 
 
 @pytest.mark.parametrize("suffix", [".ogg", ".mp3", ".wav", ".flac"])
-def test_predict_real_clips_of_every_format(shared_audio, sequence_predictor, suffix):
-    (path,) = [p for p in _real_clips(shared_audio) if p.suffix == suffix]
+def test_predict_real_clips_of_every_format(example_audio, sequence_predictor, suffix):
+    (path,) = [p for p in _real_clips(example_audio) if p.suffix == suffix]
     result = sequence_predictor.predict(path)
     duration = audio_info(path).duration
     assert 0.0 <= result.popularity <= 100.0
@@ -110,10 +110,10 @@ def test_predict_real_clips_of_every_format(shared_audio, sequence_predictor, su
     assert result.uncertainty_method == "none"  # one bundle without dropout
 
 
-def test_contributions_are_occlusion_differences(shared_audio, sequence_predictor, bundles):
+def test_contributions_are_occlusion_differences(example_audio, sequence_predictor, bundles):
     from autoenchorder.bundle import load_bundle
 
-    path = _real_clips(shared_audio)[0]
+    path = _real_clips(example_audio)[0]
     result = sequence_predictor.predict(path)
     model = load_bundle(bundles / "ensemble" / "seed0")
     y, sr = load_audio(path)
@@ -136,8 +136,8 @@ def test_contributions_are_occlusion_differences(shared_audio, sequence_predicto
         )
 
 
-def test_ensemble_uncertainty_is_the_spread_of_its_members(shared_audio, bundles):
-    path = _real_clips(shared_audio)[1]
+def test_ensemble_uncertainty_is_the_spread_of_its_members(example_audio, bundles):
+    path = _real_clips(example_audio)[1]
     ensemble = Predictor.load(bundles / "ensemble").predict(path)
     members = [
         Predictor.load(bundles / "ensemble" / f"seed{s}").predict(path).popularity for s in (0, 1)
@@ -147,8 +147,8 @@ def test_ensemble_uncertainty_is_the_spread_of_its_members(shared_audio, bundles
     assert ensemble.uncertainty == pytest.approx(np.std(members, ddof=1))
 
 
-def test_mc_dropout_uncertainty(shared_audio, bundles):
-    path = _real_clips(shared_audio)[2]
+def test_mc_dropout_uncertainty(example_audio, bundles):
+    path = _real_clips(example_audio)[2]
     first = Predictor.load(bundles / "hmn", mc_passes=20).predict(path)
     again = Predictor.load(bundles / "hmn", mc_passes=20).predict(path)
     assert first.uncertainty_method == "MC dropout, 20 passes"
@@ -215,18 +215,18 @@ def test_bundle_needing_non_audio_inputs_is_refused():
         Predictor([DescriptorModel()])
 
 
-def test_predict_command_outputs(shared_audio, bundles, tmp_path):
+def test_predict_command_outputs(example_audio, bundles, tmp_path):
     from autoenchorder.commands.predict import command
 
     runner = CliRunner()
     model = str(bundles / "ensemble" / "seed0")
     result = runner.invoke(
-        command, [str(shared_audio), str(tmp_path / "nope.wav"), "--model", model, "--json"]
+        command, [str(example_audio), str(tmp_path / "nope.wav"), "--model", model, "--json"]
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert len(doc["predictions"]) == 4 and doc["failures"][0]["path"].endswith("nope.wav")
-    one = str(_real_clips(shared_audio)[0])
+    one = str(_real_clips(example_audio)[0])
     table = runner.invoke(command, [one, "--model", model, "--no-contributions"])
     assert table.exit_code == 0 and "popularity" in table.output
     csv_out = runner.invoke(command, [one, "--model", model, "--csv", "--no-contributions"])
@@ -236,7 +236,7 @@ def test_predict_command_outputs(shared_audio, bundles, tmp_path):
     assert none.exit_code == 1
 
 
-def test_predict_with_the_real_musicnn_embedder(shared_audio, tmp_path):
+def test_predict_with_the_real_musicnn_embedder(example_audio, tmp_path):
     from autoenchorder.errors import WeightsError
 
     try:
@@ -251,7 +251,7 @@ def test_predict_with_the_real_musicnn_embedder(shared_audio, tmp_path):
     )
     model = make_model("autoenchorder", ae_epochs=1, epochs=1, n_layers=3, quiet=True).fit(ds)
     save_bundle(model, tmp_path / "b", feature_spec={**SPEC, "embedder": {"name": "musicnn-msd"}})
-    path = [p for p in _real_clips(shared_audio) if p.suffix == ".wav"][0]  # 12 s
+    path = [p for p in _real_clips(example_audio) if p.suffix == ".wav"][0]  # 12 s
     result = Predictor.load(tmp_path / "b").predict(path)
     assert 0 <= result.popularity <= 100
     assert len(result.contributions) == 4  # musicnn: 3 s patches, the last one padded

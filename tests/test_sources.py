@@ -10,6 +10,7 @@ import pytest
 from autoenchorder.audio.embed.base import Embedding
 from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
 from autoenchorder.data.dataset import DESCRIPTOR_COLUMNS
+from autoenchorder.data.locations import find_root
 from autoenchorder.data.sources.catalog import load_catalog, track_id_from_path
 from autoenchorder.data.sources.hit_predictor import load_hit_predictor
 from autoenchorder.data.sources.musicoset import load_musicoset
@@ -17,16 +18,14 @@ from autoenchorder.data.sources.spotgentrack import load_spotgentrack
 from autoenchorder.data.splits import holdout_split
 from autoenchorder.data.store import FeatureStore, ShardContent
 from autoenchorder.errors import DataError
+from conftest import missing_data_reason
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-MUSICOSET = SHARED / "musicoset"
-HIT_PREDICTOR = SHARED / "hit-predictor"
+MUSICOSET = find_root("musicoset")  # the real datasets: $AUTOENCHORDER_DATA, ./data, ../shared
+HIT_PREDICTOR = find_root("hit-predictor")
 SPOTGENTRACK = Path(__file__).resolve().parent / "data" / "spotgentrack"
 
-needs_musicoset = pytest.mark.skipif(not MUSICOSET.is_dir(), reason="no ../shared/data/musicoset")
-needs_hits = pytest.mark.skipif(
-    not HIT_PREDICTOR.is_dir(), reason="no ../shared/data/hit-predictor"
-)
+needs_musicoset = pytest.mark.skipif(MUSICOSET is None, reason=missing_data_reason("musicoset"))
+needs_hits = pytest.mark.skipif(HIT_PREDICTOR is None, reason=missing_data_reason("hit-predictor"))
 
 
 # ---------------------------------------------------------------- MusicOSet

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,6 @@ from autoenchorder.evaluate.rundir import read_study
 from autoenchorder.train import api
 from autoenchorder.train.api import train_model
 from synthetic_popularity import learnable_dataset
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture
@@ -102,8 +99,7 @@ def test_train_command_writes_a_loadable_bundle(tmp_path, synthetic_source):
     assert np.all((model.predict(ds) >= 0) & (model.predict(ds) <= 100))
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "hit-predictor").is_dir(), reason="no Hit Predictor data")
-def test_train_command_on_real_hit_predictor(tmp_path, capsys):
+def test_train_command_on_real_hit_predictor(tmp_path, capsys, hit_predictor_root):
     out = tmp_path / "gbdt"
     status = main(
         [
@@ -113,7 +109,7 @@ def test_train_command_on_real_hit_predictor(tmp_path, capsys):
             "--data",
             "hit-predictor",
             "--root",
-            str(SHARED_DATA / "hit-predictor"),
+            str(hit_predictor_root),
             "--set",
             "max_iter=20",
             "--out",
@@ -172,10 +168,8 @@ def test_load_dataset_unknown_source():
         load_dataset(DataSpec("napster", root="."))
 
 
-def test_search_command_end_to_end(tmp_path, capsys):
+def test_search_command_end_to_end(tmp_path, capsys, hit_predictor_root):
     # gbdt over a 2-point space on Hit Predictor (multi-process runs: see test_search.py)
-    if not (SHARED_DATA / "hit-predictor").is_dir():
-        pytest.skip("no Hit Predictor data")
     space = tmp_path / "space.toml"
     space.write_text("[space]\nlearning_rate = [0.05, 0.2]\n")
     out = tmp_path / "search"
@@ -187,7 +181,7 @@ def test_search_command_end_to_end(tmp_path, capsys):
             "--data",
             "hit-predictor",
             "--root",
-            str(SHARED_DATA / "hit-predictor"),
+            str(hit_predictor_root),
             "--space",
             str(space),
             "--set",

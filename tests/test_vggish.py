@@ -34,7 +34,7 @@ from autoenchorder.errors import AudioError, WeightsError
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "data" / "vggish_reference"
-SHARED_AUDIO = REPO.parent / "shared" / "audio"
+EXAMPLE_AUDIO = REPO / "examples" / "audio"
 REAL_CLIPS = sorted(p.name[: -len(".npz")] for p in REFERENCE.glob("singularity_*.npz"))
 ALL_INPUTS = [*REAL_CLIPS, "chirp_22050.synthetic"]
 
@@ -54,7 +54,7 @@ REF_SCRIPT = _load_script()
 def _signal(name: str) -> tuple[np.ndarray, int]:
     if name.endswith(".synthetic"):
         return REF_SCRIPT.chirp(), REF_SCRIPT.CHIRP_SR
-    path = SHARED_AUDIO / name
+    path = EXAMPLE_AUDIO / name
     if not path.is_file():
         pytest.skip(f"real clip {path} not found")
     return load_audio(path, mono=False)
@@ -359,7 +359,7 @@ def test_streaming_frontend_equals_one_shot(sr, resampler):
 
 @pytest.mark.parametrize("block_seconds", [0.5, 3.7])
 def test_embed_file_streamed_equals_one_shot(embedder, monkeypatch, block_seconds):
-    path = SHARED_AUDIO / REAL_CLIPS[0]
+    path = EXAMPLE_AUDIO / REAL_CLIPS[0]
     if not path.is_file():
         pytest.skip(f"real clip {path} not found")
     y, sr = load_audio(path, mono=False)
