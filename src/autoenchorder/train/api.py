@@ -12,7 +12,6 @@ training part with the same procedure, so the test rows are never seen by anythi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,7 @@ from autoenchorder.data.sources.registry import (  # noqa: F401 -- re-exported
 )
 from autoenchorder.data.splits import Split, holdout_split
 from autoenchorder.models.base import Model
-from autoenchorder.models.registry import make_model
+from autoenchorder.train.fit import fit_and_score
 
 
 @dataclass
@@ -64,7 +63,7 @@ def train_model(
     test_size: float = 0.15,
     val_size: float = 0.15,
 ) -> TrainResult:
-    """Split, fit and score one model.
+    """Split, fit and score one model (with :func:`~autoenchorder.train.fit.fit_and_score`).
 
     Parameters
     ----------
@@ -86,85 +85,18 @@ def train_model(
     TrainResult
     """
     split = split or holdout_split(dataset, test_size=test_size, seed=seed)
-    train_all, test = split.apply(dataset)
-    train, val = split_train_val(train_all, val_size=val_size, seed=seed)
-    options = {"seed": seed, **config_values(config or {})}
-    model = make_model(name, **options)
-    started = time.perf_counter()
-    model.fit(train, val)
-    fit_seconds = time.perf_counter() - started
-    test_pred = model.predict(test)
+    outcome = fit_and_score(
+        name, dataset, split, config={"seed": seed, **(config or {})}, seed=seed, val_size=val_size
+    )
     metrics = {
         "split": split.kind,
         "seed": seed,
-        "n_train": len(train),
-        "n_val": len(val),
-        "n_test": len(test),
-        "fit_seconds": round(fit_seconds, 3),
-        "val": score(val, model.predict(val)),
-        "test": score(test, test_pred),
+        "n_train": outcome.n_train,
+        "n_val": outcome.n_val,
+        "n_test": len(outcome.test_ids),
+        "fit_seconds": round(outcome.fit_seconds, 3),
+        **outcome.metrics,
     }
-    return TrainResult(model=model, metrics=metrics, split=split, test_predictions=test_pred)
-
-
-def config_values(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Config fields as models take them: lists (from TOML or JSON) become tuples.
-
-    Parameters
-    ----------
-    config : mapping
-
-    Returns
-    -------
-    dict
-    """
-    return {k: _tuplify(v) for k, v in config.items()}
-
-
-def _tuplify(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return tuple(_tuplify(v) for v in value)
-    return value
-
-
-def split_train_val(
-    train: PopularityDataset, *, val_size: float = 0.15, seed: int = 0
-) -> tuple[PopularityDataset, PopularityDataset]:
-    """Carve validation rows out of ``train`` (stratified, grouped by artist when known).
-
-    Parameters
-    ----------
-    train : PopularityDataset
-    val_size : float
-    seed : int
-
-    Returns
-    -------
-    (PopularityDataset, PopularityDataset)
-    """
-    inner = holdout_split(train, test_size=val_size, seed=seed)
-    return inner.apply(train)
-
-
-def score(ds: PopularityDataset, prediction: np.ndarray) -> dict[str, Any]:
-    """Metrics of predictions of ``ds``: regression on 0-100, or accuracy / macro-F1.
-
-    Parameters
-    ----------
-    ds : PopularityDataset
-    prediction : np.ndarray
-        Shape (N,) popularity, or (N, C) class probabilities.
-
-    Returns
-    -------
-    dict
-    """
-    from autoenchorder.evaluate.metrics import (  # noqa: PLC0415
-        classification_metrics,
-        regression_metrics,
+    return TrainResult(
+        model=outcome.model, metrics=metrics, split=split, test_predictions=outcome.y_pred
     )
-
-    if ds.task == "classification":
-        names = ds.class_names or [str(c) for c in range(prediction.shape[1])]
-        return classification_metrics(ds.y, np.argmax(prediction, axis=1), class_names=names)
-    return regression_metrics(ds.y, prediction)

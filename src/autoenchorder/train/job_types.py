@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.data.sources.registry import DataSpec, load_dataset
 from autoenchorder.data.splits import Split, holdout_split
-from autoenchorder.train.api import DataSpec, load_dataset, split_train_val
+from autoenchorder.train.parts import split_parts
 
 
 @dataclass(frozen=True)
@@ -52,18 +53,12 @@ class StudyData:
     def parts(
         self, ds: PopularityDataset, split: Split, fraction: float | None = None
     ) -> tuple[PopularityDataset, PopularityDataset, PopularityDataset]:
-        """Return (train, val, test); ``fraction`` keeps a seeded share of the training rows.
+        """Return (train, val, test) (:func:`~autoenchorder.train.parts.split_parts`).
 
-        The validation rows are carved out of the (kept) training rows, grouped by artist when
-        the dataset knows artists, so the test rows are never seen by anything fitted.
+        ``fraction`` keeps a seeded share of the training rows; the validation rows are carved
+        out of the kept ones, so the test rows are never seen by anything fitted.
         """
-        train_all, test = split.apply(ds)
-        if fraction is not None and fraction < 1.0:
-            order = np.random.default_rng(self.seed).permutation(len(train_all))
-            keep = max(10, int(round(fraction * len(train_all))))
-            train_all = train_all.take(np.sort(order[:keep]))
-        train, val = split_train_val(train_all, val_size=self.val_size, seed=self.seed)
-        return train, val, test
+        return split_parts(ds, split, val_size=self.val_size, seed=self.seed, fraction=fraction)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +22,7 @@ from functools import partial
 import numpy as np
 
 from autoenchorder.parallel import in_window
+from autoenchorder.train.fit import fit_and_score
 from autoenchorder.train.job_cache import JobCache
 from autoenchorder.train.job_types import FitJob, FitResult, StudyData, loaded
 
@@ -31,31 +31,32 @@ __all__ = ["FitJob", "FitResult", "StudyData", "fit_job", "loaded", "run_jobs"]
 
 def fit_job(job: FitJob, data: StudyData) -> FitResult:
     """Fit one job in this process; a failure is returned as ``FitResult.error``, not raised."""
-    from autoenchorder.models.registry import make_model  # noqa: PLC0415
-
     try:
         ds, split = loaded(data)
-        train, val, test = data.parts(ds, split, job.fraction)
-        model = make_model(job.model, **{**job.options, "quiet": True})
-        started = time.perf_counter()
-        model.fit(train, val)
-        fit_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        prediction = model.predict(test)
-        predict_seconds = time.perf_counter() - started
+        outcome = fit_and_score(
+            job.model,
+            ds,
+            split,
+            config={**job.options, "quiet": True},
+            seed=data.seed,
+            val_size=data.val_size,
+            fraction=job.fraction,
+            score_validation=False,
+        )
     except Exception as exc:  # noqa: BLE001  one failing model must not end the study
         return _failed(job, "".join(traceback.format_exception_only(type(exc), exc)).strip())
+    model = outcome.model
     return FitResult(
         job,
-        ids=test.ids,
-        y_true=test.y,
-        y_pred=np.asarray(prediction),
-        n_train=len(train),
-        n_val=len(val),
+        ids=outcome.test_ids,
+        y_true=outcome.y_true,
+        y_pred=outcome.y_pred,
+        n_train=outcome.n_train,
+        n_val=outcome.n_val,
         config=dataclasses.asdict(model.config),
         history=list(getattr(model, "history_", []) or []),
-        fit_seconds=fit_seconds,
-        predict_seconds=predict_seconds,
+        fit_seconds=outcome.fit_seconds,
+        predict_seconds=outcome.predict_seconds,
         state=model.to_state() if job.keep_state else None,
     )
 

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from autoenchorder.data.dataset import PopularityDataset
-    from autoenchorder.train.api import DataSpec
+    from autoenchorder.data.sources.registry import DataSpec
 
 Objective = Callable[[dict[str, Any]], Mapping[str, float]]
 SAMPLERS = ("grid", "tpe")
@@ -441,18 +441,15 @@ class ModelObjective:
 
     def config_for(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The model config of one trial: base config, the mapped parameters, the seed."""
-        from autoenchorder.train.api import config_values  # noqa: PLC0415
-
         mapped = {self.param_map.get(k, k): v for k, v in params.items()}
-        return config_values({"seed": self.seed, "quiet": True, **self.base_config, **mapped})
+        return {"seed": self.seed, "quiet": True, **self.base_config, **mapped}
 
     def __call__(self, params: Mapping[str, Any]) -> dict[str, float]:
         """Fit with ``params`` and return the validation metrics (regression: 0-100)."""
-        from autoenchorder.models.registry import make_model  # noqa: PLC0415
-        from autoenchorder.train.api import score  # noqa: PLC0415
+        from autoenchorder.train.fit import build_model, score  # noqa: PLC0415
 
         train, val = self._split()
-        model = make_model(self.model, **self.config_for(params))
+        model = build_model(self.model, self.config_for(params))
         model.fit(train, val)
         metrics = score(val, model.predict(val))
         return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
@@ -460,14 +457,15 @@ class ModelObjective:
     def _split(self) -> tuple[PopularityDataset, PopularityDataset]:
         parts = getattr(self, "_parts", None)
         if parts is None:
+            from autoenchorder.data.sources.registry import load_dataset  # noqa: PLC0415
             from autoenchorder.data.splits import holdout_split  # noqa: PLC0415
-            from autoenchorder.train.api import load_dataset, split_train_val  # noqa: PLC0415
+            from autoenchorder.train.parts import split_parts  # noqa: PLC0415
 
             if self.dataset is None and self.data is None:
                 raise ModelError("ModelObjective needs a dataset or a DataSpec")
             ds = self.dataset if self.dataset is not None else load_dataset(self.data)
             outer = holdout_split(ds, test_size=self.test_size, seed=self.seed)
-            train_all, _ = outer.apply(ds)
-            parts = split_train_val(train_all, val_size=self.val_size, seed=self.seed)
+            train, val, _ = split_parts(ds, outer, val_size=self.val_size, seed=self.seed)
+            parts = (train, val)
             self._parts = parts
         return parts
