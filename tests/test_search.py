@@ -87,19 +87,33 @@ def test_results_and_best_config_are_written(tmp_path):
     )
 
 
-def test_model_objective_fits_on_validation_rows_only(tmp_path):
-    ds = learnable_dataset(120, seed=4, with_sequences=False)
-    objective = ModelObjective(
-        "gbdt", dataset=ds, base_config={"max_iter": 20, "early_stopping": False}
-    )
+def test_model_objective_scores_rows_that_neither_fit_nor_stopped_it(tmp_path, monkeypatch):
+    from autoenchorder.models.base import Model
+
+    seen = []  # (fitted rows, early-stopping rows) of every fit
+    real_fit = Model.fit
+
+    def recording_fit(self, train, val=None):
+        seen.append((set(train.ids), set(val.ids)))
+        return real_fit(self, train, val)
+
+    monkeypatch.setattr(Model, "fit", recording_fit)
+    ds = learnable_dataset(160, seed=4, with_sequences=False)
+    objective = ModelObjective("gbdt", dataset=ds, base_config={"max_iter": 20})
     spec = SearchSpec(space={"learning_rate": (0.05, 0.3)}, storage=sqlite_url(tmp_path / "m.db"))
-    study = run_workers(spec, objective)
-    table = results_table(study)
+    table = results_table(run_workers(spec, objective))
     assert list(table["state"]) == ["COMPLETE", "COMPLETE"]
-    assert (table["n"] == len(objective._parts[1])).all()
-    train_ids = set(objective._parts[0].ids)
-    assert not train_ids & set(objective._parts[1].ids)
-    assert len(train_ids) + len(objective._parts[1]) < len(ds)  # the test part is dropped
+    usable, trial_split = objective.rows()
+    scored = set(trial_split.test_ids)
+    assert (table["n"] == len(scored)).all()
+    assert len(seen) == 2
+    for fitted, stopping in seen:
+        assert stopping and scored and not fitted & stopping
+        assert not scored & (fitted | stopping)  # a trial is scored on rows it never used
+        assert fitted | stopping | scored == set(usable.ids)
+    assert len(usable) < len(ds)  # the outer test part is dropped
+    scored_artists = set(usable.subset(trial_split.test_ids).artist)
+    assert not scored_artists & set(usable.subset(trial_split.train_ids).artist)
 
 
 def test_failed_trial_is_recorded_and_search_goes_on(tmp_path):

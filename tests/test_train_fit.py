@@ -73,3 +73,13 @@ def test_fit_and_score_scores_the_test_rows_and_stops_on_others(dataset):
     assert outcome.metrics["test"]["mae"] == pytest.approx(np.abs(truth - outcome.y_pred).mean())
     assert outcome.metrics["val"]["n"] == outcome.n_val
     assert outcome.n_train + outcome.n_val + len(outcome.test_ids) == len(dataset)
+
+
+def test_a_search_trial_takes_the_same_path(dataset, cuts):
+    from autoenchorder.train.search import ModelObjective
+
+    objective = ModelObjective("gbdt", dataset=dataset, base_config={"max_iter": 20}, seed=2)
+    metrics = objective({"learning_rate": 0.1})
+    assert len(cuts) == 1
+    train, val, scored = cuts[0]
+    assert metrics["n"] == len(scored) and not set(scored.ids) & (set(train.ids) | set(val.ids))

@@ -17,8 +17,9 @@ How duplicate work is avoided
 
 The objective receives the trial's parameters as a dict and returns a dict of metrics; the
 search minimises (or maximises) ``spec.metric`` of it. :class:`ModelObjective` fits a
-registered model on a seeded train/validation split of a dataset and returns its validation
-metrics; the test part of the dataset is dropped before anything is fitted.
+registered model on seeded training rows of a dataset, stops it early on other rows and returns
+the metrics of a third set of rows; the test part of the dataset is dropped before anything is
+fitted.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
     from autoenchorder.data.dataset import PopularityDataset
     from autoenchorder.data.sources.registry import DataSpec
+    from autoenchorder.data.splits import Split
 
 Objective = Callable[[dict[str, Any]], Mapping[str, float]]
 SAMPLERS = ("grid", "tpe")
@@ -401,12 +403,14 @@ def grid_points(space: Mapping[str, tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 @dataclass
 class ModelObjective:
-    """Fit a registered model with the trial's parameters; return validation metrics.
+    """Fit a registered model with the trial's parameters; return metrics of rows it never saw.
 
     The dataset is loaded from ``data`` once per process (or taken from ``dataset``). The
-    outer test part (``holdout_split(test_size, seed)``) is dropped; the rest is split again
-    into train and validation rows with the same procedure and seed. The model stops early
-    on the validation rows, and the returned metrics are computed on them.
+    outer test part (``holdout_split(test_size, seed)``) is dropped. The rest is cut three
+    ways with the same procedure and seed (stratified, grouped by artist when the dataset knows
+    artists): the rows the model is fitted on, the rows that stop it early, and the rows the
+    trial is scored on (``val_size`` of the rest). Scoring a trial on the rows that stopped it
+    would favour the settings that happened to stop well on those very rows.
 
     Attributes
     ----------
@@ -418,7 +422,11 @@ class ModelObjective:
     param_map : dict
         Search parameter name -> model config field (default: the same name).
     seed : int
-    test_size, val_size : float
+    test_size : float
+        Share of the dataset dropped as the outer test part.
+    val_size : float
+        Share of the remaining rows the trial is scored on, and share of the rows left after
+        that which stop the fit early.
     dataset : PopularityDataset or None
         An in-memory dataset (not sent to worker processes; use ``data`` for those).
     """
@@ -436,7 +444,7 @@ class ModelObjective:
         # A worker reloads the data from ``data``; never ship the dataset between processes.
         state = dict(self.__dict__)
         state["dataset"] = None
-        state.pop("_parts", None)
+        state.pop("_rows", None)
         return state
 
     def config_for(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -445,27 +453,42 @@ class ModelObjective:
         return {"seed": self.seed, "quiet": True, **self.base_config, **mapped}
 
     def __call__(self, params: Mapping[str, Any]) -> dict[str, float]:
-        """Fit with ``params`` and return the validation metrics (regression: 0-100)."""
-        from autoenchorder.train.fit import build_model, score  # noqa: PLC0415
+        """Fit with ``params``; return the metrics of the scored rows (regression: 0-100)."""
+        from autoenchorder.train.fit import fit_and_score  # noqa: PLC0415
 
-        train, val = self._split()
-        model = build_model(self.model, self.config_for(params))
-        model.fit(train, val)
-        metrics = score(val, model.predict(val))
+        rows, trial_split = self.rows()
+        outcome = fit_and_score(
+            self.model,
+            rows,
+            trial_split,
+            config=self.config_for(params),
+            seed=self.seed,
+            val_size=self.val_size,
+            score_validation=False,
+        )
+        metrics = outcome.metrics["test"]
         return {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)}
 
-    def _split(self) -> tuple[PopularityDataset, PopularityDataset]:
-        parts = getattr(self, "_parts", None)
-        if parts is None:
+    def rows(self) -> tuple[PopularityDataset, Split]:
+        """The rows a trial may use (the outer test part dropped) and their scoring split.
+
+        Returns
+        -------
+        (PopularityDataset, Split)
+            The split's test rows score the trial; its training rows are cut again into the
+            fitted and the early-stopping rows
+            (:func:`~autoenchorder.train.parts.split_parts`).
+        """
+        found = getattr(self, "_rows", None)
+        if found is None:
             from autoenchorder.data.sources.registry import load_dataset  # noqa: PLC0415
             from autoenchorder.data.splits import holdout_split  # noqa: PLC0415
-            from autoenchorder.train.parts import split_parts  # noqa: PLC0415
 
             if self.dataset is None and self.data is None:
                 raise ModelError("ModelObjective needs a dataset or a DataSpec")
             ds = self.dataset if self.dataset is not None else load_dataset(self.data)
             outer = holdout_split(ds, test_size=self.test_size, seed=self.seed)
-            train, val, _ = split_parts(ds, outer, val_size=self.val_size, seed=self.seed)
-            parts = (train, val)
-            self._parts = parts
-        return parts
+            usable, _ = outer.apply(ds)
+            found = (usable, holdout_split(usable, test_size=self.val_size, seed=self.seed))
+            self._rows = found
+        return found
