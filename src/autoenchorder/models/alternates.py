@@ -47,7 +47,14 @@ from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.splits import kfold_splits
 from autoenchorder.errors import ModelError
 from autoenchorder.models.autoenchorder import Autoenchorder, AutoenchorderConfig
-from autoenchorder.models.base import Model, ModelConfig, resolve_groups, split_validation
+from autoenchorder.models.base import (
+    Model,
+    ModelConfig,
+    check_finite,
+    clip_popularity,
+    resolve_groups,
+    split_validation,
+)
 from autoenchorder.models.blocks import (
     DenseAutoencoder,
     HitMusicNetRegressor,
@@ -328,7 +335,7 @@ class AESequenceModel(Model):
         device = next(self.head_.parameters()).device
         x, frames, lengths = self._tensors(ds, device)
         out = predict_batches(self.head_, (self._codes(x), frames, lengths), batch_size=512)
-        return np.clip(out.cpu().double().numpy() * 100.0, 0.0, 100.0)
+        return clip_popularity(out.cpu().double().numpy() * 100.0, ds, model=self.name)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         state = {
@@ -581,10 +588,10 @@ class LossNet(Model):
         self.check_fitted()
         device = next(self.correction_.parameters()).device
         out = predict_batches(self.correction_, self._frames(ds, device), batch_size=512)
-        return out.cpu().double().numpy() * self.residual_sd_
+        return check_finite(out.cpu().double().numpy(), ds, model=self.name) * self.residual_sd_
 
     def _predict(self, ds: PopularityDataset) -> np.ndarray:
-        return np.clip(self.hmn_.predict(ds) + self.correction(ds), 0.0, 100.0)
+        return clip_popularity(self.hmn_.predict(ds) + self.correction(ds), ds, model=self.name)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         hmn_meta, hmn_arrays = self.hmn_.to_state()

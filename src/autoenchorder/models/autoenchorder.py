@@ -58,7 +58,7 @@ from torch import nn
 
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.errors import ModelError
-from autoenchorder.models.base import Model, ModelConfig, split_validation
+from autoenchorder.models.base import Model, ModelConfig, clip_popularity, split_validation
 from autoenchorder.models.blocks import (
     DeepRegressor,
     DenseAutoencoder,
@@ -374,7 +374,7 @@ class Autoenchorder(Model):
         device = next(self.net_.parameters()).device
         self.net_.eval()
         out = predict_batches(self.net_, self._tensors(ds, device), batch_size=512)
-        return np.clip(out.cpu().double().numpy() * 100.0, 0.0, 100.0)
+        return clip_popularity(out.cpu().double().numpy() * 100.0, ds, model=self.name)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         state = {

@@ -283,6 +283,43 @@ def split_validation(
     return train.take(np.sort(order[n_val:])), train.take(np.sort(order[:n_val]))
 
 
+def check_finite(raw: np.ndarray, ds: PopularityDataset, *, model: str) -> np.ndarray:
+    """Return ``raw`` as float64, or raise ModelError naming the rows whose output is not finite.
+
+    A network whose output is NaN or infinite for a song is broken for that song; clipping
+    would turn NaN into a plausible popularity (0 or 100) and hide it.
+
+    Parameters
+    ----------
+    raw : np.ndarray, shape (N,) or (N, C)
+        A model's raw output for the rows of ``ds``, before any clipping.
+    ds : PopularityDataset
+        The rows scored (their ids name the bad rows).
+    model : str
+        Name used in the message.
+
+    Returns
+    -------
+    np.ndarray, float64
+        ``raw``, unchanged.
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(raw.reshape(len(raw), -1)).all(axis=1))
+    if len(bad):
+        shown = ", ".join(f"{ds.ids[i]} (row {i})" for i in bad[:10])
+        more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise ModelError(
+            f"{model} gave a non-finite output (NaN or inf) for {len(bad)} of {len(raw)} "
+            f"rows: {shown}{more}"
+        )
+    return raw
+
+
+def clip_popularity(raw: np.ndarray, ds: PopularityDataset, *, model: str) -> np.ndarray:
+    """Clip a finite popularity prediction (N,) into 0-100 (ModelError on non-finite rows)."""
+    return np.clip(check_finite(raw, ds, model=model), 0.0, 100.0)
+
+
 def popularity_classes(y: np.ndarray) -> np.ndarray:
     """HitMusicNet's classes of popularity 0-100: 0 if < 25, 1 if 25-64, 2 if >= 65.
 

@@ -19,7 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.errors import ModelError
-from autoenchorder.models.base import Model, ModelConfig, resolve_groups
+from autoenchorder.models.base import Model, ModelConfig, clip_popularity, resolve_groups
 from autoenchorder.models.registry import register_model
 from autoenchorder.models.tree_export import TreeEnsemble, export_hist_gradient_boosting
 
@@ -154,7 +154,7 @@ class GBDTBaseline(Model):
         x = ds.features(self.groups_)
         if self.task_ == "classification":
             return self.trees_.predict_proba(x)
-        return np.clip(self.trees_.predict(x) * 100.0, 0.0, 100.0)
+        return clip_popularity(self.trees_.predict(x) * 100.0, ds, model=self.name)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         trees_meta, arrays = self.trees_.to_state(prefix="trees.")

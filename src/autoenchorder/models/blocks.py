@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -252,6 +253,14 @@ class LSTMSequenceEncoder(nn.Module):
 class TransformerSequenceEncoder(nn.Module):
     """A small pre-norm transformer encoder; padded steps are masked, the summary is a masked mean.
 
+    The layers are ``nn.TransformerEncoderLayer`` modules (so their weights keep their names),
+    but their forward pass is ours (:func:`_pre_norm_layer`) and is the same in training and
+    evaluation. ``nn.TransformerEncoderLayer.forward`` switches, in eval mode without
+    gradients, to a separate fused kernel (``torch._transformer_encoder_layer_fwd``, PyTorch's
+    "fast path") whose masked softmax is vectorised per CPU instruction set; on AVX-512 CPUs it
+    returned NaN for some padded songs, so a model trained on one implementation was scored
+    with another.
+
     Parameters
     ----------
     d : int
@@ -291,10 +300,50 @@ class TransformerSequenceEncoder(nn.Module):
         t = x.shape[1]
         if t > self.positions.shape[0]:
             raise ModelError(f"sequence of {t} steps is longer than {self.positions.shape[0]}")
-        valid = padding_mask(lengths, t)
-        h = self.encoder(self.project(x) + self.positions[:t], src_key_padding_mask=~valid)
-        weights = valid.unsqueeze(-1).to(h.dtype)
-        return (h * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        if len(lengths) and int(lengths.min()) < 1:
+            # a song with no steps would leave its attention rows with nothing to attend to
+            raise ModelError("every sequence needs at least one step (see pad_sequences)")
+        valid = padding_mask(lengths.to(x.device), t)
+        h = self.project(x) + self.positions[:t]
+        for layer in self.encoder.layers:
+            h = _pre_norm_layer(layer, h, valid)
+        # where, not a product: a non-finite padded step must not reach the summary (inf * 0)
+        h = torch.where(valid.unsqueeze(-1), h, torch.zeros((), dtype=h.dtype, device=h.device))
+        return h.sum(1) / valid.sum(1, keepdim=True).to(h.dtype)
+
+
+def _pre_norm_layer(
+    layer: nn.TransformerEncoderLayer, x: torch.Tensor, valid: torch.Tensor
+) -> torch.Tensor:
+    """One pre-norm encoder layer with ``layer``'s weights, the same in training and evaluation.
+
+    Parameters
+    ----------
+    layer : nn.TransformerEncoderLayer
+        ``norm_first=True``, ``batch_first=True``, ReLU.
+    x : torch.Tensor, shape (B, T, d_model)
+    valid : torch.Tensor, bool, shape (B, T)
+        True on real steps; every row has at least one.
+
+    Returns
+    -------
+    torch.Tensor, shape (B, T, d_model)
+    """
+    attention = layer.self_attn
+    b, t, width = x.shape
+    heads = attention.num_heads
+    q, k, v = F.linear(layer.norm1(x), attention.in_proj_weight, attention.in_proj_bias).chunk(
+        3, dim=-1
+    )
+    q, k, v = (z.reshape(b, t, heads, width // heads).transpose(1, 2) for z in (q, k, v))
+    # keys of padded steps are masked for every query; (B, 1, 1, T) broadcasts over heads, queries
+    dropout = attention.dropout if layer.training else 0.0
+    mixed = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=valid[:, None, None, :], dropout_p=dropout
+    )
+    x = x + layer.dropout1(attention.out_proj(mixed.transpose(1, 2).reshape(b, t, width)))
+    hidden = layer.dropout(layer.activation(layer.linear1(layer.norm2(x))))
+    return x + layer.dropout2(layer.linear2(hidden))
 
 
 class SequenceAutoencoder(nn.Module):

@@ -56,6 +56,8 @@ from autoenchorder.models.base import (
     CLASS_NAMES,
     Model,
     ModelConfig,
+    check_finite,
+    clip_popularity,
     popularity_classes,
     resolve_groups,
     split_validation,
@@ -347,9 +349,10 @@ class HitMusicNet(Model):
             out = predict_batches(regressor, (head_inputs,)).cpu().double()
             outs.append(torch.softmax(out, dim=1) if self.task_ == "classification" else out)
         mean = torch.stack(outs).mean(dim=0).numpy()  # the heads' mean (of probabilities)
+        mean = check_finite(mean, ds, model=self.name)
         if self.task_ == "classification":
             return mean
-        return np.clip(self.target_scaler_.inverse_transform(mean), 0.0, 100.0)
+        return clip_popularity(self.target_scaler_.inverse_transform(mean), ds, model=self.name)
 
     # ------------------------------------------------------------------ helpers
     def _autoencoder_widths(self, d: int) -> tuple[int, ...]:
