@@ -197,3 +197,41 @@ def test_search_command_end_to_end(tmp_path, capsys, hit_predictor_root):
     assert best["max_iter"] == 10 and best["learning_rate"] in (0.05, 0.2)
     assert (out / "study.db").is_file()
     assert len((out / "trials.csv").read_text().strip().splitlines()) == 3
+
+
+def test_a_classifier_of_a_regression_dataset_is_scored_on_classes(tmp_path, synthetic_source):
+    from autoenchorder.models.base import popularity_classes
+
+    ds, _ = synthetic_source
+    config = {"task": "classification", "epochs": 3, "ae_epochs": 2, "n_seeds": 1, "quiet": True}
+    result = train_model("hitmusicnet", ds, {**config, "groups": ("lowlevel",)}, seed=1)
+    assert result.task == "classification" and result.class_names == ["low", "mid", "high"]
+    test = ds.subset(result.split.test_ids)
+    np.testing.assert_array_equal(result.test_truth, popularity_classes(test.y))
+    accuracy = np.mean(result.test_truth == result.test_predictions)
+    assert result.metrics["test"]["accuracy"] == pytest.approx(accuracy)
+    assert set(result.metrics["val"]) >= {"accuracy", "macro_f1"}
+
+
+def test_train_command_with_task_classification_on_a_regression_dataset(
+    tmp_path, synthetic_source, capsys
+):
+    status = main(
+        [
+            "train",
+            "--model",
+            "hitmusicnet",
+            "--data",
+            "procedural",
+            "--root",
+            str(tmp_path),
+            *("--set", "task=classification", "--set", 'groups=["lowlevel"]'),
+            *("--set", "epochs=3", "--set", "ae_epochs=2", "--set", "n_seeds=1"),
+            *("--out", str(tmp_path / "bundle"), "--run-dir", str(tmp_path / "run"), "--quiet"),
+        ]
+    )
+    assert status == 0, capsys.readouterr().err
+    assert "accuracy" in capsys.readouterr().err
+    study = read_study(tmp_path / "run")
+    assert study.meta["task"] == "classification"
+    assert set(study.predictions["y_true"]) <= {0.0, 1.0, 2.0}

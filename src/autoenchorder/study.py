@@ -275,7 +275,9 @@ class StudyRecorder:
             predict_seconds=result.predict_seconds,
             history=result.history,
         )
-        self.writer.add_predictions(key, ids=result.ids, y_true=result.y_true, y_pred=result.y_pred)
+        self.writer.add_predictions(
+            key, ids=result.ids, y_true=result.y_true, y_pred=result.y_pred, proba=result.proba
+        )
         if key in self.curve_keys:
             self.curve_point(result)
         if self.console:

@@ -247,7 +247,11 @@ def record_run(run_dir: Path, name: str, dataset: PopularityDataset, result: Tra
 
     metrics = result.metrics
     run = RunWriter(
-        run_dir, title=dataset.name, task=dataset.task, class_names=dataset.class_names, resume=True
+        run_dir,
+        title=dataset.name,
+        task=result.task,
+        class_names=result.class_names,
+        resume=True,
     )
     run.set_dataset(dataset.name, n=len(dataset))
     run.set_split(
@@ -263,11 +267,10 @@ def record_run(run_dir: Path, name: str, dataset: PopularityDataset, result: Tra
         fit_seconds=metrics["fit_seconds"],
         history=result.model.history_,
     )
-    test = dataset.subset(result.split.test_ids)
-    prediction = result.test_predictions
-    if dataset.task == "classification":
-        run.add_predictions(
-            name, ids=test.ids, y_true=test.y, y_pred=prediction.argmax(axis=1), proba=prediction
-        )
-    else:
-        run.add_predictions(name, ids=test.ids, y_true=test.y, y_pred=prediction)
+    run.add_predictions(
+        name,
+        ids=result.split.test_ids,
+        y_true=result.test_truth,
+        y_pred=result.test_predictions,
+        proba=result.test_proba,
+    )

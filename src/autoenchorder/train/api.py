@@ -43,14 +43,27 @@ class TrainResult:
         "fit_seconds"}``; regression metrics are on 0-100 (plus ``*_01`` on 0-1).
     split : Split
         The outer train/test split.
-    test_predictions : np.ndarray
-        Predictions of the test rows, in ``split.test_ids`` order.
+    test_predictions : np.ndarray, shape (n_test,)
+        Predictions of the test rows, in ``split.test_ids`` order: popularity 0-100, or class
+        labels when ``task`` is ``"classification"``.
+    task : str
+        What the model predicts (a HitMusicNet asked for ``task="classification"`` predicts
+        popularity classes of a regression dataset).
+    test_truth : np.ndarray, shape (n_test,)
+        The truth the test predictions were scored against (popularity or class labels).
+    test_proba : np.ndarray, shape (n_test, C), or None
+        Class probabilities of a classifier.
+    class_names : list of str or None
     """
 
     model: Model
     metrics: dict[str, Any]
     split: Split
     test_predictions: np.ndarray = field(repr=False)
+    task: str = "regression"
+    test_truth: np.ndarray | None = field(default=None, repr=False)
+    test_proba: np.ndarray | None = field(default=None, repr=False)
+    class_names: list[str] | None = None
 
 
 def train_model(
@@ -98,5 +111,12 @@ def train_model(
         **outcome.metrics,
     }
     return TrainResult(
-        model=outcome.model, metrics=metrics, split=split, test_predictions=outcome.y_pred
+        model=outcome.model,
+        metrics=metrics,
+        split=split,
+        test_predictions=outcome.y_pred,
+        task=outcome.task,
+        test_truth=outcome.y_true,
+        test_proba=outcome.proba,
+        class_names=outcome.class_names,
     )

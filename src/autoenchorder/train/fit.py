@@ -20,7 +20,7 @@ import numpy as np
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.splits import Split
 from autoenchorder.errors import ModelError
-from autoenchorder.models.base import Model
+from autoenchorder.models.base import Model, popularity_classes
 from autoenchorder.models.registry import make_model
 from autoenchorder.train.parts import split_parts
 
@@ -35,12 +35,19 @@ class FitOutcome:
         Fitted on ``n_train`` rows, stopped early on ``n_val`` others.
     n_train, n_val : int
     test_ids : np.ndarray of str, shape (n_test,)
+    task : str
+        What the model predicts: ``"regression"`` (popularity) or ``"classification"``
+        (classes; of a regression dataset: HitMusicNet's popularity classes).
     y_true : np.ndarray, shape (n_test,)
-        The test rows' truth.
-    y_pred : np.ndarray, shape (n_test,) or (n_test, C)
-        The model's predictions of the test rows (popularity 0-100, or class probabilities).
+        The test rows' truth as the model predicts it: popularity 0-100 or class labels.
+    y_pred : np.ndarray, shape (n_test,)
+        The model's predictions of the test rows: popularity 0-100 or class labels.
+    proba : np.ndarray, shape (n_test, C), or None
+        Class probabilities of a classifier.
+    class_names : list of str or None
+        A classifier's class names, in label order.
     metrics : dict
-        ``{"test": {...}}`` and, when scored, ``{"val": {...}}`` (see :func:`score`).
+        ``{"test": {...}}`` and, when scored, ``{"val": {...}}`` (see :meth:`Scored.metrics`).
     fit_seconds, predict_seconds : float
         Wall time of ``fit`` and of predicting the test rows.
     """
@@ -49,8 +56,11 @@ class FitOutcome:
     n_train: int
     n_val: int
     test_ids: np.ndarray = field(repr=False)
+    task: str
     y_true: np.ndarray = field(repr=False)
     y_pred: np.ndarray = field(repr=False)
+    proba: np.ndarray | None = field(repr=False)
+    class_names: list[str] | None
     metrics: dict[str, Any]
     fit_seconds: float
     predict_seconds: float
@@ -123,43 +133,92 @@ def fit_and_score(
     model.fit(train, val)
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    prediction = np.asarray(model.predict(test))
+    test_scored = predict_scored(model, test)
     predict_seconds = time.perf_counter() - started
-    metrics = {"test": score(test, prediction)}
+    metrics = {"test": test_scored.metrics()}
     if score_validation:  # predicted after the test rows, as ever: a model's draws stay put
-        metrics = {"val": score(val, model.predict(val)), **metrics}
+        metrics = {"val": predict_scored(model, val).metrics(), **metrics}
     return FitOutcome(
         model=model,
         n_train=len(train),
         n_val=len(val),
         test_ids=test.ids,
-        y_true=test.y,
-        y_pred=prediction,
+        task=test_scored.task,
+        y_true=test_scored.y_true,
+        y_pred=test_scored.y_pred,
+        proba=test_scored.proba,
+        class_names=test_scored.class_names,
         metrics=metrics,
         fit_seconds=fit_seconds,
         predict_seconds=predict_seconds,
     )
 
 
-def score(ds: PopularityDataset, prediction: np.ndarray) -> dict[str, Any]:
-    """Metrics of predictions of ``ds``: regression on 0-100, or accuracy / macro-F1.
+@dataclass
+class Scored:
+    """A fitted model's predictions of some rows, beside the truth they are scored against.
+
+    Attributes
+    ----------
+    task : str
+        ``"regression"`` or ``"classification"``: what the model predicts, which may differ
+        from the dataset's task (HitMusicNet's ``task="classification"`` bins popularity).
+    y_true, y_pred : np.ndarray, shape (N,)
+        Popularity 0-100, or class labels.
+    proba : np.ndarray, shape (N, C), or None
+        Class probabilities of a classifier.
+    class_names : list of str or None
+    """
+
+    task: str
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    proba: np.ndarray | None = None
+    class_names: list[str] | None = None
+
+    def metrics(self) -> dict[str, Any]:
+        """Regression metrics on 0-100, or accuracy / macro-F1 / confusion of the labels."""
+        from autoenchorder.evaluate.metrics import (  # noqa: PLC0415
+            classification_metrics,
+            regression_metrics,
+        )
+
+        if self.task == "classification":
+            names = self.class_names or [str(c) for c in range(int(self.y_true.max()) + 1)]
+            return classification_metrics(self.y_true, self.y_pred, class_names=names)
+        return regression_metrics(self.y_true, self.y_pred)
+
+
+def predict_scored(model: Model, ds: PopularityDataset) -> Scored:
+    """Predict ``ds`` with a fitted model and pair it with the truth the model predicts.
+
+    A classifier's truth is the dataset's labels, or -- for a classifier fitted on a
+    regression dataset -- the popularity classes it was fitted on
+    (:func:`~autoenchorder.models.base.popularity_classes`). Its labels come from ``predict``
+    when that returns labels, else from the arg-max of the probabilities it returns.
 
     Parameters
     ----------
+    model : Model
+        Fitted.
     ds : PopularityDataset
-    prediction : np.ndarray
-        Shape (N,) popularity, or (N, C) class probabilities.
 
     Returns
     -------
-    dict
+    Scored
     """
-    from autoenchorder.evaluate.metrics import (  # noqa: PLC0415
-        classification_metrics,
-        regression_metrics,
-    )
-
+    task = getattr(model, "task_", ds.task)
+    raw = np.asarray(model.predict(ds))
+    if task != "classification":
+        return Scored("regression", ds.y, raw)
     if ds.task == "classification":
-        names = ds.class_names or [str(c) for c in range(prediction.shape[1])]
-        return classification_metrics(ds.y, np.argmax(prediction, axis=1), class_names=names)
-    return regression_metrics(ds.y, prediction)
+        truth = np.asarray(ds.y).astype(np.int64)
+    else:
+        truth = popularity_classes(ds.y)
+    if raw.ndim == 2:  # class probabilities
+        proba, labels = raw, np.argmax(raw, axis=1)
+    else:
+        labels = raw.astype(np.int64)
+        proba = np.asarray(model.predict_proba(ds)) if hasattr(model, "predict_proba") else None
+    names = getattr(model, "class_names_", None) or ds.class_names
+    return Scored("classification", truth, labels, proba, list(names) if names else None)

@@ -90,6 +90,7 @@ class JobCache:
             predict_seconds=doc["predict_seconds"],
             state=state,
             cached=True,
+            proba=arrays.get("proba"),
         )
 
     def put(self, result: FitResult, data: StudyData) -> None:
@@ -101,6 +102,8 @@ class JobCache:
             "y_true": np.ascontiguousarray(result.y_true),
             "y_pred": np.ascontiguousarray(result.y_pred),
         }
+        if result.proba is not None:
+            arrays["proba"] = np.ascontiguousarray(result.proba)
         meta: dict[str, Any] | None = None
         if result.state is not None:
             meta, state_arrays = result.state

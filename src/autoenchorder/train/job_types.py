@@ -100,7 +100,9 @@ class FitResult:
     ----------
     job : FitJob
     ids : np.ndarray of str, shape (n_test,)
-    y_true, y_pred : np.ndarray, shape (n_test,) (or (n_test, C) class probabilities)
+    y_true, y_pred : np.ndarray, shape (n_test,)
+        Popularity 0-100, or class labels (what the model predicts; see
+        :func:`~autoenchorder.train.fit.predict_scored`).
     n_train, n_val : int
         Rows the model was fitted on and stopped early with.
     config : dict
@@ -112,6 +114,8 @@ class FitResult:
         ``model.to_state()`` when the job asked for it.
     error : str or None
         Why the fit failed (then the arrays are empty).
+    proba : np.ndarray, shape (n_test, C), or None
+        Class probabilities of a classifier.
     cached : bool
         Read from a :class:`~autoenchorder.train.job_cache.JobCache` instead of fitted.
     """
@@ -129,6 +133,7 @@ class FitResult:
     state: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None
     error: str | None = None
     cached: bool = False
+    proba: np.ndarray | None = None
 
 
 # Datasets loaded by this process, by StudyData (a worker serves many jobs of one study).

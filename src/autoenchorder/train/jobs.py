@@ -58,6 +58,7 @@ def fit_job(job: FitJob, data: StudyData) -> FitResult:
         fit_seconds=outcome.fit_seconds,
         predict_seconds=outcome.predict_seconds,
         state=model.to_state() if job.keep_state else None,
+        proba=outcome.proba,
     )
 
 
