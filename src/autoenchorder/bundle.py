@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import platform
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -45,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autoenchorder.atomic import write_bytes_atomic, write_text_atomic
 from autoenchorder.errors import ModelError
 
 if TYPE_CHECKING:
@@ -134,9 +134,9 @@ def save_bundle(
 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    _atomic_write(root / WEIGHTS_FILE, weights)
+    write_bytes_atomic(root / WEIGHTS_FILE, weights)
     text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    _atomic_write(root / JSON_FILE, text.encode("utf-8"))
+    write_text_atomic(root / JSON_FILE, text)
     return root
 
 
@@ -315,9 +315,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     raise ModelError(f"bundle metadata holds a {type(value).__name__}, which JSON cannot store")
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)

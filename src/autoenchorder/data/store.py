@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from autoenchorder.atomic import write_text_atomic
 from autoenchorder.audio.embed.base import Embedding
 from autoenchorder.errors import DataError
 
@@ -218,7 +219,7 @@ class FeatureStore:
             "embedders": {},
             "versions": _versions(),
         }
-        _atomic_write_text(manifest_path, json.dumps(manifest, indent=2))
+        write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
         (root / "shards").mkdir(exist_ok=True)
         return cls(root)
 
@@ -240,7 +241,7 @@ class FeatureStore:
             )
         if name not in known:
             known[name] = info
-            _atomic_write_text(self.root / "manifest.json", json.dumps(self.manifest, indent=2))
+            write_text_atomic(self.root / "manifest.json", json.dumps(self.manifest, indent=2))
 
     def _cleanup_partial(self) -> None:
         for tmp in self.root.glob(".tmp-*"):
@@ -394,9 +395,3 @@ class FeatureStore:
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.root)!r})"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

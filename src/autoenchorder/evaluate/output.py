@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autoenchorder.atomic import write_atomic, write_text_atomic
 from autoenchorder.errors import DataError, EvaluationError
 from autoenchorder.evaluate.html import render_report
 from autoenchorder.evaluate.report import ReportSettings, StudyReport, analyse_study
@@ -61,11 +62,11 @@ def write_tables(report: StudyReport, folder: Path) -> list[Path]:
     for name, table in tables.items():
         if table is not None and not table.empty:
             path = folder / f"{name}.csv"
-            table.to_csv(path, index=False, float_format="%.6g")
+            write_atomic(path, lambda tmp, t=table: t.to_csv(tmp, index=False, float_format="%.6g"))
             written.append(path)
     extra = {"headline": report.headline, "confusion": report.confusion}
     path = folder / "headline.json"
-    path.write_text(json.dumps(extra, indent=2, default=_json_safe))
+    write_text_atomic(path, json.dumps(extra, indent=2, default=_json_safe))
     written.append(path)
     return written
 
@@ -143,9 +144,9 @@ def write_report(
         "studies": [r.headline for r in studies],
         "machine": studies[0].study.meta.get("machine") if studies else None,
     }
-    (data_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_safe))
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    html_path.write_text(
+    write_text_atomic(data_dir / "summary.json", json.dumps(summary, indent=2, default=_json_safe))
+    write_text_atomic(
+        html_path,
         render_report(
             studies,
             settings=settings,
@@ -154,6 +155,5 @@ def write_report(
             html_path=html_path,
             skipped=skipped,
         ),
-        encoding="utf-8",
     )
     return ReportOutput(html=html_path, data_dir=data_dir, studies=studies, skipped=skipped)

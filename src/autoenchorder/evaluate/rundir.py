@@ -8,12 +8,10 @@ is described in ``docs/run-directory.md``; :class:`RunWriter` writes it, :func:`
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import platform
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from autoenchorder import __version__
+from autoenchorder.atomic import write_atomic, write_text_atomic
 from autoenchorder.errors import DataError
 
 #: Value of ``run.json["format"]``.
@@ -34,10 +33,6 @@ VERSION = 1
 FAMILIES: tuple[str, ...] = ("baseline", "hitmusicnet", "autoenchorder", "alternate", "other")
 #: Columns of predictions.parquet (``y_std`` and ``proba_<k>`` columns are optional).
 PREDICTION_COLUMNS: tuple[str, ...] = ("id", "model", "y_true", "y_pred", "set")
-
-#: Permissions of the files written (mkstemp's 0600 would hide them from other users).
-FILE_MODE = 0o644
-
 _FAMILY_HINTS: tuple[tuple[str, str], ...] = (
     ("random", "baseline"),
     ("mean", "baseline"),
@@ -109,19 +104,6 @@ def _memory_gb() -> float | None:
     return None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; results are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -137,7 +119,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _dump_json(path: Path, obj: Any) -> None:
-    _write_atomic(path, json.dumps(obj, indent=2, default=_json_default, allow_nan=True).encode())
+    write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default, allow_nan=True))
 
 
 def _as_dict(config: Any) -> dict[str, Any]:
@@ -368,9 +350,9 @@ class RunWriter:
             if not ((p["model"].iloc[0] == model) & (p["set"].iloc[0] == set_name))
         ] + [frame]
         table = pd.concat(self._predictions, ignore_index=True)
-        buffer = io.BytesIO()
-        table.to_parquet(buffer, index=False)
-        _write_atomic(self.path / "predictions.parquet", buffer.getvalue())
+        write_atomic(
+            self.path / "predictions.parquet", lambda tmp: table.to_parquet(tmp, index=False)
+        )
 
     def add_learning_curve(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Append learning-curve points: ``{"model", "n_train", "seed", <metric>: value ...}``."""
@@ -379,9 +361,10 @@ class RunWriter:
             if missing:
                 raise ValueError(f"learning-curve row lacks {sorted(missing)}")
             self._learning.append(dict(row))
-        buffer = io.BytesIO()
-        pd.DataFrame(self._learning).to_parquet(buffer, index=False)
-        _write_atomic(self.path / "learning_curve.parquet", buffer.getvalue())
+        table = pd.DataFrame(self._learning)
+        write_atomic(
+            self.path / "learning_curve.parquet", lambda tmp: table.to_parquet(tmp, index=False)
+        )
 
     def set_headline(self, model_a: str, model_b: str) -> None:
         """Name the comparison "A vs B" that the report's summary states first."""

