@@ -293,7 +293,8 @@ def test_spotgentrack_classes_impute_and_audio_folder(tmp_path):
     assert list(ds.y) == expected and ds.class_names == ["low", "medium", "high"]
     imputed = load_spotgentrack(SPOTGENTRACK, on_bad="impute")
     assert len(imputed) == len(load_spotgentrack(SPOTGENTRACK)) + 1
-    assert "release_year" in imputed.info["validation"]["imputed"]
+    assert imputed.info["validation"]["missing_kept"]["release_year"] == 1
+    assert np.isnan(imputed.tabular["release_year"]).sum() == 1  # left for the models
     audio = tmp_path / "previews"
     audio.mkdir()
     for track in ds.ids[:3]:

@@ -194,8 +194,13 @@ def _validation_table(report: dict, title: str) -> Table:
     if report.get("nan_by_column"):
         worst = sorted(report["nan_by_column"].items(), key=lambda kv: -kv[1])[:5]
         table.add_row("NaN by column", "", ", ".join(f"{c}: {n}" for c, n in worst))
-    if report.get("imputed"):
-        table.add_row("imputed (median)", str(len(report["imputed"])), "")
+    if report.get("missing_kept"):
+        kept = report["missing_kept"]
+        table.add_row(
+            "kept as NaN (models impute)",
+            str(sum(kept.values())),
+            ", ".join(f"{c}: {n}" for c, n in list(kept.items())[:5]),
+        )
     table.add_row("dropped", str(report["dropped"]), "")
     table.add_row("rows out", str(report["rows_out"]), "")
     return table

@@ -10,8 +10,14 @@ duplicate id                  later copies dropped        later copies dropped D
 target missing / non-numeric  row dropped                 row dropped          DataError
 target outside 0-100          row dropped                 clipped to 0-100     DataError
 (or not a class label)        row dropped                 row dropped          DataError
-NaN / non-numeric feature     row dropped                 column median        DataError
+NaN / non-numeric feature     row dropped                 kept as NaN          DataError
 ============================  ==========================  ===================  =========
+
+``"impute"`` does not fill feature values here: a median over all rows would carry the test
+rows' values into the training rows. Bad values (NaN, non-numeric, infinite) stay in the table
+as NaN, counted per column in the report's ``missing_kept``, and each model fills them with
+medians of its own training rows when it is fitted (the input scaling of
+:mod:`autoenchorder.models.scaling`; the gradient-boosted trees handle NaN natively).
 
 Whatever the policy, every count (and a few example ids with their reasons) goes into the
 report, which loaders store as ``ds.info["validation"]``; join losses go into
@@ -147,7 +153,8 @@ def validate_table(
         Good rows (index reset), target and features as float64.
     report : dict
         ``policy``, ``rows_in``, ``rows_out``, per-problem counts, ``nan_by_column``,
-        ``imputed`` (column -> value), ``examples`` (problem -> list of ids).
+        ``missing_kept`` (column -> NaN cells left for the models to impute, ``"impute"``
+        only), ``examples`` (problem -> list of ids).
 
     Raises
     ------
@@ -198,7 +205,7 @@ def validate_table(
 
     drop = problems["missing_id"] | problems["duplicate_id"]
     drop |= problems["missing_target"] | problems["non_numeric_target"]
-    imputed: dict[str, float] = {}
+    missing_kept: dict[str, int] = {}
     clipped = 0
     if task == "regression":
         if on_bad == "impute":
@@ -209,13 +216,13 @@ def validate_table(
     else:
         drop |= problems["bad_label"]
     if on_bad == "impute":
-        keep_rows = ~drop
-        for column in nan_by_column:
-            median = float(np.nanmedian(features.loc[keep_rows, column].to_numpy()))
-            if not np.isfinite(median):
-                median = 0.0
-            features.loc[~np.isfinite(features[column]), column] = median
-            imputed[column] = median
+        # marked, not filled: NaN is the mark, and the models impute from training rows only
+        features = features.where(np.isfinite(features.to_numpy()))
+        missing_kept = {
+            c: int(n)
+            for c, n in zip(feature_columns, nan_cells[~drop].sum(axis=0), strict=True)
+            if n
+        }
     else:
         drop |= problems["nan_features"]
 
@@ -231,7 +238,7 @@ def validate_table(
         **counts,
         "clipped_targets": clipped,
         "nan_by_column": nan_by_column,
-        "imputed": imputed,
+        "missing_kept": missing_kept,
         "examples": examples,
     }
     if len(clean) == 0:

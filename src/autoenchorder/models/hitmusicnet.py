@@ -42,6 +42,7 @@ five folds. Not reproduced: the original's rounding of the training inputs to 3 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -444,12 +445,19 @@ def _head_prefix(i: int) -> str:
 
 
 def _heavy_tailed(x: np.ndarray) -> np.ndarray:
-    """Mask of the columns of ``x`` (N, F) that are >= 0 with skewness > 2: shape (F,), bool."""
+    """Mask of the columns of ``x`` (N, F) that are >= 0 with skewness > 2: shape (F,), bool.
+
+    Missing values (NaN, imputed later by the input scaler) are left out of the statistics.
+    """
     x = np.asarray(x, dtype=np.float64)
-    sd = x.std(axis=0)
-    centred = x - x.mean(axis=0)
-    skew = np.where(sd > 0, (centred**3).mean(axis=0) / np.where(sd > 0, sd, 1.0) ** 3, 0.0)
-    return (x.min(axis=0) >= 0) & (skew > 2.0)
+    x = np.where(np.isfinite(x), x, np.nan)
+    with warnings.catch_warnings():  # a column without finite values: not logged
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sd = np.nanstd(x, axis=0)
+        centred = x - np.nanmean(x, axis=0)
+        third = np.nanmean(centred**3, axis=0)
+        skew = np.where(sd > 0, third / np.where(sd > 0, sd, 1.0) ** 3, 0.0)
+        return (np.nanmin(x, axis=0) >= 0) & (skew > 2.0)
 
 
 def _no_columns(x: np.ndarray) -> np.ndarray:
