@@ -5,7 +5,9 @@ Each loader is timed twice: cold, in a fresh interpreter (imports included, what
 reference on each row is the plain pandas cost of just reading the same files with
 ``read_csv`` and no joins or checks -- the floor a loader cannot go below -- and the target.
 
-    python benchmarks/datasets.py [--shared ../shared/data] [--repeat 5]
+    python benchmarks/datasets.py [--shared DIR] [--repeat 5]   # DIR/musicoset, DIR/hit-predictor
+
+Without ``--shared`` the folders are found as ``autoenchorder data where`` shows.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from autoenchorder.data.locations import require_root
 from autoenchorder.data.sources.hit_predictor import load_hit_predictor
 from autoenchorder.data.sources.musicoset import load_musicoset
 
@@ -52,11 +55,11 @@ def cold_seconds(module: str, function: str, root: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--shared", type=Path, default=None)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    musicoset = args.shared / "musicoset"
-    hits = args.shared / "hit-predictor"
+    musicoset = require_root("musicoset", args.shared and args.shared / "musicoset")
+    hits = require_root("hit-predictor", args.shared and args.shared / "hit-predictor")
     hit_files = sorted(hits.glob("dataset-of-*.csv"))
 
     rows = []

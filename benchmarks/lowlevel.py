@@ -1,6 +1,6 @@
 """Benchmark: the 207 low-level features, ours vs the plain librosa calls (issue 2 target: >= 8x).
 
-For each clip -- the real clips in ../shared/audio (at their native 48 kHz) and generated 30 s,
+For each clip -- the real clips in examples/audio (at their native 48 kHz) and generated 30 s,
 44.1 kHz clips (music-like tones with noise, white noise) -- prints the per-clip time of
 :func:`autoenchorder.audio.lowlevel.extract_lowlevel` and of
 :func:`autoenchorder.audio.lowlevel_reference.extract_lowlevel_reference` (HitMusicNet's
@@ -41,7 +41,7 @@ from autoenchorder.audio.lowlevel_reference import (  # noqa: E402
 )
 
 TARGET_SPEEDUP = 8.0
-SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+SHARED_AUDIO = Path(__file__).resolve().parents[1] / "examples" / "audio"
 
 
 def generated_clips(count: int, *, seconds: float = 30.0, sr: int = 44100) -> dict:

@@ -3,7 +3,7 @@
 1. HitMusicNet (faithful and default settings) on MusicOSet (about 20k rows, artist-grouped
    holdout 85/15), next to the mean and GBDT baselines, on all the columns and on the 13
    descriptors alone: seconds to fit (target < 60 s on 2 cores), test MAE (0-100 and 0-1),
-   R^2. MusicOSet is read with ``load_musicoset`` from ``<repo>/../shared/data/musicoset``;
+   R^2. MusicOSet is read with ``load_musicoset`` from where ``autoenchorder data where`` finds it;
    without it a synthetic table of the same shape is used.
 2. Autoen-chorder on 10,000 synthetic tracks (207 low-level features, 30-step 128-d sequences,
    8,500 / 1,500 split like the study): seconds to fit (target < 600 s on 2 cores), test MAE.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,15 +27,15 @@ from rich.console import Console
 from rich.table import Table
 
 from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.data.locations import find_root
 from autoenchorder.data.splits import holdout_split
 from autoenchorder.models import make_model
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-MUSICOSET = SHARED / "data" / "musicoset"
+MUSICOSET = find_root("musicoset")  # $AUTOENCHORDER_DATA, ./data or ../shared/data
 
 
 def musicoset_or_synthetic(seed: int = 0) -> PopularityDataset:
-    if MUSICOSET.exists():
+    if MUSICOSET is not None:
         from autoenchorder.data.sources.musicoset import load_musicoset
 
         return load_musicoset(MUSICOSET)

@@ -9,7 +9,7 @@ It creates a virtual environment (default /tmp/musicnn-ref) with the original mu
 newest stack that still runs its tf.compat.v1 code on Python 3.11 with NumPy 1 promotion rules:
 tensorflow-cpu 2.15.1, numpy 1.26.4, librosa 0.10.2.post1, resampy 0.4.3, soundfile 0.12.1.
 It then runs musicnn's own ``extractor`` (and ``batch_data`` for the front-end) on the real
-clips in ../shared/audio and writes, under tests/data/musicnn_reference/:
+clips in examples/audio and writes, under tests/data/musicnn_reference/:
 
 - ``<clip>.npz``: ``frontend`` (log-mel, first FRONTEND_FRAMES frames), and for MSD_musicnn and
   MTT_musicnn the ``taggram``, ``penultimate``, ``max_pool`` and ``mean_pool`` of every patch,
@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-AUDIO = REPO.parent / "shared" / "audio"
+AUDIO = REPO / "examples" / "audio"
 OUT = REPO / "tests" / "data" / "musicnn_reference"
 FRONTEND_FRAMES = 256
 PINS = [
@@ -209,7 +209,7 @@ throwaway venv with Python {sys.version.split()[0]} and:
 Reported at run time: tensorflow {versions["tensorflow"]}, numpy {versions["numpy"]},
 librosa {versions["librosa"]}.
 
-- `<clip>.npz` per clip of `../shared/audio`: `frontend` = the log-mel patches' source
+- `<clip>.npz` per clip of `examples/audio`: `frontend` = the log-mel patches' source
   (`batch_data`'s `audio_rep`, first {FRONTEND_FRAMES} frames, float32), `n_frames` its full
   length; `MSD_musicnn/*` and `MTT_musicnn/*`: `taggram` (sigmoid tag probabilities),
   `penultimate` (200-d), `max_pool` and `mean_pool` (753-d) per 3 s patch, no overlap.

@@ -8,7 +8,7 @@ It creates a virtual environment (default /tmp/vggish-ref) holding the PyPI pack
 ``torchvggish==0.2`` (harritaylor's port, which ships the official ``mel_features.py`` and
 ``vggish_params.py`` verbatim and the official ``vggish_input.waveform_to_examples`` with only a
 ``return_tensor`` switch added), with torch, numpy, resampy and soundfile at the project's pins.
-It then, for every real clip in ../shared/audio and one synthetic 22.05 kHz chirp:
+It then, for every real clip in examples/audio and one synthetic 22.05 kHz chirp:
 
 1. decodes the file with soundfile to float32 (the project's decoder; never int16), converts it
    to float64 (as the official ``wavfile_to_examples`` hands float64 to the front-end) and runs
@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-AUDIO = REPO.parent / "shared" / "audio"
+AUDIO = REPO / "examples" / "audio"
 OUT = REPO / "tests" / "data" / "vggish_reference"
 SEED = 20240611
 HEAD_EXAMPLES = 3
@@ -247,7 +247,7 @@ venv: the official front-end (`mel_features.py`, `vggish_params.py` verbatim and
 `VGG` network and `Postprocessor`, given deterministic random weights
 (`random_vggish_weights(seed={SEED})` in the script; the tests regenerate them).
 
-Inputs: the clips of `../shared/audio`, decoded with soundfile to float32, converted to float64;
+Inputs: the clips of `examples/audio`, decoded with soundfile to float32, converted to float64;
 and a synthetic {CHIRP_SECONDS} s chirp at {CHIRP_SR} Hz (`chirp()` in the script).
 
 Per input `<name>.npz`: `examples_head` (first {HEAD_EXAMPLES} log-mel examples), `examples_tail`
