@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ from autoenchorder.config import (
     load_config,
     merge_config,
     save_config,
+    typed_values,
 )
 
 
@@ -113,3 +115,32 @@ def test_study_grid_matches_the_blog_post():
     assert STUDY_GRID["batch_size"] == (200, 100, 256, 277)
     assert STUDY_GRID["n_layers"] == (7, 9, 12)
     assert 0.36 in STUDY_GRID["loss_mean"] and len(STUDY_GRID["loss_mean"]) == 9
+
+
+# ------------------------------------------------------------- one typed converter for models
+def test_typed_values_convert_to_the_field_types_and_refuse_the_rest():
+    from autoenchorder.models.hitmusicnet import HitMusicNetConfig
+
+    values = typed_values(
+        HitMusicNetConfig, {"groups": ["lowlevel"], "lr": 1, "epochs": 3.0, "skip_inputs": False}
+    )
+    assert values == {"groups": ("lowlevel",), "lr": 1.0, "epochs": 3, "skip_inputs": False}
+    assert isinstance(values["lr"], float) and isinstance(values["epochs"], int)
+    for bad, message in (
+        ({"skip_inputs": "no"}, "hitmusicnet.skip_inputs: expected true or false, got 'no'"),
+        ({"epochs": "many"}, "hitmusicnet.epochs: expected an integer"),
+        ({"lr": True}, "hitmusicnet.lr: expected a number"),
+        ({"epochz": 3}, "hitmusicnet: unknown option(s) epochz"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            typed_values(HitMusicNetConfig, bad, where="hitmusicnet")
+
+
+def test_every_model_config_goes_through_the_typed_converter():
+    from autoenchorder.models.registry import available_models
+    from autoenchorder.train.fit import build_model, model_options
+
+    for name in available_models():
+        assert build_model(name, {"seed": 2.0, "quiet": True}).config.seed == 2
+        with pytest.raises(ConfigError, match=f"{name}.quiet: expected true or false"):
+            model_options(name, {"quiet": "no"})

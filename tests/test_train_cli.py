@@ -136,6 +136,14 @@ def test_train_command_on_real_hit_predictor(tmp_path, capsys, hit_predictor_roo
         (["--model", "mean", "--data", "catalog"], "needs --root"),
         (["--model", "mean", "--data", "catalog", "--root", "."], "needs --labels, --store"),
         (["--model", "mean", "--data", "musicoset", "--root", ".", "--set", "lr"], "KEY=VALUE"),
+        (
+            ["--model", "autoenchorder", "--data", "musicoset", "--set", "finetune=no"],
+            "autoenchorder.finetune: expected true or false, got 'no'",
+        ),
+        (
+            ["--model", "hitmusicnet", "--data", "musicoset", "--set", "epochs=lots"],
+            "hitmusicnet.epochs: expected an integer, got 'lots'",
+        ),
     ],
 )
 def test_train_command_user_errors_exit_2(args, message, tmp_path, capsys):
@@ -235,3 +243,14 @@ def test_train_command_with_task_classification_on_a_regression_dataset(
     study = read_study(tmp_path / "run")
     assert study.meta["task"] == "classification"
     assert set(study.predictions["y_true"]) <= {0.0, 1.0, 2.0}
+
+
+def test_search_command_refuses_a_value_of_the_wrong_type_before_any_trial(tmp_path, capsys):
+    space = tmp_path / "space.toml"
+    space.write_text('[space]\nlearning_rate = [0.1, "fast"]\n')
+    args = ["search", "--model", "gbdt", "--data", "procedural", "--root", str(tmp_path)]
+    status = main([*args, "--space", str(space), "--out", str(tmp_path / "out")])
+    assert status == 2
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "gbdt.learning_rate: expected a number, got 'fast'" in err
+    assert not (tmp_path / "out" / "study.db").exists()

@@ -146,21 +146,53 @@ def _deep_update(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str
     return out
 
 
-def _build(cls: type[T], data: Mapping[str, Any], *, where: str) -> T:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
+def typed_values(
+    cls: type, values: Mapping[str, Any], *, where: str | None = None
+) -> dict[str, Any]:
+    """Check config values against a dataclass's fields and convert them to the fields' types.
+
+    The one converter every config goes through (model configs from ``--set``, TOML files,
+    search spaces and the demo's studies alike): ``"2e-4"`` parsed as TOML is a float, a list
+    becomes a tuple where the field is a tuple, an integer becomes a float where the field is a
+    float; anything else of the wrong type is refused.
+
+    Parameters
+    ----------
+    cls : dataclass type
+        E.g. a model's ``config_class``.
+    values : mapping
+        Field name -> value; fields not given are left out of the result.
+    where : str or None
+        Prefix of error messages (default: the class name), e.g. the model's name.
+
+    Returns
+    -------
+    dict
+        Field name -> value of the field's type.
+
+    Raises
+    ------
+    ConfigError
+        A key that is not a field, or a value of the wrong type (one line naming both).
+    """
+    where = where or cls.__name__
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: expected a table, got {type(values).__name__}")
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - set(fields))
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(values) - fields)
     if unknown:
         raise ConfigError(
             f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
         )
-    kwargs = {
+    return {
         name: _coerce(hints.get(name, Any), value, where=f"{where}.{name}")
-        for name, value in data.items()
+        for name, value in values.items()
     }
-    return cls(**kwargs)
+
+
+def _build(cls: type[T], data: Mapping[str, Any], *, where: str) -> T:
+    return cls(**typed_values(cls, data, where=where))
 
 
 def _coerce(hint: Any, value: Any, *, where: str) -> Any:  # noqa: PLR0911

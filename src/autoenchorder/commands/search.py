@@ -136,7 +136,7 @@ def command(
     out: Path,
 ) -> None:
     """Search hyper-parameters with Optuna; write the results table and the best config."""
-    from autoenchorder.models.registry import model_class  # noqa: PLC0415
+    from autoenchorder.train.fit import model_options  # noqa: PLC0415
     from autoenchorder.train.search import (  # noqa: PLC0415
         ModelObjective,
         SearchSpec,
@@ -146,11 +146,14 @@ def command(
     )
 
     console = Console(stderr=True)
-    model_class(model_name)
+    base = model_options(model_name, model_config(config_file, overrides))
+    space = search_space(space_file, params)
+    for name, values in space.items():  # a value of the wrong type fails before any trial
+        for value in values:
+            model_options(model_name, {**base, name: value})
     out.mkdir(parents=True, exist_ok=True)
-    base = model_config(config_file, overrides)
     spec = SearchSpec(
-        space=search_space(space_file, params),
+        space=space,
         sampler=sampler,
         n_trials=n_trials,
         storage=storage or sqlite_url(out / "study.db"),

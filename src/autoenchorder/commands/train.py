@@ -116,7 +116,11 @@ def model_config(config_file: Path | None, overrides: tuple[str, ...]) -> dict[s
 
 
 def parse_value(raw: str) -> Any:
-    """Read a TOML value (``2e-4``, ``true``, ``[7, 9]``, ``"x"``); a bare word is a string."""
+    """Read a TOML value (``2e-4``, ``true``, ``[7, 9]``, ``"x"``); a bare word is a string.
+
+    The value's type is checked against the model's config field later, by
+    :func:`autoenchorder.train.fit.model_options` (``finetune=no`` is refused there).
+    """
     try:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
@@ -183,12 +187,12 @@ def command(
 ) -> None:
     """Fit a model on a dataset's training split, report test metrics and save a bundle."""
     from autoenchorder.bundle import feature_spec_from_dataset, save_bundle  # noqa: PLC0415
-    from autoenchorder.models.registry import model_class  # noqa: PLC0415
     from autoenchorder.train.api import load_dataset, train_model  # noqa: PLC0415
+    from autoenchorder.train.fit import model_options  # noqa: PLC0415
 
     console = Console(stderr=True)
-    model_class(model_name)  # an unknown name fails before the data is loaded
-    config = model_config(config_file, overrides)
+    # an unknown model, option or option type fails before the data is loaded
+    config = model_options(model_name, model_config(config_file, overrides))
     if quiet:
         config.setdefault("quiet", True)
     spec = data_spec(source, root, store, labels, embedder)

@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from autoenchorder.config import typed_values
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.splits import Split
 from autoenchorder.errors import ModelError
 from autoenchorder.models.base import Model, popularity_classes
-from autoenchorder.models.registry import make_model
+from autoenchorder.models.registry import make_model, model_class
 from autoenchorder.train.parts import split_parts
 
 
@@ -66,8 +67,30 @@ class FitOutcome:
     predict_seconds: float
 
 
+def model_options(name: str, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A model's config fields checked and converted to their types (one converter for all).
+
+    Parameters
+    ----------
+    name : str
+        Registered model name; the types are its config dataclass's.
+    config : mapping or None
+        Config fields, e.g. from ``--set`` / TOML (lists become tuples where fields are tuples).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ConfigError
+        An unknown field or a value of the wrong type, e.g. ``--set finetune=no``.
+    """
+    return typed_values(model_class(name).config_class, config or {}, where=name)
+
+
 def build_model(name: str, config: Mapping[str, Any] | None = None) -> Model:
-    """An unfitted registered model from its config fields (lists, from TOML or JSON, as tuples).
+    """An unfitted registered model from its config fields (see :func:`model_options`).
 
     Parameters
     ----------
@@ -80,13 +103,7 @@ def build_model(name: str, config: Mapping[str, Any] | None = None) -> Model:
     -------
     Model
     """
-    return make_model(name, **{k: _tuplify(v) for k, v in (config or {}).items()})
-
-
-def _tuplify(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return tuple(_tuplify(v) for v in value)
-    return value
+    return make_model(name, **model_options(name, config))
 
 
 def fit_and_score(

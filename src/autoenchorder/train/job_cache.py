@@ -44,11 +44,11 @@ class JobCache:
 
     def key(self, job: FitJob, data: StudyData) -> str:
         """The entry name of ``job`` on ``data`` (hex SHA-256)."""
-        from autoenchorder.models.registry import make_model  # noqa: PLC0415
+        from autoenchorder.train.fit import build_model  # noqa: PLC0415
 
         if data not in self._fingerprints:
             self._fingerprints[data] = loaded(data)[0].fingerprint()
-        config = make_model(job.model, **{**job.options, "quiet": True}).config.to_dict()
+        config = build_model(job.model, {**job.options, "quiet": True}).config.to_dict()
         identity = {
             "version": __version__,
             "key": job.key,
