@@ -2,9 +2,11 @@
 
 Each finished :class:`~autoenchorder.train.job_types.FitJob` is written to ``<folder>/<key>/``
 (``result.json`` + ``arrays.safetensors``; no pickle), where the key is a SHA-256 of everything
-its result depends on: the package version, the model and its *complete* configuration (so a
-changed default is a different job), the share of training rows, the study's data spec and
-split, and a fingerprint of the loaded rows. A re-run finds the job under the same key and
+its result depends on: the code that fits it (a hash of the package's sources under
+:data:`FIT_CODE`, so an edited model or loader is a different job, whatever the version says),
+the model and its *complete* configuration (so a changed default is a different job), the
+share of training rows, the study's data spec and split, and a fingerprint of the loaded
+rows. A re-run finds the job under the same key and
 reads the result instead of fitting again; anything else is a miss. Entries are written to a
 temporary folder and renamed, so a kill never leaves half an entry.
 """
@@ -12,6 +14,7 @@ temporary folder and renamed, so a kill never leaves half an entry.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +31,46 @@ from autoenchorder.train.job_types import FitJob, FitResult, StudyData, loaded
 
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.safetensors"
+#: the package's code a fit depends on: folders (every ``*.py`` below them) and single modules
+FIT_CODE: tuple[str, ...] = ("models", "data", "train", "config.py", "errors.py")
+#: the installed package's folder
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def code_fingerprint(package: str | Path = PACKAGE, parts: tuple[str, ...] = FIT_CODE) -> str:
+    """A SHA-256 of the sources a fit depends on: each file's path and bytes, in path order.
+
+    Parameters
+    ----------
+    package : str or Path
+        The package folder (``src/autoenchorder``).
+    parts : tuple of str
+        Folders and files under ``package`` to hash (missing ones are skipped).
+
+    Returns
+    -------
+    str
+        Hex digest; it changes when any of those files is edited, added, removed or renamed.
+    """
+    root = Path(package)
+    files: list[Path] = []
+    for part in parts:
+        path = root / part
+        if path.is_dir():
+            files += path.rglob("*.py")
+        elif path.is_file():
+            files.append(path)
+    digest = hashlib.sha256()
+    for path in sorted(set(files)):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@functools.cache
+def package_code() -> str:
+    """:func:`code_fingerprint` of this installed package, computed once per process."""
+    return code_fingerprint(PACKAGE)
 
 
 class JobCache:
@@ -36,10 +79,13 @@ class JobCache:
     Parameters
     ----------
     folder : str or Path
+    code : str or None
+        Fingerprint of the code that fits the jobs (default: :func:`package_code`).
     """
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, *, code: str | None = None) -> None:
         self.folder = Path(folder)
+        self.code = code if code is not None else package_code()
         self._fingerprints: dict[StudyData, str] = {}
 
     def key(self, job: FitJob, data: StudyData) -> str:
@@ -51,6 +97,7 @@ class JobCache:
         config = build_model(job.model, {**job.options, "quiet": True}).config.to_dict()
         identity = {
             "version": __version__,
+            "code": self.code,
             "key": job.key,
             "model": job.model,
             "config": config,
