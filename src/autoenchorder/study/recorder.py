@@ -1,0 +1,110 @@
+"""Results of a study's fit jobs into its run directory, in report order, as they arrive."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from rich.console import Console
+
+from autoenchorder.evaluate.rundir import RunWriter
+from autoenchorder.study.settings import ModelRun
+from autoenchorder.train.jobs import FitResult
+
+
+class StudyRecorder:
+    """Writes the results of one study's jobs into its run directory as they arrive.
+
+    The models are registered up front in report order, so the report's tables keep that order
+    whatever order the jobs finish in; a model that fails is dropped with a note.
+    """
+
+    def __init__(
+        self,
+        writer: RunWriter,
+        runs: Sequence[ModelRun],
+        console: Console | None = None,
+        *,
+        curve_keys: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        self.writer, self.console, self.curve_keys = writer, console, curve_keys
+        self.runs = {run.key: run for run in runs}
+        for run in runs:
+            writer.add_model(run.key, label=run.label)
+
+    def model(self, result: FitResult) -> None:
+        """Record a model of the study's table (its test predictions, timings and history)."""
+        key = result.job.key
+        if result.error is not None:
+            self.failed(key, result.error)
+            return
+        self.writer.add_model(
+            key,
+            label=self.runs[key].label,
+            config=result.config,
+            fit_seconds=result.fit_seconds,
+            predict_seconds=result.predict_seconds,
+            history=result.history,
+        )
+        self.writer.add_predictions(
+            key, ids=result.ids, y_true=result.y_true, y_pred=result.y_pred, proba=result.proba
+        )
+        if key in self.curve_keys:
+            self.curve_point(result)
+        if self.console:
+            mae = float(np.mean(np.abs(result.y_pred - result.y_true)))
+            note = "  (cached)" if result.cached else ""  # fitted by an earlier run
+            self.console.print(
+                f"  {self.writer.meta['name']:<10} {key:<26} fit {result.fit_seconds:5.1f} s"
+                f"  test MAE {mae:5.2f}{note}"
+            )
+
+    def ensemble(self, key: str, members: Sequence[FitResult]) -> None:
+        """Record the mean of the members' test predictions (their sd as the uncertainty)."""
+        ids = members[0].ids
+        if any(not np.array_equal(m.ids, ids) for m in members):
+            self.failed(key, "the ensemble members scored different test rows")
+            return
+        predictions = np.stack([m.y_pred for m in members])
+        self.writer.add_model(
+            key,
+            label=self.runs[key].label,
+            config={"members": [m.config for m in members]},
+            fit_seconds=sum(m.fit_seconds for m in members),
+            predict_seconds=sum(m.predict_seconds for m in members),
+        )
+        self.writer.add_predictions(
+            key,
+            ids=ids,
+            y_true=members[0].y_true,
+            y_pred=predictions.mean(0),
+            y_std=predictions.std(0),
+        )
+
+    def curve_point(self, result: FitResult) -> None:
+        """Add a learning-curve point (a fit on a share of the training rows, or all of them)."""
+        from autoenchorder.evaluate.metrics import regression_metrics  # noqa: PLC0415
+
+        if result.error is not None:
+            self.writer.add_note(f"learning curve: {result.job.key} failed: {result.error}")
+            return
+        if self.writer.meta["task"] != "regression":
+            return
+        scores = regression_metrics(result.y_true, result.y_pred)
+        self.writer.add_learning_curve(
+            [
+                {
+                    "model": result.job.key,
+                    "n_train": result.n_train,
+                    "seed": result.job.options.get("seed", 0),
+                    **{k: v for k, v in scores.items() if isinstance(v, (int, float))},
+                }
+            ]
+        )
+
+    def failed(self, key: str, reason: str) -> None:
+        """Drop a model that could not be trained, with a note saying why."""
+        if self.console:
+            self.console.print(f"  [red]{key} failed: {reason}")
+        self.writer.meta["models"].pop(key, None)
+        self.writer.add_note(f"{key} could not be trained: {reason}")

@@ -1,0 +1,197 @@
+"""The demo's steps in order: corpus and features, every fit, the report, songs scored."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from autoenchorder.study.plan import DemoPlan, plan_demo
+from autoenchorder.study.settings import ENSEMBLE_MODEL, DemoSettings
+from autoenchorder.train.job_cache import JobCache
+from autoenchorder.train.jobs import FitResult, loaded, run_jobs
+
+
+def make_procedural_features(settings: DemoSettings, console: Console) -> tuple[Path, Path]:
+    """Generate the corpus and extract its features (both resumable); return (corpus, store)."""
+    from autoenchorder.data.extract import extract_corpus  # noqa: PLC0415
+    from autoenchorder.data.procedural.generate import CorpusConfig, write_corpus  # noqa: PLC0415
+
+    corpus = settings.out / "corpus"
+    store = settings.out / "store"
+    config = CorpusConfig(
+        n=settings.n_songs,
+        seed=settings.seed,
+        min_duration=settings.min_duration,
+        max_duration=settings.max_duration,
+    )
+    console.rule("[bold]1 - procedural corpus")
+    started = time.perf_counter()
+    with _Progress(console, "render songs", settings.n_songs) as advance:
+        summary = write_corpus(
+            config, corpus, workers=settings.workers, on_song=lambda _: advance()
+        )
+    report = summary.report
+    console.print(
+        f"{summary.n_songs} songs ({summary.rendered} rendered now), "
+        f"{summary.seconds / 60:.1f} min of audio in {time.perf_counter() - started:.0f} s; "
+        f"popularity mean {report['mean']:.1f}, sd {report['sd']:.1f}; "
+        f"oracle R^2 {report['oracle_r2']:.3f}"
+    )
+    console.rule("[bold]2 - features: 207 low-level + " + settings.embedder)
+    extracted = extract_corpus(
+        corpus / "audio", store, workers=settings.workers, embedder=settings.embedder, progress=True
+    )
+    console.print(
+        f"extract: {extracted.done} done, {extracted.skipped} already stored, "
+        f"{extracted.failed} failed, {extracted.seconds:.0f} s"
+    )
+    return corpus, store
+
+
+def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[str, FitResult]:
+    """Fit every job of the plan in ``settings.workers`` processes, recording as they finish.
+
+    Returns
+    -------
+    dict of str to FitResult
+        The ensemble members' results (with their fitted states), in seed order.
+    """
+    members: dict[str, FitResult] = {}
+    fit_seconds = dict.fromkeys(plan.recorders, 0.0)
+    cached = dict.fromkeys(plan.recorders, 0)
+    started = time.perf_counter()
+    with _Progress(console, "train models", len(plan.jobs), unit="models") as advance:
+        for result in run_jobs(
+            plan.jobs,
+            plan.data,
+            workers=settings.workers,
+            threads=settings.torch_threads,
+            cache=JobCache(settings.out / "jobs"),
+        ):
+            job, recorder = result.job, plan.recorders[result.job.study]
+            fit_seconds[job.study] += result.fit_seconds
+            cached[job.study] += result.cached
+            if job.fraction is not None:
+                recorder.curve_point(result)
+            elif job.key in plan.ensemble_keys and job.key != ENSEMBLE_MODEL:
+                if result.error is None:
+                    members[job.key] = result
+            else:
+                recorder.model(result)
+                if job.key == ENSEMBLE_MODEL and result.error is None:
+                    members[job.key] = result
+            advance(f"{job.study} {job.key}")
+    wall = time.perf_counter() - started
+    done = [members[key] for key in plan.ensemble_keys if key in members]
+    if len(plan.ensemble_keys) > 1:
+        if len(done) == len(plan.ensemble_keys):
+            plan.recorders["procedural"].ensemble(f"{ENSEMBLE_MODEL}-ensemble", done)
+        else:
+            plan.recorders["procedural"].failed(
+                f"{ENSEMBLE_MODEL}-ensemble", "a member of the ensemble failed"
+            )
+    for study, recorder in plan.recorders.items():
+        recorder.writer.record_timing("model fits, summed", fit_seconds[study])
+        recorder.writer.record_timing(
+            f"training, all studies ({settings.workers} processes, wall)", wall
+        )
+        if cached[study]:
+            recorder.writer.add_note(
+                f"{cached[study]} fits were read from an earlier run ({settings.out / 'jobs'}); "
+                "their fit times are the earlier run's, the wall time is this run's"
+            )
+    return {m.job.key: m for m in done}
+
+
+def score_held_out_songs(
+    settings: DemoSettings,
+    plan: DemoPlan,
+    members: dict[str, FitResult],
+    console: Console,
+) -> None:
+    """The user path: bundle Autoen-chorder, then score a few held-out songs from their files.
+
+    The bundle is an ensemble of the study's model and ``ensemble - 1`` more seeds, fitted on
+    the same training rows, so each prediction comes with the ensemble's spread.
+    """
+    from autoenchorder.bundle import feature_spec_from_dataset, save_bundle  # noqa: PLC0415
+    from autoenchorder.models.registry import model_from_state  # noqa: PLC0415
+    from autoenchorder.predict import Predictor  # noqa: PLC0415
+    from autoenchorder.terminal import results_table  # noqa: PLC0415
+
+    if ENSEMBLE_MODEL not in members:
+        return
+    console.rule("[bold]5 - scoring held-out songs with the trained bundle")
+    ds, split = loaded(plan.data["procedural"])
+    folder = settings.out / "bundles" / ENSEMBLE_MODEL
+    for result in members.values():
+        seed = result.job.options["seed"]
+        save_bundle(
+            model_from_state(*result.state),
+            folder / f"seed-{seed}",
+            feature_spec=feature_spec_from_dataset(ds, groups=["lowlevel"]),
+            extra={"dataset": "procedural", "split": split.kind, "seed": seed},
+        )
+    corpus = Path(plan.data["procedural"].spec.root)
+    audio = {p.with_suffix("").name: p for p in (corpus / "audio").rglob("*.*")}
+    truth = dict(zip(ds.ids, ds.y, strict=True))
+    # A few held-out songs spread over the popularity range, low to high.
+    test_ids = sorted((i for i in split.test_ids if i in audio), key=lambda i: truth[i])
+    picks = np.unique(np.linspace(0, len(test_ids) - 1, settings.n_predict).round().astype(int))
+    songs = [audio[test_ids[k]] for k in picks]
+    predictor = Predictor.load(folder)
+    predictions = [predictor.predict(song) for song in songs]
+    console.print(results_table(predictions))
+    for song, prediction in zip(songs, predictions, strict=True):
+        console.print(
+            f"  {song.name}: predicted {prediction.popularity:.1f} "
+            f"+- {prediction.uncertainty:.1f} ({prediction.uncertainty_method}), "
+            f"true {truth[song.with_suffix('').name]:.1f}"
+        )
+    console.print(f"bundles: {folder}   (try: autoenchorder predict SONG --model {folder})")
+
+
+def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
+    """Run the whole study; return the path of the HTML report."""
+    from autoenchorder.evaluate.output import write_report  # noqa: PLC0415
+    from autoenchorder.terminal import print_headlines  # noqa: PLC0415
+
+    console = console or Console()
+    settings.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    corpus, store = make_procedural_features(settings, console)
+    features_seconds = time.perf_counter() - started
+    console.rule("[bold]3 - every model: procedural corpus and MusicOSet")
+    plan = plan_demo(settings, corpus, store, console)
+    plan.recorders["procedural"].writer.record_timing("features", features_seconds)
+    members = run_plan(plan, settings, console)
+    console.rule("[bold]4 - report")
+    output = write_report(settings.out)
+    print_headlines(output.studies, console)
+    score_held_out_songs(settings, plan, members, console)
+    console.print(f"\nreport: {output.html}   ({time.perf_counter() - started:.0f} s in all)")
+    return output.html
+
+
+class _Progress:
+    """A one-task progress bar: ``with _Progress(console, label, total) as advance``.
+
+    ``advance(note)`` counts one item and shows ``note``.
+    """
+
+    def __init__(self, console: Console, label: str, total: int, *, unit: str = "songs") -> None:
+        from autoenchorder.progress import counting_progress  # noqa: PLC0415
+
+        self._bar = counting_progress(label, unit=unit, console=console)
+        self._task = self._bar.add_task(label, total=total, note="")
+
+    def __enter__(self) -> Callable[..., None]:
+        self._bar.start()
+        return lambda note="": self._bar.update(self._task, advance=1, note=note)
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()

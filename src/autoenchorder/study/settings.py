@@ -1,0 +1,191 @@
+"""What the demo runs: its sizes and options, and the models of each study in report order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENSEMBLE_MODEL = "autoenchorder"
+#: Models refitted on shares of the training rows for the learning curve.
+LEARNING_CURVE_MODELS: tuple[str, ...] = ("hitmusicnet", "autoenchorder")
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One model of a study: the key it is reported under, the registry name, its options."""
+
+    key: str
+    model: str
+    config: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+    cost: float = 1.0
+
+
+@dataclass
+class DemoSettings:
+    """Sizes and options of the demo (``quick()`` gives the smoke-test variant).
+
+    Attributes
+    ----------
+    out : Path
+        Run directory; ``report.html`` is written there.
+    n_songs : int
+        Songs in the procedural corpus.
+    min_duration, max_duration : float
+        Song lengths in seconds.
+    seed : int
+        Seeds the corpus, the splits and every model.
+    workers : int
+        Processes for corpus generation and feature extraction.
+    embedder : str
+        Sequence embedder for the audio models.
+    epochs_scale : float
+        Multiplies every model's epoch limits (early stopping usually ends sooner).
+    learning_curve : tuple of float
+        Training-set fractions for the learning curve (empty: none).
+    musicoset_root : Path or None
+        The MusicOSet folder (skipped with a note when absent).
+    musicoset_rows : int or None
+        Train and test on a seeded sample of this many MusicOSet songs (None: all).
+    models : tuple of str or None
+        Keys of the models to run in each study (None: all of them).
+    n_predict : int
+        Held-out songs scored by the predictor at the end.
+    ensemble : int
+        Seeds of Autoen-chorder in the predictor's bundle (their spread is the uncertainty).
+    torch_threads : int
+        Threads torch uses for training (the models are small: 1 is fastest on 2 cores).
+    """
+
+    out: Path
+    n_songs: int = 4000
+    min_duration: float = 10.0
+    max_duration: float = 30.0
+    seed: int = 0
+    workers: int = 2
+    embedder: str = "musicnn-msd"
+    epochs_scale: float = 1.0
+    learning_curve: tuple[float, ...] = (0.33, 0.67)
+    musicoset_root: Path | None = None
+    musicoset_rows: int | None = None
+    models: tuple[str, ...] | None = None
+    n_predict: int = 5
+    ensemble: int = 3
+    torch_threads: int = 1
+
+    @classmethod
+    def quick(cls, out: Path, **overrides: Any) -> DemoSettings:
+        """A smoke-test run: a small corpus, short songs, few epochs, no learning curve."""
+        values: dict[str, Any] = dict(
+            n_songs=120,
+            min_duration=9.0,
+            max_duration=12.0,
+            epochs_scale=0.25,
+            learning_curve=(),
+            n_predict=3,
+            ensemble=2,
+            musicoset_rows=3000,
+            models=(
+                "mean",
+                "random-normal",
+                "gbdt",
+                "gbdt+metadata",
+                "hitmusicnet",
+                "autoenchorder",
+            ),
+        )
+        values.update(overrides)
+        return cls(out=out, **values)
+
+
+def procedural_models(settings: DemoSettings) -> list[ModelRun]:
+    """The models of the procedural-audio study, in report order."""
+    return [
+        ModelRun("mean", "mean", label="Training mean"),
+        ModelRun("random-normal", "random-normal", label="Random N(mean, sd)"),
+        ModelRun(
+            "gbdt", "gbdt", {"groups": ("lowlevel",)}, label="Gradient boosting (207 features)"
+        ),
+        ModelRun(
+            "hitmusicnet",
+            "hitmusicnet",
+            {"setting": "faithful", "groups": ("lowlevel",)},
+            label="HitMusicNet replica (207 features)",
+        ),
+        ModelRun(
+            "hitmusicnet-default",
+            "hitmusicnet",
+            {"setting": "default", "groups": ("lowlevel",)},
+            label="HitMusicNet, our defaults",
+        ),
+        ModelRun("autoenchorder", "autoenchorder", label="Autoen-chorder", cost=4.0),
+        ModelRun(
+            "autoenchorder-faithful",
+            "autoenchorder",
+            {"setting": "faithful"},
+            label="Autoen-chorder, the study's recipe",
+            cost=3.0,
+        ),
+        ModelRun(
+            "autoenchorder-transformer",
+            "autoenchorder",
+            {"sequence_encoder": "transformer"},
+            label="Autoen-chorder, transformer encoder",
+            cost=4.0,
+        ),
+        ModelRun("single-ae", "single-ae", label="Single autoencoder"),
+        ModelRun("rnn", "rnn", label="RNN head"),
+        ModelRun("hmn-embedding", "hmn-embedding", label="HMN + embedding"),
+        ModelRun("lossnet", "lossnet", label="LossNet (HMN + correction)"),
+    ]
+
+
+def musicoset_models() -> list[ModelRun]:
+    """The descriptor models of the MusicOSet study, in report order."""
+    desc, meta = ("descriptors",), ("descriptors", "metadata")
+    return [
+        ModelRun("mean", "mean", label="Training mean"),
+        ModelRun("random-normal", "random-normal", label="Random N(mean, sd)"),
+        ModelRun("gbdt", "gbdt", {"groups": desc}, label="Gradient boosting, descriptors"),
+        ModelRun("gbdt+metadata", "gbdt", {"groups": meta}, label="Gradient boosting + metadata"),
+        ModelRun(
+            "hitmusicnet",
+            "hitmusicnet",
+            {"setting": "faithful", "groups": desc},
+            label="HitMusicNet replica, descriptors",
+        ),
+        ModelRun(
+            "hitmusicnet-default",
+            "hitmusicnet",
+            {"setting": "default", "groups": desc},
+            label="HitMusicNet (our defaults), descriptors",
+        ),
+        ModelRun(
+            "hitmusicnet+metadata",
+            "hitmusicnet",
+            {"setting": "default", "groups": meta},
+            label="HitMusicNet (our defaults) + metadata",
+        ),
+    ]
+
+
+def chosen(runs: list[ModelRun], settings: DemoSettings) -> list[ModelRun]:
+    """The runs ``settings.models`` keeps (all when it is None)."""
+    if settings.models is None:
+        return runs
+    return [r for r in runs if r.key in settings.models]
+
+
+def scaled_epochs(model: str, scale: float) -> dict[str, int]:
+    """Epoch limits of ``model``'s config scaled by ``scale`` (at least 2; none at scale 1)."""
+    if scale == 1.0:
+        return {}
+    from autoenchorder.models.registry import model_class  # noqa: PLC0415
+
+    fields = model_class(model).config_class.__dataclass_fields__
+    out = {}
+    for name in ("epochs", "ae_epochs", "finetune_epochs"):
+        if name in fields and isinstance(fields[name].default, int):
+            out[name] = max(2, int(round(fields[name].default * scale)))
+    return out
