@@ -12,6 +12,12 @@ from autoenchorder.evaluate.compare import (
     win_rate,
     win_rate_by_range,
 )
+from autoenchorder.published import (
+    STUDY_TEST_SONGS,
+    STUDY_WIN_PERCENT,
+    STUDY_WIN_SHARE,
+    STUDY_WINS,
+)
 
 
 def test_win_rate_by_hand():
@@ -27,18 +33,22 @@ def test_win_rate_by_hand():
 
 
 def test_win_rate_of_the_study_scale():
-    # 919 wins out of 1,500 must come out as the study's 61.2 %, with an interval around it
+    # the study's 919 wins out of 1,500 must come out as its share, with an interval around it
+    n, n_wins, share = STUDY_TEST_SONGS, STUDY_WINS, STUDY_WIN_SHARE
     rng = np.random.default_rng(0)
-    y = rng.uniform(0, 100, 1500)
-    wins = np.zeros(1500, bool)
-    wins[rng.choice(1500, 919, replace=False)] = True
+    y = rng.uniform(0, 100, n)
+    wins = np.zeros(n, bool)
+    wins[rng.choice(n, n_wins, replace=False)] = True
     a = np.where(wins, y + 1, y + 5)
     b = np.where(wins, y + 5, y + 1)
     result = win_rate(y, a, b, n_boot=1000)
-    assert result.a_better == 919 and result.share == pytest.approx(0.6127, abs=1e-4)
-    # binomial standard error sqrt(.61 * .39 / 1500) = 0.0126: the interval is about +-0.025
-    assert result.low == pytest.approx(0.6127 - 0.0247, abs=0.006)
-    assert result.high == pytest.approx(0.6127 + 0.0247, abs=0.006)
+    assert result.a_better == n_wins and result.share == pytest.approx(share, abs=1e-12)
+    # the binomial standard error: sqrt(.61 * .39 / 1500) = 0.0126, an interval of about +-0.025
+    half_width = 1.96 * np.sqrt(share * (1 - share) / n)
+    assert result.low == pytest.approx(share - half_width, abs=0.006)
+    assert result.high == pytest.approx(share + half_width, abs=0.006)
+    # the study rounded its share down to the percent it wrote
+    assert pytest.approx(100 * share, abs=0.1) == STUDY_WIN_PERCENT
 
 
 @pytest.mark.parametrize(

@@ -25,33 +25,11 @@ from typing import Any, TypeVar
 
 from autoenchorder.errors import ModelError
 
+# the study's grid, best setting and random baseline live in autoenchorder.published; kept
+# importable from here for the code that has always found them here
+from autoenchorder.published import STUDY_BEST, STUDY_GRID, STUDY_RANDOM_BASELINE  # noqa: F401
+
 T = TypeVar("T")
-
-#: The Autoen-chorder study's hyper-parameter grid (blog post, "Finding the Best Model"); the
-#: study's best loss mean 0.36 is added to the listed means. Keys are the search's parameter
-#: names (see :mod:`autoenchorder.train.search`).
-STUDY_GRID: dict[str, tuple[float | int, ...]] = {
-    "lr": (0.001, 0.0001, 0.0002, 0.02, 0.0005),
-    "weight_decay": (0.0, 0.0001, 0.0002),
-    "batch_size": (200, 100, 256, 277),
-    "loss_mean": (0.33, 0.34, 0.35, 0.36, 0.37, 0.38, 0.40, 0.42, 0.45),
-    "loss_alpha": (1.8, 2.0, 2.1, 2.2),
-    "loss_beta": (1.8, 2.0, 2.2),
-    "n_layers": (7, 9, 12),
-}
-
-#: The study's best setting of the grid above (loss mean 0.36, alpha 2, beta 2, batch 200,
-#: weight decay 0).
-STUDY_BEST: dict[str, float | int] = {
-    "loss_mean": 0.36,
-    "loss_alpha": 2.0,
-    "loss_beta": 2.0,
-    "batch_size": 200,
-    "weight_decay": 0.0,
-}
-
-#: The study's random baseline, N(40.02, 16.79) on the 0-100 scale.
-STUDY_RANDOM_BASELINE: tuple[float, float] = (40.02, 16.79)
 
 
 class ConfigError(ModelError):

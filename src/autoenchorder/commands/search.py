@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from autoenchorder.commands.train import config_options, data_options, data_spec, model_config
-from autoenchorder.config import STUDY_GRID, ConfigError, read_toml
+from autoenchorder.config import ConfigError, read_toml
+from autoenchorder.published import STUDY_GRID
 
 
 def search_space(space_file: Path | None, params: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:

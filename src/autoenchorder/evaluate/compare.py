@@ -1,9 +1,10 @@
 """Song-by-song comparison of two models and errors by popularity range.
 
-The reference study reported that Autoen-chorder beat its HitMusicNet replica "on 919 of the
-1,500 test songs (61.2 %)", better in the popularity band 0.22-0.55 and worse on the tails
-(< 0.2 and > 0.6). :func:`win_rate` measures the first claim with a bootstrap interval,
-:func:`win_rate_by_range` and :func:`error_by_range` the second, on the 0-100 scale.
+The reference study reported that Autoen-chorder beat its HitMusicNet replica on most test songs
+(:data:`~autoenchorder.published.STUDY_WIN_SHARE`), better in the middle of the popularity range
+and worse on its tails (:data:`~autoenchorder.published.STUDY_MIDDLE` and the tail bounds beside
+it). :func:`win_rate` measures the first claim with a bootstrap interval, :func:`win_rate_by_range`
+and :func:`error_by_range` the second, on the 0-100 scale.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from autoenchorder.evaluate.bootstrap import bootstrap_replicates, confidence_interval
 from autoenchorder.evaluate.metrics import check_pair, regression_metrics
+from autoenchorder.published import STUDY_HIGH_TAIL_ABOVE, STUDY_LOW_TAIL_BELOW, STUDY_MIDDLE
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,12 @@ class Band:
         return above & below
 
 
-#: The study's ranges: its models differed in the middle (0.22-0.55) and on the tails
-#: (< 0.2, > 0.6). The gaps between them (20-22 and 55-60) belong to no band, as in the study.
+#: The study's ranges: its models differed in the middle and on the tails (see
+#: :mod:`autoenchorder.published`); the gaps between them belong to no band, as in the study.
 STUDY_BANDS: tuple[Band, ...] = (
-    Band("low tail (< 20)", 0.0, 20.0, True, False),
-    Band("middle (22-55)", 22.0, 55.0, True, True),
-    Band("high tail (> 60)", 60.0, 100.0, False, True),
+    Band(f"low tail (< {STUDY_LOW_TAIL_BELOW:g})", 0.0, STUDY_LOW_TAIL_BELOW, True, False),
+    Band(f"middle ({STUDY_MIDDLE[0]:g}-{STUDY_MIDDLE[1]:g})", *STUDY_MIDDLE, True, True),
+    Band(f"high tail (> {STUDY_HIGH_TAIL_ABOVE:g})", STUDY_HIGH_TAIL_ABOVE, 100.0, False, True),
 )
 
 
@@ -66,7 +68,8 @@ class WinRate:
     a_better, b_better, ties : int
         Songs where A's error is smaller, larger, or equal (within ``tol``).
     share : float
-        ``a_better / n`` -- the study's figure (919 / 1,500 = 61.2 %).
+        ``a_better / n`` -- the study's figure is
+        :data:`~autoenchorder.published.STUDY_WIN_SHARE`.
     low, high : float
         Bootstrap interval of ``share``.
     share_decided : float

@@ -17,6 +17,19 @@ import pandas as pd
 from autoenchorder import __version__
 from autoenchorder.evaluate.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from autoenchorder.evaluate.rundir import FAMILIES
+from autoenchorder.published import (
+    BAND_EDGES,
+    HITMUSICNET_ACCURACY,
+    HITMUSICNET_MACRO_F1,
+    HITMUSICNET_MAE_01,
+    STUDY_HIGH_TAIL_ABOVE,
+    STUDY_LOW_TAIL_BELOW,
+    STUDY_MIDDLE,
+    STUDY_TEST_SONGS,
+    STUDY_WIN_PERCENT,
+    STUDY_WIN_SHARE,
+    STUDY_WINS,
+)
 
 if TYPE_CHECKING:
     from autoenchorder.evaluate.report import ReportSettings, StudyReport
@@ -56,8 +69,9 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "rmse_01": False,
     "mse_01": False,
 }
-#: The study's published win rate of Autoen-chorder over its HitMusicNet replica.
-STUDY_WIN_RATE = 919 / 1500
+#: The study's win rate as it wrote it, and in full, for the sentences of the report.
+STUDY_WIN_TEXT = f"{STUDY_WIN_PERCENT:.1f} %"
+STUDY_WIN_IN_FULL = f"{STUDY_WIN_TEXT} ({STUDY_WINS} of {STUDY_TEST_SONGS:,})"
 
 CSS = """
 :root { --ink:#1d2330; --muted:#5f6b7a; --line:#e3e7ee; --bg:#f6f8fb; --card:#fff;
@@ -206,7 +220,7 @@ def summary_sentence(report: StudyReport, level: float) -> str:
                 f"({_pct(wins['share'])}, {pct} CI {_pct(wins['low'])} to {_pct(wins['high'])}; "
                 f"{wins['ties']} ties)"
                 + (
-                    "; the reference study reported 61.2 % (919 of 1,500)."
+                    f"; the reference study reported {STUDY_WIN_IN_FULL}."
                     if _study_pair(report, comparison)
                     else "."
                 )
@@ -306,7 +320,7 @@ def summary_card(report: StudyReport, level: float) -> str:
                     _pct(wins["share"]),
                     f"CI {_pct(wins['low'])} to {_pct(wins['high'])}; "
                     f"{wins['a_better']} of {wins['n']}"
-                    + (" (study: 61.2 %)" if _study_pair(report, comparison) else ""),
+                    + (f" (study: {STUDY_WIN_TEXT})" if _study_pair(report, comparison) else ""),
                 )
             )
     best = h["best"]
@@ -427,8 +441,8 @@ def _win_bar(share: float, low: float, high: float) -> str:
         f"<div class='ci' style='left:{100 * low:.1f}%;"
         f"width:{100 * max(high - low, 0.002):.1f}%'></div>"
         "<div class='half'></div>"
-        f"<div class='ref' style='left:{100 * STUDY_WIN_RATE:.1f}%' "
-        "title='study: 61.2 %'></div></div>"
+        f"<div class='ref' style='left:{100 * STUDY_WIN_SHARE:.1f}%' "
+        f"title='study: {STUDY_WIN_TEXT}'></div></div>"
     )
 
 
@@ -520,13 +534,14 @@ def study_section(report: StudyReport, *, level: float) -> str:
     if study.meta.get("description"):
         out.append(f"<p class='sub'>{escape(study.meta['description'])}</p>")
     out.append(f"<p>{_facts(report)}</p><p>{summary_sentence(report, level)}</p>")
+    low, high = (f"{edge:g}" for edge in BAND_EDGES)
     scale = (
         "Popularity 0-100 unless marked 0-1 (HitMusicNet's published scale; its best test MAE was "
-        "0.0817). "
+        f"{HITMUSICNET_MAE_01:g}). "
         if study.task == "regression"
-        else "Classes low (&lt; 25), mid (25-64), high (&ge; 65); "
-        "HitMusicNet published accuracy 0.835, "
-        "macro-F1 0.515. "
+        else f"Classes low (&lt; {low}), mid ({low}-{BAND_EDGES[1] - 1:g}), high (&ge; {high}); "
+        f"HitMusicNet published accuracy {HITMUSICNET_ACCURACY:g}, "
+        f"macro-F1 {HITMUSICNET_MACRO_F1:g}. "
     )
     out.append(
         f"<h3>Metrics on the test set</h3><p class='note'>{scale}Brackets: paired bootstrap "
@@ -545,7 +560,7 @@ def study_section(report: StudyReport, *, level: float) -> str:
             f"<h3>Song-by-song win rate against {ref}</h3><p class='note'>Share of test songs "
             "where the model's absolute error is smaller than the reference's (ties: equal "
             "errors). The bar shows the share and its interval; grey line 50 %, red line the "
-            "study's 61.2 %.</p>"
+            f"study's {STUDY_WIN_TEXT}.</p>"
         )
         out.append(
             win_rate_table(
@@ -555,8 +570,9 @@ def study_section(report: StudyReport, *, level: float) -> str:
     if not report.by_range.empty:
         out.append(
             "<h3>Error by popularity range</h3><p class='note'>The study found Autoen-chorder "
-            "better in the middle (0.22-0.55) and HitMusicNet better on the tails (&lt; 0.2, "
-            "&gt; 0.6). MAE per band, "
+            f"better in the middle ({STUDY_MIDDLE[0] / 100:g}-{STUDY_MIDDLE[1] / 100:g}) and "
+            f"HitMusicNet better on the tails (&lt; {STUDY_LOW_TAIL_BELOW / 100:g}, "
+            f"&gt; {STUDY_HIGH_TAIL_ABOVE / 100:g}). MAE per band, "
             "bias = mean(predicted - true).</p>"
         )
         out.append(by_range_table(report.by_range, report))

@@ -3,8 +3,9 @@
 Every metric function takes ``y_true`` and ``y_pred`` of shape ``(..., n)`` and reduces the last
 axis, so the same code scores one test set (shape ``(n,)``) or a stack of bootstrap resamples
 (shape ``(n_boot, n)``). Popularity is on Spotify's 0-100 scale; :func:`regression_metrics` also
-reports the errors on the 0-1 scale (``/ 100``) that HitMusicNet published (its best test MAE was
-0.0817 on 0-1). R^2 and Spearman's rho do not depend on the scale.
+reports the errors on the 0-1 scale (``/ 100``) that HitMusicNet published (its best test MAE:
+:data:`autoenchorder.published.HITMUSICNET_MAE_01`). R^2 and Spearman's rho do not depend on the
+scale.
 """
 
 from __future__ import annotations
@@ -16,11 +17,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from autoenchorder.errors import EvaluationError
-
-#: Popularity band edges of HitMusicNet's 3-class mode: low < 25 <= mid < 65 <= high.
-BAND_EDGES: tuple[float, float] = (25.0, 65.0)
-#: Names of the three bands, in class-label order 0, 1, 2.
-BAND_NAMES: tuple[str, str, str] = ("low", "mid", "high")
+from autoenchorder.published import BAND_EDGES, BAND_NAMES
 
 
 def mae(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -150,7 +147,7 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, *, n_classes: int | None = 
 
 
 def popularity_band(popularity: np.ndarray) -> np.ndarray:
-    """HitMusicNet's classes: 0 = low (< 25), 1 = mid (25-64), 2 = high (>= 65).
+    """HitMusicNet's classes: 0 = low, 1 = mid, 2 = high (edges: :data:`BAND_EDGES`).
 
     Parameters
     ----------

@@ -33,13 +33,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 
 from autoenchorder.errors import ModelError
+from autoenchorder.published import BAND_EDGES, BAND_NAMES
 
 if TYPE_CHECKING:
     from autoenchorder.data.dataset import PopularityDataset
 
-#: Popularity class boundaries of HitMusicNet's 3-class task: low < 25 <= mid < 65 <= high.
-CLASS_BOUNDARIES: tuple[float, float] = (25.0, 65.0)
-CLASS_NAMES: tuple[str, str, str] = ("low", "mid", "high")
+#: Popularity class boundaries and names of HitMusicNet's 3-class task (low < 25 <= mid < 65
+#: <= high), from :mod:`autoenchorder.published`.
+CLASS_BOUNDARIES: tuple[float, float] = BAND_EDGES
+CLASS_NAMES: tuple[str, str, str] = BAND_NAMES
 
 
 @dataclass

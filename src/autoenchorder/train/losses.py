@@ -26,10 +26,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from autoenchorder.published import STUDY_BEST
+
 #: the study's best weighting parameters
-DEFAULT_LOSS_MEAN = 0.36
-DEFAULT_LOSS_ALPHA = 2.0
-DEFAULT_LOSS_BETA = 2.0
+DEFAULT_LOSS_MEAN = float(STUDY_BEST["loss_mean"])
+DEFAULT_LOSS_ALPHA = float(STUDY_BEST["loss_alpha"])
+DEFAULT_LOSS_BETA = float(STUDY_BEST["loss_beta"])
 
 
 def outlier_weights(

@@ -37,9 +37,10 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
-from autoenchorder.config import STUDY_GRID, ConfigError, dumps_toml
+from autoenchorder.config import ConfigError, dumps_toml
 from autoenchorder.errors import ModelError
 from autoenchorder.progress import counting_progress
+from autoenchorder.published import STUDY_GRID
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,7 +71,7 @@ class SearchSpec:
     ----------
     space : dict of str to tuple
         Parameter name -> candidate values (default: the Autoen-chorder study's grid,
-        :data:`autoenchorder.config.STUDY_GRID`).
+        :data:`autoenchorder.published.STUDY_GRID`).
     sampler : str
         ``"grid"`` (every combination once) or ``"tpe"`` (a budgeted Bayesian search over the
         same candidates).

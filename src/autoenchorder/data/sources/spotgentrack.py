@@ -47,6 +47,7 @@ from autoenchorder.data.sources._common import (
 )
 from autoenchorder.data.validate import check_policy, join_report, read_table, validate_table
 from autoenchorder.errors import DataError
+from autoenchorder.published import BAND_EDGES
 
 TRACKS = "Data Sources/spotify_tracks.csv"
 ARTISTS = "Data Sources/spotify_artists.csv"
@@ -75,7 +76,7 @@ GROUPS = ("descriptors", "lowlevel", "lyrics", "metadata")
 FEATURE_SETS: dict[str, tuple[str, ...]] = {"all": GROUPS, "audio": ("descriptors", "lowlevel")}
 #: HitMusicNet's popularity classes: low < 25 <= medium < 65 <= high
 CLASS_NAMES = ["low", "medium", "high"]
-CLASS_EDGES = (25.0, 65.0)
+CLASS_EDGES = BAND_EDGES
 AUDIO_EXTENSIONS = (".mp3", ".ogg", ".wav", ".flac", ".m4a")
 _MARKET_PATTERN = r"'([A-Z]{2})'"
 
