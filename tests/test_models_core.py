@@ -9,12 +9,14 @@ import pytest
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+from autoenchorder.bundle import load_bundle, save_bundle
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.splits import holdout_split
 from autoenchorder.errors import DataError, ModelError
 from autoenchorder.models import available_models, make_model, model_from_state
-from autoenchorder.models.base import popularity_classes
+from autoenchorder.models.base import popularity_classes, split_validation
 from autoenchorder.train.loop import TrainSettings, seeded, train_module
+from synthetic_popularity import learnable_dataset
 
 # Small but real training budgets: every network model trains in about a second here.
 FAST = {
@@ -237,36 +239,82 @@ def test_gbdt_predicts_what_scikit_learn_predicts(data) -> None:
     np.testing.assert_allclose(model.predict(test), expected, rtol=1e-12, atol=1e-10)
 
 
+def _as_classes(ds: PopularityDataset) -> PopularityDataset:
+    return replace(
+        ds, y=popularity_classes(ds.y), task="classification", class_names=["low", "mid", "high"]
+    )
+
+
 def test_classification_outputs(data) -> None:
     train, test = data
-    classes = replace(
-        train,
-        y=popularity_classes(train.y),
-        task="classification",
-        class_names=["low", "mid", "high"],
-    )
-    test_classes = replace(
-        test,
-        y=popularity_classes(test.y),
-        task="classification",
-        class_names=["low", "mid", "high"],
-    )
+    classes, test_classes = _as_classes(train), _as_classes(test)
     gbdt = make_model("gbdt", max_iter=20).fit(classes)
     reference = HistGradientBoostingClassifier(
         max_iter=20, random_state=0, early_stopping=True
     ).fit(classes.features("lowlevel"), classes.y)
     np.testing.assert_allclose(
-        gbdt.predict(test_classes), reference.predict_proba(test.features("lowlevel")), atol=1e-9
+        gbdt.predict_proba(test_classes),
+        reference.predict_proba(test.features("lowlevel")),
+        atol=1e-9,
     )
-    priors = make_model("mean").fit(classes).predict(test_classes)
+    np.testing.assert_array_equal(
+        gbdt.predict(test_classes), reference.predict(test.features("lowlevel"))
+    )
+    priors = make_model("mean").fit(classes).predict_proba(test_classes)
     np.testing.assert_allclose(priors[0], np.bincount(classes.y, minlength=3) / len(classes))
     hmn = build("hitmusicnet-default", task="classification").fit(train)
-    probabilities = hmn.predict(test)
+    probabilities = hmn.predict_proba(test)
     assert probabilities.shape == (len(test), 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
     assert "val_acc" in hmn.history_[-1]
     with pytest.raises(ModelError):
         make_model("random-normal").fit(classes)
+
+
+@pytest.mark.parametrize("key", ["hitmusicnet", "gbdt", "mean"])
+def test_classifiers_predict_labels_and_probabilities_through_a_bundle(
+    key: str, data, tmp_path
+) -> None:
+    """scikit-learn's contract: ``predict`` gives labels, ``predict_proba`` the probabilities."""
+    train, test = data
+    if key == "hitmusicnet":  # HitMusicNet's 3-class task, fitted from popularity
+        model = build("hitmusicnet-default", task="classification", n_seeds=1).fit(train)
+    else:
+        model = make_model(key, quiet=True).fit(_as_classes(train))
+    proba = model.predict_proba(test)
+    labels = model.predict(test)
+    assert proba.shape == (len(test), 3) and labels.shape == (len(test),)
+    assert labels.dtype == np.int64
+    np.testing.assert_array_equal(labels, proba.argmax(axis=1))
+    loaded = load_bundle(save_bundle(model, tmp_path / "bundle"))
+    np.testing.assert_array_equal(loaded.predict(test), labels)
+    np.testing.assert_allclose(loaded.predict_proba(test), proba, rtol=1e-6, atol=1e-9)
+    assert loaded.predict(test.take(np.arange(0))).shape == (0,)
+    assert loaded.predict_proba(test.take(np.arange(0))).shape == (0, 3)
+
+
+def test_predict_proba_of_a_regressor_is_an_error(data) -> None:
+    train, test = data
+    with pytest.raises(ModelError, match="regression"):
+        make_model("mean").fit(train).predict_proba(test)
+
+
+def test_validation_carve_out_keeps_each_artist_on_one_side() -> None:
+    ds = learnable_dataset(120, seed=4)  # artists in groups of 4
+    assert ds.artist is not None
+    train, val = split_validation(ds, None, fraction=0.2, seed=0)
+    assert not set(train.artist) & set(val.artist)
+    assert len(train) + len(val) == len(ds) and 0.1 * len(ds) <= len(val) <= 0.3 * len(ds)
+    assert sorted([*train.ids, *val.ids]) == sorted(ds.ids)
+
+
+def test_validation_carve_out_without_artists_is_a_seeded_permutation() -> None:
+    ds = replace(learnable_dataset(50, seed=4), artist=None)
+    train, val = split_validation(ds, None, fraction=0.2, seed=0)
+    again = split_validation(ds, None, fraction=0.2, seed=0)[1]
+    assert len(val) == 10 and len(train) == 40
+    np.testing.assert_array_equal(val.ids, again.ids)
+    assert not set(train.ids) & set(val.ids)
 
 
 # ---------------------------------------------------------------- learning works

@@ -11,8 +11,10 @@ Conventions every model follows (scikit-learn style)
 - ``fit(train, val=None)`` returns ``self``; everything learned is an attribute ending in ``_``
   (``history_`` holds one record per training epoch). Anything fitted -- scalers, autoencoders,
   trees -- sees the rows of ``train`` only (``val`` only steers early stopping).
-- ``predict(ds)`` returns popularity 0-100 of shape (N,) for regression, or class
-  probabilities of shape (N, C) for classification.
+- ``predict(ds)`` returns popularity 0-100 of shape (N,) for regression, or class labels
+  (int64 indices into ``class_names_``) of shape (N,) for classification;
+  ``predict_proba(ds)`` returns the class probabilities of shape (N, C) (classification only),
+  as scikit-learn's estimators do.
 - ``required_parts`` lists the dataset parts (column groups, ``"sequences"``, ``"artist"``) a
   model needs; ``fit`` and ``predict`` check them with ``ds.require`` so a missing part is a
   :class:`~autoenchorder.errors.DataError` that names it.
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
+from autoenchorder.data.splits import holdout_split
 from autoenchorder.errors import ModelError
 from autoenchorder.published import BAND_EDGES, BAND_NAMES
 
@@ -174,7 +177,7 @@ class Model(ABC):
         return self
 
     def predict(self, ds: PopularityDataset) -> np.ndarray:
-        """Predict popularity 0-100 of shape (N,), or class probabilities of shape (N, C).
+        """Predict popularity 0-100, or class labels (scikit-learn's contract).
 
         Parameters
         ----------
@@ -183,14 +186,44 @@ class Model(ABC):
 
         Returns
         -------
-        np.ndarray, float64
-            Shape (N,) for regression, (N, C) for classification.
+        np.ndarray, shape (N,)
+            Regression: popularity 0-100, float64. Classification: the most probable class of
+            each row, int64 in ``0 .. n_classes_ - 1`` (the index into ``class_names_``, the
+            coding of a classification dataset's ``y``); :meth:`predict_proba` gives the
+            probabilities.
         """
+        if self._is_classifier():
+            return np.argmax(self.predict_proba(ds), axis=1).astype(np.int64)
+        return self._checked_predict(ds)
+
+    def predict_proba(self, ds: PopularityDataset) -> np.ndarray:
+        """Class probabilities of a classification fit (ModelError for a regression fit).
+
+        Parameters
+        ----------
+        ds : PopularityDataset
+
+        Returns
+        -------
+        np.ndarray, float64, shape (N, n_classes_)
+            Rows sum to 1; column ``k`` is class ``class_names_[k]``.
+        """
+        if not self._is_classifier():
+            raise ModelError(
+                f"{self.name} was fitted for regression: predict_proba is for classification; "
+                "use predict"
+            )
+        return self._checked_predict(ds)
+
+    def _is_classifier(self) -> bool:
         self.check_fitted()
+        return self.task_ == "classification"
+
+    def _checked_predict(self, ds: PopularityDataset) -> np.ndarray:
         ds.require(*self.required_parts)
         if len(ds) == 0:
             return np.zeros((0, self.n_classes_) if self.task_ == "classification" else (0,))
-        return np.asarray(self._predict(ds), dtype=np.float64)
+        return check_finite(self._predict(ds), ds, model=self.name)
 
     def check_fitted(self) -> None:
         """Raise ModelError unless ``fit`` (or ``from_state``) has run."""
@@ -260,8 +293,11 @@ def split_validation(
 ) -> tuple[PopularityDataset, PopularityDataset]:
     """Return ``(train, val)``, carving a seeded ``fraction`` of ``train`` when ``val`` is None.
 
-    The carve-out is a plain seeded permutation of the rows (no grouping): pass an explicit,
-    artist-grouped ``val`` when the same artist must not sit on both sides.
+    When the rows have artists, the carve-out is the project's grouped, stratified holdout
+    (:func:`~autoenchorder.data.splits.holdout_split`): no artist is on both sides, so early
+    stopping is not steered by songs whose artist the network is fitting. Without artists
+    (or when all rows share one artist, so there is nothing to group by) it is a plain seeded
+    permutation.
 
     Parameters
     ----------
@@ -280,9 +316,19 @@ def split_validation(
     n = len(train)
     if n < 2:
         raise ModelError("need at least 2 training rows to carve a validation split")
+    if not 0.0 < fraction < 1.0:
+        raise ModelError(f"val_fraction must be in (0, 1), got {fraction}")
+    if train.artist is not None and _artist_groups(train.artist) >= 2:
+        return holdout_split(train, test_size=fraction, seed=seed, group="artist").apply(train)
     n_val = min(max(1, round(fraction * n)), n - 1)
     order = np.random.default_rng(seed).permutation(n)
     return train.take(np.sort(order[n_val:])), train.take(np.sort(order[:n_val]))
+
+
+def _artist_groups(artist: np.ndarray) -> int:
+    """Number of artist groups (each unknown artist, ``""``, is a group of its own)."""
+    known = artist[artist != ""]
+    return len(np.unique(known)) + int((artist == "").sum())
 
 
 def check_finite(raw: np.ndarray, ds: PopularityDataset, *, model: str) -> np.ndarray:

@@ -111,6 +111,7 @@ def train_module(
     list of dict
         One ``{"stage", "epoch", "train_loss", "val_loss", ...metrics}`` per epoch run.
     """
+    check_monitor(module, loss_fn, val, settings, metrics)
     n = len(train[0])
     generator = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer(module.parameters() if parameters is None else parameters, settings)
@@ -142,19 +143,54 @@ def train_module(
                 f"{k} {v:.4g}" for k, v in record.items() if k not in ("stage", "epoch")
             )
             bar.update(task, advance=1, losses=shown)
-            if settings.monitor not in record:
-                raise ModelError(f"cannot monitor {settings.monitor!r}: not in {sorted(record)}")
             score = sign * record[settings.monitor]
-            if score < best_score:
+            if math.isfinite(score) and score < best_score:
                 best_score, best_state, waited = score, copy.deepcopy(module.state_dict()), 0
             else:
                 waited += 1
                 if settings.patience is not None and waited >= settings.patience:
                     break
-    if settings.restore_best and best_state is not None:
+    if best_state is None:
+        # no epoch gave a finite score: the weights are NaN or never scored; do not keep them
+        raise ModelError(
+            f"{stage}: {settings.monitor} was not finite in any of {len(history)} epoch(s) "
+            f"(last record {history[-1]}); lower the learning rate or check the inputs for NaN"
+        )
+    if settings.restore_best:
         module.load_state_dict(best_state)
     module.eval()
     return history
+
+
+def check_monitor(
+    module: nn.Module,
+    loss_fn: LossFn,
+    val: Batch | None,
+    settings: TrainSettings,
+    metrics: MetricsFn | None,
+) -> None:
+    """Raise ModelError before any training if ``settings.monitor`` or ``mode`` cannot work.
+
+    ``"train_loss"`` is always recorded, ``"val_loss"`` when there is validation data, and a
+    metric only if ``metrics`` returns it: those keys are found by evaluating the metrics once
+    on the first validation rows (in eval mode, without gradients: nothing is changed).
+    """
+    if settings.mode not in ("min", "max"):
+        raise ModelError(f"unknown mode {settings.mode!r}; use 'min' or 'max'")
+    choices = ["train_loss"]
+    if val is not None:
+        choices.append("val_loss")
+        if metrics is not None and settings.monitor not in choices:
+            was_training = module.training
+            head = tuple(t[: settings.batch_size] for t in val)
+            found = evaluate(module, loss_fn, head, settings.batch_size, metrics)
+            choices += [key for key in found if key != "val_loss"]
+            module.train(was_training)
+    if settings.monitor not in choices:
+        raise ModelError(
+            f"cannot monitor {settings.monitor!r}: the records of this stage have "
+            f"{', '.join(repr(c) for c in dict.fromkeys(choices))}"
+        )
 
 
 def evaluate(
@@ -203,19 +239,26 @@ def make_optimizer(
 
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Seed torch's global generator and ask for deterministic kernels while inside.
+    """Seed torch's global generators and ask for deterministic kernels while inside.
 
-    The previous determinism flag is restored on exit. numpy randomness in the models uses
-    explicit ``np.random.default_rng(seed)`` generators, never the global state.
+    On exit the global random state (CPU and, when initialised, CUDA) and the determinism flag
+    are restored, so a fit does not change the randomness of the code around it. numpy and
+    ``random`` are not touched: the models use explicit ``np.random.default_rng(seed)``
+    generators.
     """
     previous = torch.are_deterministic_algorithms_enabled()
     previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    cpu_state = torch.random.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
+        torch.random.set_rng_state(cpu_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
 
 
 def resolve_device(name: str) -> torch.device:
