@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from autoenchorder.errors import ModelError
-from autoenchorder.train.loop import TrainSettings, seeded, train_module
+from autoenchorder.models.training import TrainSettings, seeded, train_module
 
 
 def _data() -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:

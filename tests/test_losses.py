@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from autoenchorder.train.losses import outlier_weights, target_sd, weighted_mse
+from autoenchorder.models.losses import outlier_weights, target_sd, weighted_mse
 
 
 def test_weighted_mse_by_hand() -> None:

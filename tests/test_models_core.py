@@ -15,7 +15,7 @@ from autoenchorder.data.splits import holdout_split
 from autoenchorder.errors import DataError, ModelError
 from autoenchorder.models import available_models, make_model, model_from_state
 from autoenchorder.models.base import popularity_classes, split_validation
-from autoenchorder.train.loop import TrainSettings, seeded, train_module
+from autoenchorder.models.training import TrainSettings, seeded, train_module
 from synthetic_popularity import learnable_dataset
 
 # Small but real training budgets: every network model trains in about a second here.

@@ -93,7 +93,7 @@ def test_users_read_the_one_copy(module, name, published_name):
 
 
 def test_loss_defaults_and_search_grid_are_the_studys():
-    from autoenchorder.train import losses
+    from autoenchorder.models import losses
     from autoenchorder.train.search import SearchSpec
 
     best = published.STUDY_BEST

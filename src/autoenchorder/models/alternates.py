@@ -71,7 +71,7 @@ from autoenchorder.models.blocks import (
 from autoenchorder.models.hitmusicnet import HitMusicNet
 from autoenchorder.models.registry import register_model
 from autoenchorder.models.scaling import ColumnScaler
-from autoenchorder.train.loop import (
+from autoenchorder.models.training import (
     TrainSettings,
     predict_batches,
     resolve_device,

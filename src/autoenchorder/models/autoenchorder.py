@@ -12,7 +12,7 @@ Architecture (reference/autoen-chorder-blog.md):
   (the study's "next step");
 - the two codes, concatenated (40) and standardised, feed a deep regressor of 7, 9 or 12 linear
   layers (Xavier-uniform weights, bias 0.1, sigmoid output) trained with the outlier-weighted
-  MSE of :mod:`autoenchorder.train.losses` on popularity / 100.
+  MSE of :mod:`autoenchorder.models.losses` on popularity / 100.
 
 Training runs in stages, each with early stopping on the validation split and the best epoch's
 weights kept: the two autoencoders (reconstruction MSE), then the regressor on the frozen codes;
@@ -69,16 +69,16 @@ from autoenchorder.models.blocks import (
     module_arrays,
     pad_sequences,
 )
+from autoenchorder.models.losses import weighted_mse
 from autoenchorder.models.registry import register_model
 from autoenchorder.models.scaling import ColumnScaler
-from autoenchorder.train.loop import (
+from autoenchorder.models.training import (
     TrainSettings,
     predict_batches,
     resolve_device,
     seeded,
     train_module,
 )
-from autoenchorder.train.losses import weighted_mse
 
 #: The study's recipe: two-stage training on frozen codes, plain standardised frames.
 _FAITHFUL: dict[str, Any] = {

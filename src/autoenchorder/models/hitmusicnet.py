@@ -75,7 +75,7 @@ from autoenchorder.models.blocks import (
 )
 from autoenchorder.models.registry import register_model
 from autoenchorder.models.scaling import ColumnScaler
-from autoenchorder.train.loop import (
+from autoenchorder.models.training import (
     LossFn,
     TrainSettings,
     predict_batches,
