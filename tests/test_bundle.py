@@ -102,6 +102,16 @@ def test_feature_spec_reads_the_loaders_embedder_name():
     assert spec["columns"] == {} and spec["sequence_dim"] == 8
 
 
+def test_feature_spec_records_how_the_training_inputs_were_made():
+    data = learnable_dataset(10, seed=1)
+    assert "audio_input" not in bundle.feature_spec_from_dataset(data)  # no audio source
+    window = {"kind": "window", "seconds": 30.0, "offset": None}
+    data.info["audio_input"] = window  # as the catalog and SpotGenTrack loaders record it
+    assert bundle.feature_spec_from_dataset(data)["audio_input"] == window
+    whole = {"kind": "whole_file"}
+    assert bundle.feature_spec_from_dataset(data, audio_input=whole)["audio_input"] == whole
+
+
 def _flip_last_weight_byte(path):
     raw = bytearray(path.read_bytes())
     raw[-1] ^= 0x01

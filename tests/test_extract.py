@@ -175,3 +175,30 @@ def test_killed_extract_resumes_to_the_same_store(tmp_path):
     pd.testing.assert_frame_equal(
         FeatureStore(resumed).failures(), FeatureStore(reference).failures()
     )
+
+
+def test_window_extraction_computes_the_window_and_records_it(corpus, tmp_path):
+    from autoenchorder.audio.io import load_audio
+    from autoenchorder.audio.lowlevel import extract_lowlevel
+    from autoenchorder.data.sources.catalog import load_catalog
+
+    store_root = tmp_path / "store"
+    status = main(
+        ["extract", str(corpus), "--out", str(store_root), "--window", "1", "--offset", "0.25"]
+        + ["--quiet"]
+    )
+    assert status == 0
+    store = FeatureStore(store_root)
+    assert store.manifest["input"] == {"kind": "window", "seconds": 1.0, "offset": 0.25}
+    row = store.read_table().set_index("track_id").loc["song4"]
+    y, sr = load_audio(corpus / "song4.wav", offset=0.25, duration=1.0)
+    np.testing.assert_allclose(
+        row[list(LOWLEVEL_COLUMNS)].to_numpy(float), extract_lowlevel(y, sr), rtol=1e-6
+    )
+    assert row["duration"] == pytest.approx(1.5)  # the file's length, not the window's
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"id": ["song4", "song5"], "popularity": [10, 90]}).to_csv(labels, index=False)
+    ds = load_catalog(corpus, labels, store_root)
+    assert ds.info["audio_input"] == store.manifest["input"]
+    # a resumed run with another window is refused: rows made differently never mix
+    assert main(["extract", str(corpus), "--out", str(store_root), "--quiet"]) == 2

@@ -118,7 +118,7 @@ def test_contributions_are_occlusion_differences(example_audio, sequence_predict
     model = load_bundle(bundles / "ensemble" / "seed0")
     y, sr = load_audio(path)
     frames = BandEnergyEmbedder().embed(y, sr).frames
-    features = sequence_predictor.window_dataset([(y, sr)], str(path)).tabular
+    features = sequence_predictor.input_dataset([sequence_predictor.processor.decode(path)]).tabular
     for t in (0, len(frames) - 1):
         occluded = frames.copy()
         occluded[t] = frames.mean(axis=0)
@@ -174,22 +174,84 @@ def test_folder_with_bad_files_scores_the_good_ones(tmp_path, sequence_predictor
     assert "empty" in reasons["empty.mp3"] and "no such file" in reasons["missing.wav"]
 
 
-def test_five_minute_song_is_scored_on_spread_windows(tmp_path, sequence_predictor):
+@pytest.fixture(scope="module")
+def long_song(tmp_path_factory):
+    """A 150 s song, written in 15 s pieces (the test never holds it whole either)."""
     sr = 16000
-    path = tmp_path / "long.flac"
+    path = tmp_path_factory.mktemp("long") / "long.flac"
     with sf.SoundFile(path, "w", samplerate=sr, channels=1) as f:
-        for k in range(10):  # written in 30 s pieces: the test never holds the song either
-            f.write(make_tone(30.0, sr, seed=k, freqs=(220.0 * (1 + k / 10), 330.0)))
-    result = sequence_predictor.predict(path)
-    assert result.duration == pytest.approx(300.0)
+        for k in range(10):
+            f.write(make_tone(15.0, sr, seed=k, freqs=(220.0 * (1 + k / 10), 330.0)))
+    return path
+
+
+def _model_on(model, path, *, offset: float = 0.0, duration: float | None = None) -> float:
+    """The model's prediction from features computed here, independently of the Predictor."""
+    from autoenchorder.audio.lowlevel import extract_lowlevel
+
+    y, sr = load_audio(path, offset=offset, duration=duration)
+    ds = PopularityDataset(
+        ids=["x"],
+        y=np.zeros(1),
+        tabular=pd.DataFrame([extract_lowlevel(y, sr)], columns=list(LOWLEVEL_COLUMNS)),
+        column_groups={"lowlevel": list(LOWLEVEL_COLUMNS)},
+        sequences=[BandEnergyEmbedder().embed(y, sr).frames],
+    )
+    return float(model.predict(ds)[0])
+
+
+def test_whole_file_model_scores_the_whole_song_and_shows_windows(long_song, sequence_predictor):
+    result = sequence_predictor.predict(long_song)
+    assert result.duration == pytest.approx(150.0)
+    assert result.input == "whole file"  # the bundle records no input: the whole file
+    # the headline is the model on the whole song, as extract computes its training features
+    model = sequence_predictor.models[0]
+    assert result.popularity == pytest.approx(_model_on(model, long_song), abs=1e-4)
+    # the windows are a timeline view, each window scored on its own
     assert [(w["start"], w["end"]) for w in result.windows] == [
         (0.0, 30.0),
-        (135.0, 165.0),
-        (270.0, 300.0),
+        (60.0, 90.0),
+        (120.0, 150.0),
     ]
+    middle = _model_on(model, long_song, offset=60.0, duration=30.0)
+    assert result.windows[1]["popularity"] == pytest.approx(middle, abs=1e-4)
+    assert result.window_sd == pytest.approx(np.std([w["popularity"] for w in result.windows]))
+    # one occlusion value per 1 s frame of the whole song
+    assert len(result.contributions) == 150
+    assert result.contributions[-1]["end"] == pytest.approx(150.0)
+
+
+def test_window_model_scores_its_window(long_song, bundles):
+    from autoenchorder.bundle import load_bundle
+
+    model = load_bundle(bundles / "ensemble" / "seed0")
+    window = {"kind": "window", "seconds": 30.0, "offset": 100.0}
+    result = Predictor([model], feature_spec={**SEQ_SPEC, "audio_input": window}).predict(long_song)
+    assert result.input == "30 s window at 100 s"
+    expected = _model_on(model, long_song, offset=100.0, duration=30.0)
+    assert result.popularity == pytest.approx(expected, abs=1e-4)
+    # the occlusion contributions are those of the window, placed in the song
+    assert len(result.contributions) == 30
+    assert result.contributions[0]["start"] == 100.0
+    assert result.contributions[-1]["end"] == pytest.approx(130.0)
+    # a window that would run past the end ends at the end
+    late = {"kind": "window", "seconds": 30.0, "offset": 140.0}
+    moved = Predictor([model], feature_spec={**SEQ_SPEC, "audio_input": late}, max_windows=0)
+    expected = _model_on(model, long_song, offset=120.0, duration=30.0)
+    assert moved.predict(long_song).popularity == pytest.approx(expected, abs=1e-4)
+
+
+def test_preview_model_averages_windows_spread_over_the_song(long_song, bundles):
+    from autoenchorder.bundle import load_bundle
+
+    model = load_bundle(bundles / "ensemble" / "seed0")
+    preview = {"kind": "window", "seconds": 30.0, "offset": None}  # SpotGenTrack's previews
+    result = Predictor(
+        [model], feature_spec={**SEQ_SPEC, "audio_input": preview}, contributions=False
+    ).predict(long_song)
+    assert result.input == "30 s window at an unknown position"
+    assert len(result.windows) == 3
     assert result.popularity == pytest.approx(np.mean([w["popularity"] for w in result.windows]))
-    assert len(result.contributions) == 90
-    assert result.contributions[-1]["end"] == pytest.approx(300.0)
 
 
 @pytest.mark.parametrize(

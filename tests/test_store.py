@@ -115,3 +115,28 @@ def test_compact_keeps_contents(store):
     after = store.read_sequences("emb")
     for key in before_seqs:
         np.testing.assert_array_equal(after[key].frames, before_seqs[key].frames)
+
+
+def test_the_manifest_records_the_input_spec(tmp_path):
+    from autoenchorder.audio.processor import InputSpec
+
+    window = InputSpec(window=10.0, offset=5.0)
+    made = FeatureStore.create(
+        tmp_path / "s", audio_root=tmp_path, config={"compat": "x"}, input_spec=window
+    )
+    manifest = json.loads((made.root / "manifest.json").read_text())
+    assert manifest["input"] == {"kind": "window", "seconds": 10.0, "offset": 5.0}
+    assert FeatureStore(made.root).input_spec == window
+    with pytest.raises(DataError, match="10 s window at 5 s.*whole file"):
+        FeatureStore.create(made.root, audio_root=tmp_path, config={"compat": "x"})
+
+
+def test_a_store_older_than_input_specs_holds_whole_files(store, tmp_path):
+    from autoenchorder.audio.processor import WHOLE_FILE
+
+    manifest = json.loads((store.root / "manifest.json").read_text())
+    del manifest["input"]
+    (store.root / "manifest.json").write_text(json.dumps(manifest))
+    assert FeatureStore(store.root).input_spec == WHOLE_FILE
+    # and it resumes as a whole-file store
+    FeatureStore.create(store.root, audio_root=tmp_path, config={"compat": "x"})

@@ -12,7 +12,11 @@ Layout of a bundle directory (format version 1)::
         state               Model.to_state() metadata: config, task, history, scaler parameters,
                             feature names ... (model-specific)
         feature_spec        the columns the model reads, in order, per group; sequence dim;
-                            embedder name and version (what a Predictor must compute for new audio)
+                            embedder name and version, audio_input: the part of each file the
+                            training features came from ({"kind": "whole_file"} or {"kind":
+                            "window", "seconds": 30.0, "offset": 0.0 or null = unknown}); a
+                            bundle without it (older, or trained on a source without audio
+                            features) is read as the whole file (what a Predictor must compute)
         metrics             e.g. {"test": {"mae": ..., "mse": ..., "r2": ...}}
         extra               caller's JSON-able notes (dataset, split kind, seed ...)
                             (non-finite floats in any JSON field are stored as null, so the file
@@ -238,6 +242,7 @@ def feature_spec_from_dataset(
     groups: list[str] | tuple[str, ...] | None = None,
     embedder: Mapping[str, Any] | None = None,
     lowlevel_compat: str | None = None,
+    audio_input: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Describe the inputs a model trained on ``ds`` reads, for a bundle's ``feature_spec``.
 
@@ -252,12 +257,17 @@ def feature_spec_from_dataset(
     lowlevel_compat : str or None
         How the low-level features were computed (``"spotgentrack"`` or ``"fixed"``; the
         feature store's ``compat``), so a Predictor computes them the same way.
+    audio_input : mapping or None
+        The part of each file the features came from, as
+        :meth:`~autoenchorder.audio.processor.InputSpec.to_dict` writes it (default:
+        ``ds.info["audio_input"]``, which the loaders of sources with audio features record),
+        so a Predictor scores new audio on the same part.
 
     Returns
     -------
     dict
         ``columns`` (group -> names in order), ``sequence_dim`` (or None), ``embedder``,
-        ``lowlevel_compat`` (when known), ``task`` and ``class_names``.
+        ``lowlevel_compat`` and ``audio_input`` (when known), ``task`` and ``class_names``.
     """
     chosen = list(groups) if groups is not None else list(ds.column_groups)
     used = embedder if embedder is not None else ds.info.get("embedder")
@@ -273,6 +283,9 @@ def feature_spec_from_dataset(
     compat = lowlevel_compat or ds.info.get("lowlevel_compat")
     if compat:
         spec["lowlevel_compat"] = compat
+    made_from = audio_input if audio_input is not None else ds.info.get("audio_input")
+    if made_from:
+        spec["audio_input"] = dict(made_from)
     return spec
 
 

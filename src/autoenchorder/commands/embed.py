@@ -75,14 +75,42 @@ def save_sequence(
     default=None,
     help="Save the sequence with timestamps to X.npz or X.csv.",
 )
+@click.option(
+    "--window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Embed a window of this length (default: the whole file), as `extract --window`.",
+)
+@click.option(
+    "--offset",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Start of the --window (default 0).",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 ...")
 @click.option("--batch-size", type=int, default=None, help="Windows per forward pass.")
 def command(
-    file: Path, name: str, layer: str | None, out: Path | None, device: str, batch_size: int | None
+    file: Path,
+    name: str,
+    layer: str | None,
+    out: Path | None,
+    window: float | None,
+    offset: float | None,
+    device: str,
+    batch_size: int | None,
 ) -> None:
-    """Embed one audio FILE and print a summary or save the sequence (npz/csv)."""
-    from autoenchorder.audio.embed import get_embedder  # noqa: PLC0415 (torch import)
+    """Embed one audio FILE and print a summary or save the sequence (npz/csv).
 
+    The frames are those `extract --embedder` stores for the same file and window (times in
+    seconds from the start of the window).
+    """
+    from autoenchorder.audio.embed import get_embedder  # noqa: PLC0415 (torch import)
+    from autoenchorder.audio.processor import AudioProcessor, InputSpec  # noqa: PLC0415
+
+    if offset is not None and window is None:
+        raise click.UsageError("--offset needs --window")
     if out is not None and out.suffix.lower() not in {".npz", ".csv"}:
         raise click.BadParameter(f"--out must end in .npz or .csv, got {out.name}")
     options: dict[str, object] = {"device": device}
@@ -93,8 +121,9 @@ def command(
     console = Console()
     with console.status(f"loading {name} ..."):
         embedder = get_embedder(name, **options)
-    with console.status(f"embedding {file} ..."):
-        embedding = embedder.embed_file(file)
+    spec = InputSpec() if window is None else InputSpec(window, offset or 0.0)
+    with console.status(f"embedding {file} ({spec.describe()}) ..."):
+        embedding = AudioProcessor(spec, embedder=embedder).embed_path(file)
     frames, times = embedding.frames, embedding.times
     columns = column_names(embedder, frames.shape[1])
     console.print(

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from autoenchorder.audio.processor import InputSpec
 from autoenchorder.data.extract import ExtractSummary, extract_corpus
 
 
@@ -74,6 +75,23 @@ def print_summary(
     show_default=True,
     help="Low-level feature mode (see docs/lowlevel-features.md).",
 )
+@click.option(
+    "--window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Compute the features of a window of this length (default: the whole file), e.g. "
+    "30 for features like SpotGenTrack's 30 s previews. Models trained on the store are scored "
+    "on the same window by `predict`.",
+)
+@click.option(
+    "--offset",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="SECONDS",
+    help="Start of the --window in each file (default 0); a window past a file's end is "
+    "moved back to end there, a file shorter than it is used whole.",
+)
 @click.option("--retry-failed", is_flag=True, help="Retry files that failed in an earlier run.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(
@@ -82,6 +100,8 @@ def command(
     workers: int,
     embedder: str | None,
     compat: str,
+    window: float | None,
+    offset: float | None,
     retry_failed: bool,
     quiet: bool,
 ) -> None:
@@ -90,13 +110,19 @@ def command(
     Re-running the same command resumes: tracks already stored are skipped, and a run that
     was interrupted (even by kill -9) loses at most its last unwritten shard.
     """
+    if offset is not None and window is None:
+        raise click.UsageError("--offset needs --window")
+    input_spec = InputSpec() if window is None else InputSpec(window, offset or 0.0)
     summary = extract_corpus(
         audio_dir,
         store,
         workers=workers,
         embedder=embedder,
         compat=compat,
+        input_spec=input_spec,
         retry_failed=retry_failed,
         progress=not quiet,
     )
-    print_summary(summary, store, Console())
+    console = Console()
+    print_summary(summary, store, console)
+    console.print(f"features of each file's {input_spec.describe()}")

@@ -22,6 +22,7 @@ CSV_FIELDS: tuple[str, ...] = (
     "uncertainty",
     "uncertainty_method",
     "duration",
+    "input",
     "n_windows",
     "window_sd",
     "error",
@@ -56,10 +57,11 @@ def write_csv(predictions: list[SongPrediction], failures: list[PredictionFailur
 )
 @click.option(
     "--windows",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=0),
     default=3,
     show_default=True,
-    help="30 s windows scored per long song.",
+    help="Windows of the timeline view per long song (0: none). The headline is made from "
+    "the input the model was trained on (the whole file, or its window).",
 )
 @click.option(
     "--mc-passes",
@@ -121,8 +123,9 @@ def command(
         if predictions:
             out.print(results_table(predictions))
             out.print(
-                f"[dim]uncertainty: {predictions[0].uncertainty_method}; bands: low < 25, "
-                "mid 25-64, high >= 65[/dim]"
+                f"[dim]input: {predictions[0].input}; uncertainty: "
+                f"{predictions[0].uncertainty_method}; bands: low < 25, mid 25-64, high >= 65"
+                "[/dim]"
             )
     for failure in failures:
         err.print(f"[yellow]skipped[/yellow] {failure.path}: {failure.reason}")

@@ -1,10 +1,13 @@
 """Corpus -> feature store: parallel, resumable extraction with a progress bar.
 
 For every audio file below a folder, the needed stages (the 207 low-level features, and the
-sequence of an embedder if one is asked for) are computed in worker processes and written to a
-:class:`~autoenchorder.data.store.FeatureStore` in atomic shards. A file that fails is recorded
-with the stage and the reason and the run goes on; a re-run skips what the store already holds
-(and, unless asked, what already failed), so an interrupted run resumes where it stopped.
+sequence of an embedder if one is asked for) are computed by the
+:class:`~autoenchorder.audio.processor.AudioProcessor` -- the same one ``predict`` uses -- from
+the part of the file the input spec names (whole file by default, or a window), in worker
+processes, and written to a :class:`~autoenchorder.data.store.FeatureStore` in atomic shards. A
+file that fails is recorded with the stage and the reason and the run goes on; a re-run skips
+what the store already holds (and, unless asked, what already failed), so an interrupted run
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -20,18 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from autoenchorder.audio.io import discover_audio, is_silent, load_audio
+from autoenchorder.audio.io import discover_audio
+from autoenchorder.audio.processor import WHOLE_FILE, AudioProcessor, InputSpec
 from autoenchorder.data.store import (
     LOWLEVEL_STAGE,
     FeatureStore,
     ShardContent,
     sequence_stage,
 )
-from autoenchorder.errors import AutoenchorderError
+from autoenchorder.errors import AutoenchorderError, DataError
 from autoenchorder.parallel import in_window
-
-#: Songs longer than this are embedded by streaming the file instead of from the decoded clip.
-STREAM_EMBEDDING_AFTER_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def _get_embedder():
     return get_embedder(_WORKER_STATE["embedder"], **_WORKER_STATE["embedder_options"])
 
 
-def process_item(item: WorkItem, compat: str) -> dict:
+def process_item(item: WorkItem, compat: str, input_spec: InputSpec = WHOLE_FILE) -> dict:
     """Compute the stages of one file (runs in a worker process).
 
     Parameters
@@ -160,45 +161,41 @@ def process_item(item: WorkItem, compat: str) -> dict:
     item : WorkItem
         The file and its stages.
     compat : str
-        Low-level feature compatibility mode.
+        Low-level feature mode.
+    input_spec : InputSpec
+        Which part of the file the features are computed from (default the whole file).
 
     Returns
     -------
     dict
         ``{"row": dict | None, "sequence": Embedding | None, "failures": [(stage, reason)]}``.
     """
-    from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS, extract_lowlevel  # noqa: PLC0415
+    from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS  # noqa: PLC0415
 
     out: dict = {"row": None, "sequence": None, "failures": []}
     try:
-        y, sr = load_audio(item.path, mono=False)
+        embedder = _get_embedder() if any(s != LOWLEVEL_STAGE for s in item.stages) else None
+        processor = AudioProcessor(input_spec, compat=compat, embedder=embedder)
+        audio = processor.decode(item.path)
     except AutoenchorderError as exc:
         out["failures"] = [(s, getattr(exc, "reason", str(exc))) for s in item.stages]
         return out
-    channels = 1 if y.ndim == 1 else y.shape[0]
-    mono = y if y.ndim == 1 else np.mean(y, axis=0, dtype=np.float32)
-    del y
-    duration = mono.shape[0] / sr
     for stage in item.stages:
         try:
             if stage == LOWLEVEL_STAGE:
-                values = extract_lowlevel(mono, sr, compat=compat)
+                values = processor.lowlevel(audio)
                 row = {
                     "track_id": item.track_id,
                     "path": item.relative_path,
-                    "duration": float(duration),
-                    "sample_rate": int(sr),
-                    "channels": int(channels),
-                    "silent": bool(is_silent(mono)),
+                    "duration": float(audio.duration),
+                    "sample_rate": int(audio.sample_rate),
+                    "channels": int(audio.channels),
+                    "silent": bool(audio.silent),
                 }
                 row.update(zip(LOWLEVEL_COLUMNS, (float(v) for v in values), strict=True))
                 out["row"] = row
             else:
-                embedder = _get_embedder()
-                if duration > STREAM_EMBEDDING_AFTER_SECONDS:
-                    out["sequence"] = embedder.embed_file(item.path)
-                else:
-                    out["sequence"] = embedder.embed(mono, sr)
+                out["sequence"] = processor.embed(audio)
         except AutoenchorderError as exc:
             out["failures"].append((stage, getattr(exc, "reason", str(exc))))
         except Exception as exc:  # noqa: BLE001  a bug on one file must not end the batch
@@ -219,20 +216,22 @@ def _compile_kernels_once(compat: str) -> None:
     extract_lowlevel(0.1 * rng.standard_normal(22050).astype(np.float32), 22050, compat=compat)
 
 
-def _results_in_process(items: list[WorkItem], compat: str) -> Iterator[tuple[WorkItem, dict]]:
+def _results_in_process(
+    items: list[WorkItem], compat: str, input_spec: InputSpec
+) -> Iterator[tuple[WorkItem, dict]]:
     for item in items:
-        yield item, process_item(item, compat)
+        yield item, process_item(item, compat, input_spec)
 
 
 def _results_in_pool(
-    items: list[WorkItem], compat: str, workers: int, initargs: tuple
+    items: list[WorkItem], compat: str, input_spec: InputSpec, workers: int, initargs: tuple
 ) -> Iterator[tuple[WorkItem, dict]]:
     # A bounded window of items in flight keeps memory flat whatever the corpus size.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=initargs
     ) as pool:
-        work = partial(process_item, compat=compat)
+        work = partial(process_item, compat=compat, input_spec=input_spec)
         for item, future in in_window(pool, work, items, window=workers * 4):
             try:
                 result = future.result()
@@ -253,6 +252,7 @@ def extract_corpus(
     embedder: str | None = None,
     embedder_options: dict | None = None,
     compat: str = "spotgentrack",
+    input_spec: InputSpec = WHOLE_FILE,
     retry_failed: bool = False,
     shard_size: int = 128,
     shard_seconds: float = 60.0,
@@ -275,6 +275,10 @@ def extract_corpus(
         Options for :func:`~autoenchorder.audio.embed.get_embedder`.
     compat : {"spotgentrack", "fixed"}
         Low-level feature mode (see :func:`~autoenchorder.audio.lowlevel.extract_lowlevel`).
+    input_spec : InputSpec
+        Which part of each file the features are computed from: the whole file (default) or
+        a window of given length and offset. Recorded in the store's manifest; a store made
+        with another spec is refused.
     retry_failed : bool
         Retry files that failed in an earlier run.
     shard_size : int
@@ -293,7 +297,11 @@ def extract_corpus(
     started = time.perf_counter()
     audio_dir = Path(audio_dir)
     embedder_options = dict(embedder_options or {})
-    store = FeatureStore.create(store_root, audio_root=audio_dir, config={"compat": compat})
+    if input_spec.window is not None and input_spec.offset is None:
+        raise DataError("an extraction window needs its offset (seconds from the start)")
+    store = FeatureStore.create(
+        store_root, audio_root=audio_dir, config={"compat": compat}, input_spec=input_spec
+    )
     if embedder:
         store.register_embedder(embedder, _embedder_identity(embedder, embedder_options))
     items, skipped = plan_work(audio_dir, store, embedder=embedder, retry_failed=retry_failed)
@@ -302,10 +310,10 @@ def extract_corpus(
         _compile_kernels_once(compat)
         threads = max(1, (os.cpu_count() or 1) // workers)
         initargs = (embedder, embedder_options, threads, True)
-        results = _results_in_pool(items, compat, workers, initargs)
+        results = _results_in_pool(items, compat, input_spec, workers, initargs)
     else:
         _init_worker(embedder, embedder_options, max(1, os.cpu_count() or 1))
-        results = _results_in_process(items, compat)
+        results = _results_in_process(items, compat, input_spec)
 
     bar = _ProgressBar(len(items)) if progress else None
     shard = ShardContent()

@@ -3,7 +3,8 @@
 Layout of a store directory::
 
     STORE/
-      manifest.json                 format version, audio root, config, library versions
+      manifest.json                 format version, audio root, config, input (the part of each
+                                    file the features come from), library versions
       shards/<time>-<token>/        one atomic unit of work, written whole or not at all
         lowlevel.parquet            track_id, path, duration, sample_rate, channels, silent,
                                     then the 207 features
@@ -35,6 +36,7 @@ import pyarrow.parquet as pq
 
 from autoenchorder.atomic import write_text_atomic
 from autoenchorder.audio.embed.base import Embedding
+from autoenchorder.audio.processor import WHOLE_FILE, InputSpec
 from autoenchorder.errors import DataError
 
 FORMAT_VERSION = 1
@@ -182,7 +184,14 @@ class FeatureStore:
 
     # ------------------------------------------------------------------ creation and manifest
     @classmethod
-    def create(cls, root: str | Path, *, audio_root: str | Path, config: dict) -> FeatureStore:
+    def create(
+        cls,
+        root: str | Path,
+        *,
+        audio_root: str | Path,
+        config: dict,
+        input_spec: InputSpec = WHOLE_FILE,
+    ) -> FeatureStore:
         """Open the store at ``root``, creating it if needed; refuse a conflicting config.
 
         Parameters
@@ -194,6 +203,9 @@ class FeatureStore:
         config : dict
             The settings every row depends on (e.g. ``{"compat": "spotgentrack"}``); a store
             made with other settings is refused, so rows made differently never mix.
+        input_spec : InputSpec
+            The part of each file the features are computed from (recorded as ``input``);
+            a store made from other parts is refused too.
 
         Returns
         -------
@@ -208,6 +220,11 @@ class FeatureStore:
                     f"{root} was made with {store.manifest.get('config')}, not {config}; "
                     "use another --out folder"
                 )
+            if store.input_spec != input_spec:
+                raise DataError(
+                    f"{root} holds features of the {store.input_spec.describe()}, not of the "
+                    f"{input_spec.describe()}; use another --out folder"
+                )
             store._cleanup_partial()
             return store
         root.mkdir(parents=True, exist_ok=True)
@@ -216,12 +233,21 @@ class FeatureStore:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "audio_root": str(Path(audio_root).resolve()),
             "config": config,
+            "input": input_spec.to_dict(),
             "embedders": {},
             "versions": _versions(),
         }
         write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
         (root / "shards").mkdir(exist_ok=True)
         return cls(root)
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """The part of each file the features were computed from.
+
+        A manifest without the field (made before input specs existed) means the whole file.
+        """
+        return InputSpec.from_dict(self.manifest.get("input"))
 
     def register_embedder(self, name: str, info: dict) -> None:
         """Record an embedder's identity (version, options) in the manifest; refuse a different one.

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
+from autoenchorder.audio.processor import InputSpec
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.validate import check_policy, join_report, read_table, validate_table
 from autoenchorder.errors import DataError
@@ -116,6 +117,8 @@ def load_catalog(
         "store_failures": _failure_summary(features_store),
         "silent_tracks": int(joined["silent"].astype(bool).sum()) if "silent" in joined else 0,
         "target": "popularity from the labels file, 0-100",
+        # the part of each file the features were computed from (bundles record it)
+        "audio_input": InputSpec.from_dict((features_store.manifest or {}).get("input")).to_dict(),
     }
     store_root = features_store.manifest.get("audio_root") if features_store.manifest else None
     if store_root and Path(store_root).resolve() != audio_dir.resolve():

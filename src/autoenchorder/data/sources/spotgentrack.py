@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
+from autoenchorder.audio.processor import SPOTIFY_PREVIEW
 from autoenchorder.data.dataset import DESCRIPTOR_COLUMNS, PopularityDataset
 from autoenchorder.data.sources._common import (
     mean_over_artists,
@@ -149,6 +150,7 @@ def load_spotgentrack(
     table = tracks
     if "lowlevel" in groups:
         table = _inner_join(table, root / LOWLEVEL, LOWLEVEL_COLUMNS, info, name=LOWLEVEL)
+        info["audio_input"] = SPOTIFY_PREVIEW.to_dict()  # computed from 30 s previews
     if "lyrics" in groups:
         table = _inner_join(table, root / LYRICS, LYRICS_COLUMNS, info, name=LYRICS)
         sentinel = (table[list(LYRICS_COLUMNS)] == -1).any(axis=1)

@@ -1,0 +1,159 @@
+"""Audio -> the rows a bundle's model reads, through the same processor ``extract`` uses.
+
+:class:`ModelInputs` reads a bundle's feature spec (the low-level columns, their ``compat`` mode,
+the embedder, the ``audio_input`` the training features came from), builds the
+:class:`~autoenchorder.audio.processor.AudioProcessor` for it and turns decoded spans of a song
+into a :class:`~autoenchorder.data.dataset.PopularityDataset`, one row per span.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from autoenchorder.audio.processor import AudioProcessor, DecodedAudio, InputSpec
+from autoenchorder.errors import AudioError, ModelError
+
+if TYPE_CHECKING:
+    from autoenchorder.audio.embed.base import Embedder
+    from autoenchorder.data.dataset import PopularityDataset
+
+#: Embedders guessed from the sequence width when a bundle does not name its embedder.
+EMBEDDER_BY_DIM: dict[int, str] = {200: "musicnn-msd", 128: "vggish"}
+#: Inputs that can be computed from audio.
+AUDIO_PARTS: frozenset[str] = frozenset({"lowlevel", "sequences"})
+
+
+class ModelInputs:
+    """Compute, from audio, the inputs a bundle's model reads.
+
+    Parameters
+    ----------
+    parts : sequence of str
+        The model's required parts (``"lowlevel"`` and/or ``"sequences"``).
+    feature_spec : dict
+        The bundle's feature spec.
+    default_lowlevel_columns : sequence of str or None
+        The model's own feature names, used when the spec lists no low-level columns.
+    embedder : Embedder or None
+        The embedder for the sequence part (default: the one the spec names).
+    input_spec : InputSpec or None
+        The part of a file the model reads (default: the spec's ``audio_input``; none recorded
+        means the whole file).
+
+    Raises
+    ------
+    ModelError
+        The model reads inputs audio cannot give, or low-level columns that are not
+        SpotGenTrack's, or its embedder cannot be told.
+    """
+
+    def __init__(
+        self,
+        parts: Sequence[str],
+        feature_spec: dict[str, Any],
+        *,
+        default_lowlevel_columns: Sequence[str] | None = None,
+        embedder: Embedder | None = None,
+        input_spec: InputSpec | None = None,
+    ) -> None:
+        missing = [p for p in parts if p not in AUDIO_PARTS]
+        if missing:
+            raise ModelError(
+                f"this model reads {', '.join(missing)}, which cannot be computed from audio "
+                "(Spotify descriptors, lyrics or metadata); only audio models can score songs"
+            )
+        self.parts = tuple(parts)
+        self.feature_spec = feature_spec
+        self.lowlevel_columns = self._lowlevel_columns(default_lowlevel_columns)
+        if "sequences" in self.parts and embedder is None:
+            embedder = self._default_embedder()
+        self.input_spec = input_spec or InputSpec.from_dict(feature_spec.get("audio_input"))
+        self.processor = AudioProcessor(
+            self.input_spec,
+            compat=str(feature_spec.get("lowlevel_compat", "spotgentrack")),
+            embedder=embedder if "sequences" in self.parts else None,
+        )
+
+    @property
+    def embedder(self) -> Embedder | None:
+        """The embedder of the sequence part (None without one)."""
+        return self.processor.embedder
+
+    def _lowlevel_columns(self, default: Sequence[str] | None) -> list[str] | None:
+        if "lowlevel" not in self.parts:
+            return None
+        from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS  # noqa: PLC0415
+
+        columns = (self.feature_spec.get("columns") or {}).get("lowlevel") or default
+        columns = list(columns) if columns else list(LOWLEVEL_COLUMNS)
+        unknown = sorted(set(columns) - set(LOWLEVEL_COLUMNS))
+        if unknown:
+            raise ModelError(f"the model's low-level columns are not SpotGenTrack's: {unknown[:5]}")
+        return columns
+
+    def _default_embedder(self) -> Embedder:
+        from autoenchorder.audio.embed import get_embedder  # noqa: PLC0415
+
+        named = self.feature_spec.get("embedder") or {}
+        name = named.get("name") if isinstance(named, dict) else named
+        if not name:
+            dim = self.feature_spec.get("sequence_dim")
+            name = EMBEDDER_BY_DIM.get(int(dim)) if dim else "musicnn-msd"
+            if name is None:
+                raise ModelError(
+                    f"the bundle names no embedder and no embedder gives {dim}-d frames"
+                )
+        return get_embedder(str(name))
+
+    def dataset(self, spans: Sequence[DecodedAudio]) -> PopularityDataset:
+        """The model's inputs of decoded spans: one dataset row per span.
+
+        Parameters
+        ----------
+        spans : sequence of DecodedAudio
+            From ``self.processor.decode`` / ``from_signal``.
+
+        Returns
+        -------
+        PopularityDataset
+            Rows ``s0, s1 ...``; the ``lowlevel`` group (the bundle's columns, in its order)
+            and/or the embedder's sequences with their times (seconds from the span start).
+
+        Raises
+        ------
+        AudioError
+            A span too short for the features, or features undefined (digital silence).
+        """
+        from autoenchorder.data.dataset import PopularityDataset  # noqa: PLC0415
+
+        n = len(spans)
+        tabular = pd.DataFrame(index=pd.RangeIndex(n))
+        groups: dict[str, list[str]] = {}
+        if self.lowlevel_columns is not None:
+            from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS  # noqa: PLC0415
+
+            rows = np.vstack([self.processor.lowlevel(audio) for audio in spans])
+            table = pd.DataFrame(rows, columns=list(LOWLEVEL_COLUMNS))
+            if not np.isfinite(table[self.lowlevel_columns].to_numpy()).all():
+                where = spans[0].path if spans else None
+                raise AudioError(where, "low-level features are undefined (digital silence?)")
+            tabular = table[self.lowlevel_columns]
+            groups["lowlevel"] = list(self.lowlevel_columns)
+        sequences = times = None
+        if "sequences" in self.parts:
+            embeddings = [self.processor.embed(audio) for audio in spans]
+            sequences = [e.frames for e in embeddings]
+            times = [e.times for e in embeddings]
+        return PopularityDataset(
+            ids=np.array([f"s{i}" for i in range(n)]),
+            y=np.zeros(n),
+            tabular=tabular,
+            column_groups=groups,
+            sequences=sequences,
+            sequence_times=times,
+            name="predict",
+        )
