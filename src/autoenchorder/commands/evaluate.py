@@ -9,7 +9,7 @@ from rich.console import Console
 
 from autoenchorder.evaluate.output import write_report
 from autoenchorder.evaluate.report import ReportSettings
-from autoenchorder.evaluate.rundir import Study
+from autoenchorder.evaluate.run_reader import Study
 from autoenchorder.terminal import print_headlines
 
 

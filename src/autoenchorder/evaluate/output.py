@@ -19,7 +19,7 @@ from autoenchorder.atomic import write_atomic, write_text_atomic
 from autoenchorder.errors import DataError, EvaluationError
 from autoenchorder.evaluate.html import render_report
 from autoenchorder.evaluate.report import ReportSettings, StudyReport, analyse_study
-from autoenchorder.evaluate.rundir import Study, read_run
+from autoenchorder.evaluate.run_reader import Study, read_run
 
 
 @dataclass

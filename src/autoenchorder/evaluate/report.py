@@ -32,7 +32,7 @@ from autoenchorder.evaluate.metrics import (
     metrics_for,
     to_unit_scale,
 )
-from autoenchorder.evaluate.rundir import Study
+from autoenchorder.evaluate.run_reader import Study
 from autoenchorder.published import BAND_NAMES, STUDY_WIN_PERCENT, STUDY_WIN_SHARE
 
 #: The metric that ranks models in the summary, per task.

@@ -20,7 +20,7 @@ from autoenchorder.evaluate.formatting import (
     percent,
     verdict,
 )
-from autoenchorder.evaluate.rundir import FAMILIES
+from autoenchorder.evaluate.run_format import FAMILIES
 from autoenchorder.published import STUDY_WIN_SHARE
 
 if TYPE_CHECKING:
