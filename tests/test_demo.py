@@ -1,4 +1,8 @@
-"""The quick demo end to end: corpus, features, models, report, predictions (a few minutes)."""
+"""The quick demo end to end: corpus, features, models, report, predictions (a few minutes).
+
+The first run finds no MusicOSet (the procedural study runs, a note says where to put the
+data); the second finds it, resumes the procedural study from its files and adds MusicOSet.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,39 @@ import pytest
 
 from autoenchorder.audio.embed.weights import locate_weights
 from autoenchorder.cli import main
+from autoenchorder.data import locations
 from autoenchorder.errors import WeightsError
 
 
+def _flat(text: str) -> str:
+    return " ".join(text.split())  # the console wraps long lines
+
+
 @pytest.mark.slow
-def test_quick_demo_runs_end_to_end(tmp_path, musicoset_root, capsys):
+def test_quick_demo_runs_end_to_end(tmp_path, musicoset_root, capsys, monkeypatch):
     try:
         locate_weights("musicnn")
     except WeightsError as exc:
         pytest.skip(f"musicnn weights not set up (make weights): {exc}")
     out = tmp_path / "demo"
-    status = main(["demo", "--quick", "--out", str(out), "--musicoset", str(musicoset_root)])
+    # No MusicOSet anywhere the demo looks: an empty AUTOENCHORDER_DATA, a working directory
+    # without data/, and a repository without ../shared/data beside it.
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.setenv(locations.ENV_VAR, str(tmp_path / "empty"))
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setattr(locations, "_REPO", tmp_path / "elsewhere" / "repo")
+    status = main(["demo", "--quick", "--out", str(out)])
     assert status == 0
     printed = capsys.readouterr().out
+    flat = _flat(printed)
+    assert "Skipping the MusicOSet study. MusicOSet data not found." in flat
+    assert "Put the MusicOSet folder at ./data/musicoset" in flat
+    assert "marianaossilva.github.io" in flat  # where it comes from
+    assert not (out / "musicoset").exists()
 
     html = (out / "report.html").read_text()
-    for heading in ("Procedural audio corpus", "MusicOSet"):
-        assert heading in html
+    assert "Procedural audio corpus" in html
     assert "data:image/png;base64," in html or "<svg" in html
 
     procedural = pd.read_parquet(out / "procedural" / "predictions.parquet")
@@ -31,24 +51,35 @@ def test_quick_demo_runs_end_to_end(tmp_path, musicoset_root, capsys):
     test_ids = procedural.loc[procedural["model"] == "autoenchorder", "id"]
     assert len(test_ids) == len(set(test_ids)) > 0
     assert procedural["y_pred"].between(0, 100).all()
-    musicoset = pd.read_parquet(out / "musicoset" / "predictions.parquet")
-    assert {"gbdt", "gbdt+metadata", "hitmusicnet"} <= set(musicoset["model"])
 
     bundles = out / "bundles" / "autoenchorder"
     assert sorted(p.name for p in bundles.iterdir()) == ["seed-0", "seed-1"]
     assert all((p / "bundle.json").is_file() for p in bundles.iterdir())
     assert "predicted" in printed and "ensemble" in printed and "report:" in printed
 
-    # A second run resumes: nothing is rendered, extracted or fitted again, and the same
-    # predictions come back.
+    # A second run finds MusicOSet and resumes: nothing is rendered, extracted or fitted again
+    # for the procedural study (the same predictions come back); MusicOSet is added.
     status = main(["demo", "--quick", "--out", str(out), "--musicoset", str(musicoset_root)])
     assert status == 0
     printed = capsys.readouterr().out
     assert "0 rendered now" in printed and "0 done" in printed
-    fitted_lines = [line for line in printed.splitlines() if " fit " in line]
-    assert fitted_lines and all(line.endswith("(cached)") for line in fitted_lines)
+    fitted = [line for line in printed.splitlines() if " fit " in line]
+    again_procedural = [line for line in fitted if line.split()[0] == "procedural"]
+    assert again_procedural and all(line.endswith("(cached)") for line in again_procedural)
+    assert any(line.split()[0] == "musicoset" for line in fitted)
     again = pd.read_parquet(out / "procedural" / "predictions.parquet")
     pd.testing.assert_frame_equal(
         again.sort_values(["model", "id"]).reset_index(drop=True),
         procedural.sort_values(["model", "id"]).reset_index(drop=True),
     )
+    musicoset = pd.read_parquet(out / "musicoset" / "predictions.parquet")
+    assert {"gbdt", "gbdt+metadata", "hitmusicnet"} <= set(musicoset["model"])
+    assert "MusicOSet" in (out / "report.html").read_text()
+
+
+def test_a_musicoset_folder_that_is_not_there_is_one_line_at_once(tmp_path, capsys):
+    missing = tmp_path / "no-such-folder"
+    status = main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--musicoset", str(missing)])
+    assert status == 2
+    assert "does not exist" in _flat(capsys.readouterr().err)
+    assert not (tmp_path / "demo").exists()  # refused before the corpus is made

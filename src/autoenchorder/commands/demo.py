@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
+from autoenchorder.data.locations import find_root
 from autoenchorder.study import DemoSettings, run_demo
-
-_DEFAULT_MUSICOSET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "musicoset"
 
 
 @click.command("demo")
@@ -34,9 +33,9 @@ _DEFAULT_MUSICOSET = Path(__file__).resolve().parents[3].parent / "shared" / "da
     "--musicoset",
     "musicoset_root",
     type=click.Path(path_type=Path),
-    default=_DEFAULT_MUSICOSET,
-    show_default=True,
-    help="MusicOSet folder.",
+    default=None,
+    help="MusicOSet folder (default: $AUTOENCHORDER_DATA/musicoset, ./data/musicoset or "
+    "../shared/data/musicoset; without it only the procedural study runs).",
 )
 def command(
     out: Path,
@@ -45,9 +44,11 @@ def command(
     workers: int,
     seed: int,
     embedder: str,
-    musicoset_root: Path,
+    musicoset_root: Path | None,
 ) -> None:
     """Generate a corpus, extract features, train every model, write the report, score songs."""
+    # a --musicoset folder that is not there is an error now, not after the corpus is made
+    musicoset_root = find_root("musicoset", musicoset_root)
     options = {
         "workers": workers,
         "seed": seed,

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.data.locations import find_root, not_found_message
 from autoenchorder.data.sources.registry import DataSpec
 from autoenchorder.data.splits import Split
 from autoenchorder.evaluate.rundir import RunWriter
@@ -185,12 +187,15 @@ def plan_demo(settings: DemoSettings, corpus: Path, store: Path, console: Consol
                 study_job("procedural", run, seed=seed, epochs_scale=scale, fraction=fraction)
             )
 
-    root = settings.musicoset_root
-    if root is None or not Path(root).is_dir():
-        console.print(f"[yellow]MusicOSet not found at {root}; skipping the real-data study")
+    root = find_root("musicoset", settings.musicoset_root)
+    if root is None:  # the procedural study runs anywhere; the real-data one needs the data
+        note = escape(not_found_message("musicoset"))
+        console.print(f"[yellow]Skipping the MusicOSet study. {note}")
         return plan
     plan.data["musicoset"] = StudyData(
-        DataSpec("musicoset", root=str(root)), seed=seed, rows=settings.musicoset_rows
+        DataSpec("musicoset", root=str(Path(root).resolve())),
+        seed=seed,
+        rows=settings.musicoset_rows,
     )
     runs = chosen(musicoset_models(), settings)
     writer = musicoset_writer(settings, runs)

@@ -45,7 +45,9 @@ class DemoSettings:
     learning_curve : tuple of float
         Training-set fractions for the learning curve (empty: none).
     musicoset_root : Path or None
-        The MusicOSet folder (skipped with a note when absent).
+        The MusicOSet folder; None: looked for where datasets live
+        (:func:`autoenchorder.data.locations.find_root`). Not found: the MusicOSet study is
+        skipped with a note saying where to put the data and where it comes from.
     musicoset_rows : int or None
         Train and test on a seeded sample of this many MusicOSet songs (None: all).
     models : tuple of str or None
