@@ -1,11 +1,15 @@
 import base64
 import json
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from autoenchorder import __version__
 from autoenchorder.errors import DataError
 from autoenchorder.evaluate.output import write_report
 from autoenchorder.evaluate.report import ReportSettings
@@ -19,6 +23,15 @@ from autoenchorder.evaluate.rundir import (
 from autoenchorder.published import STUDY_WIN_PERCENT, STUDY_WIN_SHARE
 
 N_TEST = 60
+#: The family each model's class would give (``type(model).family``).
+FAMILY = {
+    "random-normal": "baseline",
+    "mean": "baseline",
+    "gbdt": "baseline",
+    "hitmusicnet": "hitmusicnet",
+    "hitmusicnet-meta": "hitmusicnet",
+    "autoenchorder": "autoenchorder",
+}
 
 
 def _history(epochs):
@@ -302,3 +315,46 @@ def test_target_checks_follow_the_numbers(report):
     assert not any(str(STUDY_WIN_PERCENT) in c["check"] for c in descriptors.headline["checks"])
     gbdt = [c for c in descriptors.headline["checks"] if "gradient boosting" in c["check"]]
     assert len(gbdt) == 1
+
+
+GOLDEN = Path(__file__).parent / "data" / "evaluate" / "report_no_figures.html"
+
+
+def _golden_run(root):
+    """A fixed run: two studies, every family, a headline, a learning curve, a fixed machine."""
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(80)]
+    y = np.clip(rng.normal(40, 17, 80), 0, 100)
+    audio = RunWriter(root, study="p", title="P", order=0)
+    audio.set_dataset("procedural", n=400, info={"oracle_r2": 0.8})
+    audio.set_split("holdout", seed=0, n_train=300, n_test=80)
+    families = {**FAMILY, "lossnet": "alternate"}
+    for model in ("random-normal", "mean", "gbdt", "hitmusicnet", "autoenchorder", "lossnet"):
+        audio.add_model(model, family=families[model], config={"seed": 0}, fit_seconds=1.5)
+        y_std = np.full(80, 7.0) if model == "autoenchorder" else None
+        pred = y + rng.normal(0, 8, 80)
+        audio.add_predictions(model, ids=ids, y_true=y, y_pred=pred, y_std=y_std)
+    audio.set_headline("autoenchorder", "hitmusicnet")
+    classes = RunWriter(
+        root, study="c", task="classification", class_names=["low", "mid", "high"], order=1
+    )
+    labels = rng.integers(0, 3, 80)
+    for model in ("mean", "hitmusicnet"):
+        classes.add_model(model, family=FAMILY[model])
+        classes.add_predictions(model, ids=ids, y_true=labels, y_pred=rng.integers(0, 3, 80))
+    for study in ("p", "c"):  # the page names the machine: make it the same everywhere
+        meta = json.loads((root / study / "run.json").read_text())
+        meta["machine"] = {"processor": "test CPU", "cpu_count": 2, "python": "3.x"}
+        (root / study / "run.json").write_text(json.dumps(meta))
+
+
+def test_report_page_is_unchanged_for_the_same_run(tmp_path):
+    # the page of a fixed run, figures off, stored as data: refactoring must not change it
+    _golden_run(tmp_path / "run")
+    out = write_report(tmp_path / "run", settings=ReportSettings(n_boot=200, figures=False))
+    page = re.sub(r"Generated .*? UTC", "Generated (time) UTC", out.html.read_text("utf-8"))
+    page = page.replace(f"autoenchorder {__version__}", "autoenchorder (version)")
+    if os.environ.get("AUTOENCHORDER_WRITE_GOLDEN"):  # after a deliberate change of the page
+        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN.write_text(page, encoding="utf-8")
+    assert page == GOLDEN.read_text(encoding="utf-8")
