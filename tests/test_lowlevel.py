@@ -21,8 +21,16 @@ from autoenchorder.audio.lowlevel import (
     extract_lowlevel,
     lowlevel_dict,
 )
-from autoenchorder.audio.lowlevel.chroma import estimate_tuning
-from autoenchorder.audio.lowlevel.spectral import magnitude_spectrogram
+from autoenchorder.audio.lowlevel.chroma import (
+    _decimate,
+    _octave_response,
+    _octave_response_by_blocks,
+    convolution_kernels,
+    cqt_plan,
+    estimate_tuning,
+)
+from autoenchorder.audio.lowlevel.kernels import mel_power
+from autoenchorder.audio.lowlevel.spectral import magnitude_spectrogram, mel_bands, mel_basis
 from autoenchorder.audio.lowlevel.temporal import frame_features
 from autoenchorder.audio.lowlevel_reference import (
     PARITY_RTOL,
@@ -138,6 +146,61 @@ def test_shared_stft_and_tuning_are_librosas_exactly(sr: int) -> None:
     S = magnitude_spectrogram(y)
     np.testing.assert_array_equal(S, np.abs(librosa.stft(y)))
     assert estimate_tuning(S, sr) == librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)
+
+
+@pytest.mark.parametrize("sr", [16000, 22050, 44100, 96000])
+def test_small_hop_octaves_by_fast_convolution_equal_the_per_frame_ffts(sr: int) -> None:
+    """The blockwise octaves give the per-frame responses, exact zeros and quiet frames too.
+
+    Loud music for 2 s, digital silence for 2 s, then noise 100 dB down for 4 s: frames wholly
+    inside the quiet part must be accurate relative to their own level, although their blocks
+    also hold loud samples, and frames of digital silence exactly 0.
+    """
+    rng = np.random.default_rng(sr)
+    loud = (0.3 * rng.standard_normal(2 * sr)).astype(np.float32) + _tone(sr, 2.0, (55.0, 220.0))
+    quiet = (1e-5 * rng.standard_normal(4 * sr)).astype(np.float32)
+    y = np.concatenate([loud, np.zeros(2 * sr, dtype=np.float32), quiet])
+    plan = cqt_plan(float(sr), 0.03)
+    x = _decimate(y, plan.downsample_factor) if plan.downsample_factor > 1 else y
+    octave_sr = sr / plan.downsample_factor
+    blockwise = 0
+    for octave, kernels in zip(plan.octaves, convolution_kernels(float(sr), 0.03), strict=True):
+        assert (kernels is not None) == octave.by_convolution
+        if kernels is not None:
+            blockwise += 1
+            framed = _octave_response(x, octave.hop, octave)
+            fast = _octave_response_by_blocks(x, octave, kernels)
+            assert fast.shape == framed.shape and fast.dtype == np.complex64
+            np.testing.assert_array_equal(fast == 0, framed == 0)
+            scale = np.abs(framed).max()
+            np.testing.assert_allclose(fast, framed, rtol=0, atol=1e-5 * scale)
+            centre = np.arange(framed.shape[1]) * 512 / sr
+            half = octave.n_fft / 2 / octave_sr
+            gap = x.copy()  # resampling rings into the silence: zero a stretch at this rate
+            gap[x.size // 3 : x.size // 3 + 3 * octave.n_fft] = 0.0
+            framed_gap = _octave_response(gap, octave.hop, octave)
+            fast_gap = _octave_response_by_blocks(gap, octave, kernels)
+            assert np.all(framed_gap == 0, axis=0).any()
+            np.testing.assert_array_equal(fast_gap == 0, framed_gap == 0)
+            inside = (centre - half > 4.05) & (centre + half < 7.95)
+            assert inside.any()
+            level = np.abs(framed[:, inside]).max()
+            assert level < 1e-3 * scale
+            np.testing.assert_allclose(fast[:, inside], framed[:, inside], atol=1e-4 * level)
+        x = _decimate(x, 2)
+        octave_sr /= 2
+    assert blockwise >= 2
+
+
+@pytest.mark.parametrize("sr", [16000, 22050, 48000])
+def test_banded_mel_equals_the_dense_filter_bank(sr: int) -> None:
+    rng = np.random.default_rng(sr)
+    y = (0.3 * rng.standard_normal(sr)).astype(np.float32) + _tone(sr, 1.0, (330.0,))
+    S = magnitude_spectrogram(y)
+    dense = mel_basis(float(sr)) @ np.square(S)
+    banded = mel_power(np.asfortranarray(S), *mel_bands(float(sr)))
+    assert banded.dtype == np.float32 and banded.shape == dense.shape
+    np.testing.assert_allclose(banded, dense, rtol=1e-5, atol=1e-30)
 
 
 @pytest.mark.parametrize("n", [2048, 2049, 3000, 51711])

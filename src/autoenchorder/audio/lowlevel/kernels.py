@@ -265,3 +265,79 @@ def block_energy_and_crossings(
             before = y[min(max(base - 1, 0), n - 1)] < -zero
             at_start[b] = (y[first] < -zero) != before
     return energy, crossings, at_start
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def mel_power(
+    S: np.ndarray, weights: np.ndarray, starts: np.ndarray, offsets: np.ndarray
+) -> np.ndarray:
+    """``basis @ S**2`` for a banded filter bank, touching only each filter's non-zero bins.
+
+    A Slaney mel filter is a triangle over a few bins, so 98 % of the dense product's
+    128 x 1025 weights per frame are zeros; this sums the 2 % that are not, in float32 as the
+    dense product does (in another order: the values agree to float32 rounding).
+
+    Parameters
+    ----------
+    S : np.ndarray, float32, shape (F, T), Fortran order
+        Magnitude spectrogram (each frame contiguous).
+    weights : np.ndarray, float32, shape (W,)
+        The filters' weights over their supports, filter after filter.
+    starts : np.ndarray, int64, shape (M,)
+        First bin of each filter's support.
+    offsets : np.ndarray, int64, shape (M + 1,)
+        Filter ``m``'s weights are ``weights[offsets[m]:offsets[m + 1]]``.
+
+    Returns
+    -------
+    np.ndarray, float32, shape (M, T)
+    """
+    n_bands = starts.shape[0]
+    n_freq, n_frames = S.shape
+    out = np.empty((n_bands, n_frames), dtype=np.float32)
+    power = np.empty(n_freq, dtype=np.float32)
+    for t in range(n_frames):
+        for f in range(n_freq):
+            power[f] = S[f, t] * S[f, t]
+        for m in range(n_bands):
+            first = offsets[m]
+            shift = starts[m] - first
+            total = np.float32(0.0)
+            for w in range(first, offsets[m + 1]):
+                total += weights[w] * power[w + shift]
+            out[m, t] = total
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def fold_aliases(kernels: np.ndarray, spectra: np.ndarray) -> np.ndarray:
+    """Filter block spectra and fold their ``h`` aliases: a CQT octave's small-hop responses.
+
+    Multiplying a block's spectrum by a filter's and keeping every ``h``-th sample of the
+    inverse transform is the same as summing the ``h`` aliases of the product (the spectrum
+    cut into ``h`` consecutive pieces of length ``R``) and transforming that length-``R`` sum.
+
+    Parameters
+    ----------
+    kernels : np.ndarray, complex128, shape (K, h, R)
+        Filter spectra, cut into their ``h`` aliases.
+    spectra : np.ndarray, complex128, shape (B, h, R)
+        Block spectra, cut the same way.
+
+    Returns
+    -------
+    np.ndarray, complex128, shape (B, K, R)
+        ``sum over a of kernels[k, a] * spectra[b, a]``.
+    """
+    n_kernels, n_aliases, n_out = kernels.shape
+    n_blocks = spectra.shape[0]
+    out = np.zeros((n_blocks, n_kernels, n_out), dtype=np.complex128)
+    for b in range(n_blocks):
+        for k in range(n_kernels):
+            row = out[b, k]
+            for a in range(n_aliases):
+                kernel = kernels[k, a]
+                spectrum = spectra[b, a]
+                for j in range(n_out):
+                    row[j] += kernel[j] * spectrum[j]
+    return out

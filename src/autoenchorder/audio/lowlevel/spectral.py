@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.fft
 
-from autoenchorder.audio.lowlevel.kernels import frame_statistics
+from autoenchorder.audio.lowlevel.kernels import frame_statistics, mel_power
 from autoenchorder.errors import AudioError
 
 N_FFT = 2048
@@ -34,8 +34,6 @@ ROLL_PERCENT_MAX = 0.85
 AMIN = 1e-10
 #: Frames transformed per FFT call (keeps the float64 block in cache).
 STFT_BLOCK_FRAMES = 64
-#: Frames per mel matrix product (bounds the power-spectrum temporary).
-MEL_BLOCK_FRAMES = 1024
 TOP_DB = 80.0
 
 
@@ -123,6 +121,30 @@ def mel_basis(sr: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
+def mel_bands(sr: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The non-zero runs of :func:`mel_basis`, packed for :func:`.kernels.mel_power`.
+
+    Returns
+    -------
+    weights : np.ndarray, float32, shape (W,)
+        Each filter's weights from its first to its last non-zero bin, filter after filter.
+    starts : np.ndarray, int64, shape (128,)
+        First non-zero bin of each filter (0 for a filter with none, which librosa warns
+        about at low rates).
+    offsets : np.ndarray, int64, shape (129,)
+        Filter ``m``'s weights are ``weights[offsets[m]:offsets[m + 1]]``.
+    """
+    basis = mel_basis(sr)
+    nonzero = basis != 0
+    has_any = nonzero.any(axis=1)
+    starts = np.where(has_any, np.argmax(nonzero, axis=1), 0).astype(np.int64)
+    stops = np.where(has_any, basis.shape[1] - np.argmax(nonzero[:, ::-1], axis=1), 0)
+    runs = [basis[m, starts[m] : stops[m]] for m in range(basis.shape[0])]
+    offsets = np.concatenate([[0], np.cumsum([run.size for run in runs])]).astype(np.int64)
+    return np.concatenate(runs).astype(np.float32), starts, offsets
+
+
+@lru_cache(maxsize=16)
 def contrast_bands(sr: float) -> np.ndarray:
     """Rows of each spectral-contrast octave band, as librosa lays them out.
 
@@ -193,15 +215,11 @@ def spectral_means(S: np.ndarray, sr: float) -> SpectralMeans:
     SpectralMeans
     """
     freq = fft_frequencies(sr)
-    basis = mel_basis(sr)
-    mel = np.empty((basis.shape[0], S.shape[1]), dtype=np.float32)
-    for start in range(0, S.shape[1], MEL_BLOCK_FRAMES):  # no full-size power temporary
-        block = slice(start, start + MEL_BLOCK_FRAMES)
-        np.matmul(basis, np.square(S[:, block]), out=mel[:, block])
+    S = np.asfortranarray(S, dtype=np.float32)
+    mel = mel_power(S, *mel_bands(sr))
     mel_db = power_to_db(mel)
     mfcc = scipy.fft.dct(mel_db.mean(axis=1, dtype=np.float64), type=2, norm="ortho")[:N_MFCC]
 
-    S = np.asfortranarray(S, dtype=np.float32)
     rolloff_bins, moments, valley, peak = frame_statistics(
         S, freq, np.float32(ROLL_PERCENT_MIN), np.float32(ROLL_PERCENT_MAX), contrast_bands(sr)
     )
