@@ -334,3 +334,32 @@ def test_sections_fill_whole_musicnn_patches_and_whole_beats(lo, hi, patches) ->
         beats = spec.tempo * spec.section_seconds / 60
         assert beats == pytest.approx(round(beats)) and round(beats) == spec.beats_per_section
         assert lo - 1e-6 <= spec.duration <= hi + 1e-6
+
+
+def _limit_by_numpy(y: np.ndarray, ceiling: float, block: int) -> np.ndarray:
+    """The limiter written with whole-array numpy operations (its first implementation)."""
+    n_blocks = -(-y.size // block)
+    padded = np.zeros(n_blocks * block)
+    padded[: y.size] = np.abs(y)
+    peak = padded.reshape(n_blocks, block).max(axis=1)
+    needed = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
+    edges = np.concatenate([needed[:1], needed, needed[-1:]])
+    boundary = np.minimum(edges[:-1], edges[1:])
+    ramp = np.arange(block) / block
+    gain = boundary[:-1, None] + (boundary[1:] - boundary[:-1])[:, None] * ramp[None, :]
+    return np.clip(y * gain.reshape(-1)[: y.size], -ceiling, ceiling)
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 4097, 100_003])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_limiter_is_bit_identical_to_its_numpy_definition(n: int, dtype: type) -> None:
+    """The compiled limiter changes no rendered sample (same arithmetic, same order)."""
+    from autoenchorder.data.procedural.mix import CEILING, limit
+
+    rng = np.random.default_rng(n)
+    y = (rng.standard_normal(n) * rng.choice([0.1, 3.0], n)).astype(dtype)  # loud and quiet
+    got = limit(y)
+    expected = _limit_by_numpy(y, CEILING, 64)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got.view(np.int64), expected.view(np.int64))
+    assert np.max(np.abs(got)) <= CEILING

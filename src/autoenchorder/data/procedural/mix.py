@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from scipy.signal import butter, sosfilt
 
@@ -36,16 +37,64 @@ def limit(y: np.ndarray, *, ceiling: float = CEILING, block: int = 64) -> np.nda
     -------
     np.ndarray, shape (n,)
     """
-    n_blocks = -(-y.size // block)
-    padded = np.zeros(n_blocks * block)
-    padded[: y.size] = np.abs(y)
-    peak = padded.reshape(n_blocks, block).max(axis=1)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    peak = _block_peaks(y, block)
     needed = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
     edges = np.concatenate([needed[:1], needed, needed[-1:]])
     boundary = np.minimum(edges[:-1], edges[1:])  # shape (n_blocks + 1,)
     ramp = np.arange(block) / block
-    gain = boundary[:-1, None] + (boundary[1:] - boundary[:-1])[:, None] * ramp[None, :]
-    return np.clip(y * gain.reshape(-1)[: y.size], -ceiling, ceiling)
+    return _ramped_gain_clipped(y, boundary, ramp, float(ceiling))
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_peaks(y: np.ndarray, block: int) -> np.ndarray:
+    """Largest ``|y|`` of each block of ``block`` samples (the last one may be shorter).
+
+    Returns
+    -------
+    np.ndarray, float64, shape (ceil(n / block),)
+    """
+    n_blocks = -(-y.shape[0] // block)
+    peaks = np.zeros(n_blocks)
+    for b in range(n_blocks):
+        peak = 0.0
+        for i in range(b * block, min((b + 1) * block, y.shape[0])):
+            peak = max(peak, abs(y[i]))
+        peaks[b] = peak
+    return peaks
+
+
+@numba.njit(cache=True, nogil=True)
+def _ramped_gain_clipped(
+    y: np.ndarray, boundary: np.ndarray, ramp: np.ndarray, ceiling: float
+) -> np.ndarray:
+    """``clip(y * gain, -ceiling, ceiling)`` with the gain ramping between block boundaries.
+
+    One pass instead of numpy's four full-length temporaries, with numpy's arithmetic (the gain
+    of sample ``j`` of block ``b`` is ``boundary[b] + (boundary[b + 1] - boundary[b]) *
+    ramp[j]``, then the product, then the clip), so the result is bit-identical.
+
+    Parameters
+    ----------
+    y : np.ndarray, float64, shape (n,)
+    boundary : np.ndarray, float64, shape (n_blocks + 1,)
+        Gain at each block boundary.
+    ramp : np.ndarray, float64, shape (block,)
+        ``arange(block) / block``.
+    ceiling : float
+
+    Returns
+    -------
+    np.ndarray, float64, shape (n,)
+    """
+    block = ramp.shape[0]
+    out = np.empty_like(y)
+    for i in range(y.shape[0]):
+        b = i // block
+        gain = boundary[b] + (boundary[b + 1] - boundary[b]) * ramp[i - b * block]
+        v = y[i] * gain
+        out[i] = min(max(v, -ceiling), ceiling)
+    return out
 
 
 def master(y: np.ndarray, sr: int, *, loudness_db: float) -> np.ndarray:
