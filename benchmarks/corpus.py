@@ -36,6 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from autoenchorder.data.procedural import CorpusConfig, render_song, sample_songs, write_corpus
 from autoenchorder.data.procedural.generate import AUDIO_FORMATS, SAMPLE_RATE
+from machine import print_machine
 
 TARGET_SECONDS_PER_1000 = 120.0
 
@@ -171,6 +172,7 @@ def main() -> None:
         help="also fit time-averaged features to the popularity parts, on K songs",
     )
     args = parser.parse_args()
+    print_machine()
     console = Console()
 
     load = os.getloadavg()[0]

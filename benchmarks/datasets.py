@@ -24,6 +24,7 @@ import pandas as pd
 from autoenchorder.data.locations import require_root
 from autoenchorder.data.sources.hit_predictor import load_hit_predictor
 from autoenchorder.data.sources.musicoset import load_musicoset
+from machine import print_machine
 
 REPO = Path(__file__).resolve().parents[1]
 MUSICOSET_FILES = [
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=None)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    print_machine()
     musicoset = require_root("musicoset", args.shared and args.shared / "musicoset")
     hits = require_root("hit-predictor", args.shared and args.shared / "hit-predictor")
     hit_files = sorted(hits.glob("dataset-of-*.csv"))

@@ -35,6 +35,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from machine import print_machine
+
 TARGET_RT = {"musicnn-msd": 60.0, "musicnn-mtt": 60.0, "vggish": 30.0}
 TARGET_MB = 500.0
 CLIP_SECONDS = 30.0
@@ -240,6 +242,7 @@ def main() -> None:
     if args.child == "memory":
         print("RESULT", json.dumps(child_memory(args.name, args.path, args.mode)))
         return
+    print_machine()
 
     import soundfile as sf
     from rich.console import Console

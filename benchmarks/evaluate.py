@@ -24,6 +24,7 @@ from autoenchorder.evaluate.bootstrap import paired_bootstrap, resample_blocks
 from autoenchorder.evaluate.output import write_report
 from autoenchorder.evaluate.report import ReportSettings
 from autoenchorder.evaluate.rundir import RunWriter
+from machine import print_machine
 
 
 def reference_loop(
@@ -55,6 +56,7 @@ def main() -> None:
         help="resamples for the (slow) reference loop; its time is scaled up",
     )
     args = parser.parse_args()
+    print_machine()
     rng = np.random.default_rng(0)
     y = np.clip(rng.normal(40, 17, args.n), 0, 100).round()
     predictions = {

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from machine import print_machine
+
 BUDGET_MB = 1500.0
 
 
@@ -107,6 +109,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "ae-bench")
     args = parser.parse_args()
+    print_machine()
 
     corpus = args.workdir / "corpus"
     rows = []

@@ -39,6 +39,7 @@ from autoenchorder.audio.lowlevel_reference import (  # noqa: E402
     extract_lowlevel_reference,
     parity_error,
 )
+from machine import print_machine  # noqa: E402
 
 TARGET_SPEEDUP = 8.0
 SHARED_AUDIO = Path(__file__).resolve().parents[1] / "examples" / "audio"
@@ -95,6 +96,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per clip and extractor")
     parser.add_argument("--generated", type=int, default=2, help="generated music clips")
     args = parser.parse_args()
+    print_machine()
 
     clips = {**real_clips(), **generated_clips(args.generated)}
     first = next(iter(clips.values()))

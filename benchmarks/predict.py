@@ -36,6 +36,7 @@ from autoenchorder.bundle import save_bundle  # noqa: E402
 from autoenchorder.data.dataset import PopularityDataset  # noqa: E402
 from autoenchorder.models import make_model  # noqa: E402
 from autoenchorder.predict import Predictor, analysis_windows  # noqa: E402
+from machine import print_machine  # noqa: E402
 
 TARGETS = {30.0: 1.5, 240.0: 4.0}
 
@@ -86,6 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    print_machine()
     torch.set_num_threads(1)
     console = Console(width=130)
     with tempfile.TemporaryDirectory() as tmp:

@@ -30,6 +30,7 @@ from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.locations import find_root
 from autoenchorder.data.splits import holdout_split
 from autoenchorder.models import make_model
+from machine import print_machine
 
 MUSICOSET = find_root("musicoset")  # $AUTOENCHORDER_DATA, ./data or ../shared/data
 
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2,000 synthetic tracks, not 10,000")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    print_machine()
     torch.set_num_threads(args.threads)
     console = Console()
 

@@ -34,6 +34,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from machine import print_machine
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
@@ -225,6 +227,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reference-venv", type=Path, default=Path("/tmp/vggish-ref"))
     args = parser.parse_args()
+    print_machine()
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
