@@ -77,11 +77,13 @@ def _train(catalog, out: Path, model: str, *options: str) -> Path:
     return out
 
 
-def _assert_predict_is_in_sample(catalog, bundle: Path, *, embedder: str | None = None) -> None:
+def _assert_predict_is_in_sample(
+    catalog, bundle: Path, *, embedder: str | None = None, **options
+) -> None:
     audio, labels, store = catalog
     ds = load_catalog(audio, labels, store, embedder=embedder)
     in_sample = dict(zip(ds.ids, load_bundle(bundle).predict(ds), strict=True))
-    predictor = Predictor.load(bundle, mc_passes=0, contributions=False)
+    predictor = Predictor.load(bundle, mc_passes=0, contributions=False, **options)
     files = {p.with_suffix("").name: p for p in audio.iterdir()}
     assert len(in_sample) == len(files) == 7
     scored = {track: predictor.predict(files[track]).popularity for track in in_sample}
@@ -98,6 +100,7 @@ def test_full_length_song_scores_as_in_training_hitmusicnet(catalog, tmp_path):
     assert doc["feature_spec"]["audio_input"] == {"kind": "whole_file"}
 
 
+@pytest.mark.slow  # musicnn over the catalog twice: about 30 s of CPU more
 def test_full_length_song_scores_as_in_training_autoenchorder(catalog, tmp_path):
     from autoenchorder.audio.embed import get_embedder
     from autoenchorder.errors import WeightsError
@@ -119,4 +122,5 @@ def test_full_length_song_scores_as_in_training_autoenchorder(catalog, tmp_path)
         "musicnn-msd",
         *(arg for value in small for arg in ("--set", value)),
     )
-    _assert_predict_is_in_sample(catalog, bundle, embedder="musicnn-msd")
+    # (no timeline windows: the headline does not depend on them, and they cost musicnn time)
+    _assert_predict_is_in_sample(catalog, bundle, embedder="musicnn-msd", max_windows=0)

@@ -254,6 +254,32 @@ def test_preview_model_averages_windows_spread_over_the_song(long_song, bundles)
     assert result.popularity == pytest.approx(np.mean([w["popularity"] for w in result.windows]))
 
 
+def test_classification_bundle_reports_the_class_and_its_probabilities(example_audio, tmp_path):
+    names = ["low", "medium", "high"]
+    regression = _training_set(80, 0, sequences=False)
+    ds = PopularityDataset(
+        ids=regression.ids,
+        y=np.searchsorted([25.0, 65.0], regression.y, side="right"),
+        tabular=regression.tabular,
+        column_groups=regression.column_groups,
+        task="classification",
+        class_names=names,
+    )
+    model = make_model("hitmusicnet", groups=("lowlevel",), ae_epochs=2, epochs=3, quiet=True)
+    save_bundle(model.fit(ds), tmp_path / "c", feature_spec={**SPEC, "class_names": names})
+    predictor = Predictor.load(tmp_path / "c")
+    path = _real_clips(example_audio)[0]
+    result = predictor.predict(path)
+    inputs = predictor.input_dataset([predictor.processor.decode(path)])
+    loaded = predictor.models[0]
+    # scikit-learn's contract: predict_proba gives the probabilities (predict, the label)
+    scorer = loaded.predict_proba if hasattr(loaded, "predict_proba") else loaded.predict
+    probabilities = scorer(inputs)[0]
+    assert result.class_probabilities == pytest.approx(dict(zip(names, probabilities, strict=True)))
+    assert result.band == names[int(np.argmax(probabilities))]
+    assert np.isnan(result.popularity)
+
+
 @pytest.mark.parametrize(
     ("duration", "expected"),
     [

@@ -125,4 +125,4 @@ def command(
     )
     console = Console()
     print_summary(summary, store, console)
-    console.print(f"features of each file's {input_spec.describe()}")
+    console.print(f"features computed from: {input_spec.describe()} (recorded in the store)")
