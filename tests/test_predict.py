@@ -272,11 +272,10 @@ def test_classification_bundle_reports_the_class_and_its_probabilities(example_a
     result = predictor.predict(path)
     inputs = predictor.input_dataset([predictor.processor.decode(path)])
     loaded = predictor.models[0]
-    # scikit-learn's contract: predict_proba gives the probabilities (predict, the label)
-    scorer = loaded.predict_proba if hasattr(loaded, "predict_proba") else loaded.predict
-    probabilities = scorer(inputs)[0]
+    # scikit-learn's contract: predict_proba gives the probabilities, predict the label
+    probabilities = loaded.predict_proba(inputs)[0]
     assert result.class_probabilities == pytest.approx(dict(zip(names, probabilities, strict=True)))
-    assert result.band == names[int(np.argmax(probabilities))]
+    assert result.band == names[int(loaded.predict(inputs)[0])]
     assert np.isnan(result.popularity)
 
 

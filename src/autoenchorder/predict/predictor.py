@@ -279,15 +279,10 @@ class Predictor:
     def _probabilities(self, ds: PopularityDataset) -> np.ndarray:
         """Every member's class probabilities, shape (M, rows, C).
 
-        A model with ``predict_proba`` (scikit-learn's contract: ``predict`` gives labels)
-        is asked for it; otherwise its ``predict`` gives the probabilities.
+        scikit-learn's contract: ``predict_proba`` gives the probabilities, ``predict`` the
+        labels; an ensemble's label is the most probable class of its mean probabilities.
         """
-        return np.stack(
-            [
-                np.asarray(m.predict_proba(ds) if hasattr(m, "predict_proba") else m.predict(ds))
-                for m in self.models
-            ]
-        )
+        return np.stack([np.asarray(m.predict_proba(ds)) for m in self.models])
 
     def _classify(
         self,
