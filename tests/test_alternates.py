@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from autoenchorder.errors import DataError
-from autoenchorder.models import alternates, make_model
+from autoenchorder.models import lossnet, make_model, sequence_alternates
 from autoenchorder.models.blocks import TransformerSequenceEncoder
 from synthetic_popularity import learnable_dataset
 
@@ -13,7 +13,9 @@ ALTERNATES = ["single-ae", "rnn", "hmn-embedding", "lossnet", "autoenchorder-tra
 
 #: short trainings for 200 rows (one or two minibatches of 256 per epoch would barely move)
 FAST = {
-    "single-ae": dict(batch_size=32, ae_batch_size=32, epochs=80, ae_epochs=40),
+    # lr 3e-3: at 1e-3 the head's result hung on the validation carve-out (seed 0 with the
+    # artist-grouped carve-out stayed at the mean; seeds 0-3 at 3e-3 all reach 0.39-0.56 of it)
+    "single-ae": dict(batch_size=32, ae_batch_size=32, epochs=80, ae_epochs=40, lr=3e-3),
     "rnn": dict(batch_size=32, ae_batch_size=32, epochs=80, ae_epochs=40),
     "hmn-embedding": dict(batch_size=32, ae_batch_size=32, epochs=80, ae_epochs=40),
     "lossnet": dict(
@@ -131,12 +133,12 @@ def test_same_seed_gives_identical_predictions(name, task):
 
 def test_pooled_frames_is_the_mean_frame():
     seqs = [np.array([[1.0, 2.0], [3.0, 6.0]], np.float32), np.zeros((0, 2), np.float32)]
-    np.testing.assert_array_equal(alternates.pooled_frames(seqs), [[2.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(sequence_alternates.pooled_frames(seqs), [[2.0, 4.0], [0.0, 0.0]])
 
 
 def test_code_sequence_head_mean_ignores_padding():
     torch.manual_seed(0)
-    head = alternates.CodeSequenceHead(3, 4, summary="mean").eval()
+    head = sequence_alternates.CodeSequenceHead(3, 4, summary="mean").eval()
     codes, frames = torch.randn(1, 3), torch.randn(1, 5, 4)
     padded = torch.cat([frames, torch.full((1, 7, 4), 9.0)], dim=1)
     lengths = torch.tensor([5])
@@ -169,8 +171,8 @@ class RecordingHMN:
 def test_lossnet_residuals_are_out_of_fold(monkeypatch, task):
     train, _ = task
     RecordingHMN.fitted = []
-    monkeypatch.setattr(alternates, "HitMusicNet", RecordingHMN)
-    model = alternates.LossNet(residual_folds=3, epochs=1, quiet=True)
+    monkeypatch.setattr(lossnet, "HitMusicNet", RecordingHMN)
+    model = lossnet.LossNet(residual_folds=3, epochs=1, quiet=True)
     oof_rows = []
     original = model._out_of_fold
 

@@ -9,7 +9,8 @@ Architecture (reference/autoen-chorder-blog.md):
   the packed variable-length sequence, then a linear layer to a 20-wide code; the decoder repeats
   a projection of the code over the steps, runs an LSTM and projects back to the frame width.
   ``sequence_encoder="transformer"`` swaps the encoder's LSTM for a small masked transformer
-  (the study's "next step");
+  (the study's "next step"; registered as ``"autoenchorder-transformer"``, one of the
+  alternates in the reports);
 - the two codes, concatenated (40) and standardised, feed a deep regressor of 7, 9 or 12 linear
   layers (Xavier-uniform weights, bias 0.1, sigmoid output) trained with the outlier-weighted
   MSE of :mod:`autoenchorder.models.losses` on popularity / 100.
@@ -74,6 +75,7 @@ from autoenchorder.models.registry import register_model
 from autoenchorder.models.scaling import ColumnScaler
 from autoenchorder.models.training import (
     TrainSettings,
+    mae_metric,
     predict_batches,
     resolve_device,
     seeded,
@@ -295,7 +297,7 @@ class Autoenchorder(Model):
                 (codes_va, y_va),
                 head,
                 stage="regressor",
-                metrics=_mae,
+                metrics=mae_metric,
                 **run,
             )
             if cfg.finetune:
@@ -321,7 +323,7 @@ class Autoenchorder(Model):
                     (x_va, f_va, n_va, y_va),
                     tune,
                     stage="finetune",
-                    metrics=_mae,
+                    metrics=mae_metric,
                     **run,
                 )
         self.net_.eval()
@@ -397,6 +399,21 @@ class Autoenchorder(Model):
         self.net_.eval()
 
 
+@dataclass
+class AutoenchorderTransformerConfig(AutoenchorderConfig):
+    """Autoen-chorder's options with the transformer sequence encoder as the default."""
+
+    sequence_encoder: str = "transformer"
+
+
+@register_model
+class AutoenchorderTransformer(Autoenchorder):
+    """Autoen-chorder with a small masked transformer instead of the LSTM encoder."""
+
+    name = "autoenchorder-transformer"
+    config_class = AutoenchorderTransformerConfig
+
+
 def _sequence_loss(
     module: nn.Module, batch: tuple[torch.Tensor, ...], *, noise: float = 0.0
 ) -> torch.Tensor:
@@ -407,8 +424,3 @@ def _sequence_loss(
     if noise > 0 and module.training:
         inputs = frames + noise * torch.randn_like(frames)
     return masked_mse(module(inputs, lengths), frames, lengths)
-
-
-def _mae(module: nn.Module, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
-    prediction = predict_batches(module, data[:-1], batch_size=512)
-    return {"val_mae": float((prediction - data[-1]).abs().mean())}

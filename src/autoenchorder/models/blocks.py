@@ -231,6 +231,15 @@ def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 
+def masked_mean(frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean over the real steps of padded frames (B, T, D) with lengths (B,): shape (B, D)."""
+    mask = padding_mask(lengths, frames.shape[1]).unsqueeze(-1).to(frames.dtype)
+    return (frames * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+# --------------------------------------------------------------------------- AE + sequence
+
+
 class LSTMSequenceEncoder(nn.Module):
     """LSTM over packed variable-length sequences; the last layer's final state is the summary.
 

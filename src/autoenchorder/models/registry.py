@@ -17,12 +17,13 @@ from autoenchorder.models.base import Model
 
 _REGISTRY: dict[str, type[Model]] = {}
 
-#: modules whose import registers the built-in models (MODELS-EXTRA adds the alternates here)
+#: modules whose import registers the built-in models
 _BUILTIN_MODULES: tuple[str, ...] = (
     "autoenchorder.models.baselines",
     "autoenchorder.models.hitmusicnet",
     "autoenchorder.models.autoenchorder",
-    "autoenchorder.models.alternates",
+    "autoenchorder.models.sequence_alternates",
+    "autoenchorder.models.lossnet",
 )
 
 

@@ -224,6 +224,29 @@ def predict_batches(
     return torch.cat(outs)
 
 
+def adamw_settings(cfg: Any, **extra: Any) -> TrainSettings:
+    """Return a supervised stage's settings: AdamW on the budget of ``cfg``.
+
+    ``cfg`` is any config with ``epochs``, ``batch_size``, ``lr``, ``weight_decay`` and
+    ``patience``; ``extra`` sets further :class:`TrainSettings` fields (``monitor`` ...).
+    """
+    return TrainSettings(
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        optimizer="adamw",
+        patience=cfg.patience,
+        **extra,
+    )
+
+
+def mae_metric(module: nn.Module, data: Batch) -> dict[str, float]:
+    """``{"val_mae": ...}``: mean absolute error of ``module(*data[:-1])`` against ``data[-1]``."""
+    prediction = predict_batches(module, data[:-1], batch_size=512)
+    return {"val_mae": float((prediction - data[-1]).abs().mean())}
+
+
 def make_optimizer(
     parameters: Iterable[nn.Parameter], settings: TrainSettings
 ) -> torch.optim.Optimizer:
