@@ -13,8 +13,15 @@ from autoenchorder.bundle import load_bundle, save_bundle
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.splits import holdout_split
 from autoenchorder.errors import DataError, ModelError
-from autoenchorder.models import available_models, make_model, model_from_state
-from autoenchorder.models.base import popularity_classes, split_validation
+from autoenchorder.models import (
+    Model,
+    available_models,
+    make_model,
+    model_class,
+    model_from_state,
+    register_model,
+)
+from autoenchorder.models.base import MODEL_FAMILIES, popularity_classes, split_validation
 from autoenchorder.models.training import TrainSettings, seeded, train_module
 from synthetic_popularity import learnable_dataset
 
@@ -106,6 +113,24 @@ def test_registry_has_the_core_models() -> None:
     assert {"mean", "random-normal", "gbdt", "hitmusicnet", "autoenchorder"} <= set(
         available_models()
     )
+
+
+def test_every_registered_model_has_its_report_family() -> None:
+    """``family`` is one of the report's families and the one the run directory gives today."""
+    from autoenchorder.evaluate.rundir import FAMILIES, guess_family  # noqa: PLC0415
+
+    for name in available_models():
+        family = model_class(name).family
+        assert family in MODEL_FAMILIES and family in FAMILIES, name
+        assert family == guess_family(name), name
+
+
+def test_a_model_without_a_family_cannot_register() -> None:
+    class Nameless(Model):
+        name = "test-no-family"
+
+    with pytest.raises(ModelError, match="family"):
+        register_model(Nameless)
 
 
 def test_unknown_model_and_option_are_model_errors() -> None:

@@ -215,6 +215,7 @@ class Autoenchorder(Model):
     """Autoen-chorder: dual autoencoder + deep regressor on low-level features and sequences."""
 
     name = "autoenchorder"
+    family = "autoenchorder"
     config_class = AutoenchorderConfig
     config: AutoenchorderConfig
     tasks = ("regression",)
@@ -411,6 +412,7 @@ class AutoenchorderTransformer(Autoenchorder):
     """Autoen-chorder with a small masked transformer instead of the LSTM encoder."""
 
     name = "autoenchorder-transformer"
+    family = "alternate"
     config_class = AutoenchorderTransformerConfig
 
 

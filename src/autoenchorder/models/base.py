@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 #: <= high), from :mod:`autoenchorder.published`.
 CLASS_BOUNDARIES: tuple[float, float] = BAND_EDGES
 CLASS_NAMES: tuple[str, str, str] = BAND_NAMES
+#: Report families a registered model belongs to (its ``family`` class attribute).
+MODEL_FAMILIES: tuple[str, ...] = ("baseline", "hitmusicnet", "autoenchorder", "alternate")
 
 
 @dataclass
@@ -106,7 +108,7 @@ def _tuplify(value: Any) -> Any:
 class Model(ABC):
     """Base class of every popularity model (see the module docstring for the contract).
 
-    Subclasses set ``name`` and ``config_class`` and implement ``_fit``, ``_predict``,
+    Subclasses set ``name``, ``family`` and ``config_class`` and implement ``_fit``, ``_predict``,
     ``_state`` and ``_load_state``.
 
     Parameters
@@ -118,6 +120,8 @@ class Model(ABC):
     """
 
     name: ClassVar[str] = ""
+    #: report family, one of :data:`MODEL_FAMILIES` (every registered model sets it)
+    family: ClassVar[str] = ""
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     #: dataset tasks the model can fit
     tasks: ClassVar[tuple[str, ...]] = ("regression", "classification")

@@ -29,6 +29,7 @@ class MeanBaseline(Model):
     """Predict the training mean popularity (or the training class shares)."""
 
     name = "mean"
+    family = "baseline"
 
     def _fit(self, train: PopularityDataset, val: PopularityDataset | None) -> None:
         if train.task == "regression":
@@ -65,6 +66,7 @@ class RandomNormalBaseline(Model):
     """
 
     name = "random-normal"
+    family = "baseline"
     tasks = ("regression",)
 
     def _fit(self, train: PopularityDataset, val: PopularityDataset | None) -> None:
@@ -110,6 +112,7 @@ class GBDTBaseline(Model):
     """Histogram gradient-boosted trees on the tabular features (regression or classification)."""
 
     name = "gbdt"
+    family = "baseline"
     config_class = GBDTConfig
 
     @property

@@ -201,6 +201,7 @@ class HitMusicNet(Model):
     """HitMusicNet regressor / 3-class classifier on tabular features (see the module doc)."""
 
     name = "hitmusicnet"
+    family = "hitmusicnet"
     config_class = HitMusicNetConfig
     config: HitMusicNetConfig
 

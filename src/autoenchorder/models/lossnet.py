@@ -137,6 +137,7 @@ class LossNet(Model):
     """HitMusicNet plus a sequence network that learns its out-of-fold residuals."""
 
     name = "lossnet"
+    family = "alternate"
     config_class = LossNetConfig
     config: LossNetConfig
     tasks = ("regression",)

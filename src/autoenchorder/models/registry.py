@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from autoenchorder.errors import ModelError
-from autoenchorder.models.base import Model
+from autoenchorder.models.base import MODEL_FAMILIES, Model
 
 _REGISTRY: dict[str, type[Model]] = {}
 
@@ -31,6 +31,10 @@ def register_model(cls: type[Model]) -> type[Model]:
     """Register a :class:`Model` subclass under its ``name`` (usable as a class decorator)."""
     if not cls.name:
         raise ModelError(f"{cls.__name__} has no name to register under")
+    if cls.family not in MODEL_FAMILIES:
+        raise ModelError(
+            f"{cls.__name__}.family is {cls.family!r}; use one of {', '.join(MODEL_FAMILIES)}"
+        )
     known = _REGISTRY.get(cls.name)
     if known is not None and known.__qualname__ != cls.__qualname__:
         raise ModelError(f"model name {cls.name!r} is taken by {known.__qualname__}")

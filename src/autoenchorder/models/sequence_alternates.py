@@ -207,6 +207,7 @@ class AESequenceModel(Model):
     registered itself.
     """
 
+    family = "alternate"
     config_class: ClassVar[type[ModelConfig]] = AESequenceConfig
     config: AESequenceConfig
     tasks = ("regression",)
