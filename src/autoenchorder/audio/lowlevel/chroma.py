@@ -42,6 +42,9 @@ CONVOLUTION_BLOCK_FRAMES = 4
 #: next to loud ones (resampler ringing before an attack) must stay accurate relative to
 #: itself, as its own FFT keeps it (exact zeros included).
 CONVOLUTION_QUIET_RATIO = 1e-6
+#: Filter-response values (complex128) per group of convolution blocks: about 4 MB of
+#: temporaries per group, however long the signal.
+CONVOLUTION_GROUP_VALUES = 1 << 18
 #: Pitch-tracker settings of ``librosa.estimate_tuning`` (via ``piptrack``) at their defaults.
 PIP_FMIN = 150.0
 PIP_FMAX = 4000.0
@@ -141,12 +144,13 @@ def _octave_kernels(octave: OctaveFilters) -> np.ndarray:
     return spectrum.reshape(octave.basis.shape[0], hop, block // hop)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def convolution_kernels(sr: float, tuning: float) -> tuple[np.ndarray | None, ...]:
     """Per octave of :func:`cqt_plan`, its fast-convolution filter spectra or None.
 
     Cached apart from the plan and for fewer (rate, tuning) pairs: they take about 2.4 MB per
-    octave, and rebuilding them costs a few milliseconds, not the plan's tens.
+    octave (up to 56 MB for 8 pairs at 44.1 kHz), and rebuilding them costs a few
+    milliseconds, not the plan's tens (procedural songs' tunings fall on about 8 values).
 
     Returns
     -------
@@ -298,14 +302,19 @@ def _octave_response_by_blocks(
     usable = min(padded.size - n_fft // 2, y.shape[0])
     padded[n_fft // 2 : n_fft // 2 + usable] = y[:usable]
     segments = np.lib.stride_tricks.sliding_window_view(padded, block)[:: per_block * hop]
-    half = scipy.fft.rfft(segments[:n_blocks], axis=1)
-    spectra = np.empty((n_blocks, block), dtype=np.complex128)
-    spectra[:, : block // 2 + 1] = half
-    spectra[:, block // 2 + 1 :] = np.conj(half[:, block // 2 - 1 : 0 : -1])
-    folded = fold_aliases(kernels, spectra.reshape(n_blocks, hop, n_lags))
-    lags = scipy.fft.ifft(folded, axis=2, overwrite_x=True)[:, :, :per_block]
-    out = lags.transpose(1, 0, 2).reshape(n_filters, n_blocks * per_block)[:, :n_frames]
-    out = out.astype(np.complex64)
+    out = np.empty((n_filters, n_blocks * per_block), dtype=np.complex64)
+    group = max(1, CONVOLUTION_GROUP_VALUES // (n_filters * n_lags))  # bounds the temporaries
+    for first in range(0, n_blocks, group):
+        count = min(group, n_blocks - first)
+        half = scipy.fft.rfft(segments[first : first + count], axis=1)
+        spectra = np.empty((count, block), dtype=np.complex128)
+        spectra[:, : block // 2 + 1] = half
+        spectra[:, block // 2 + 1 :] = np.conj(half[:, block // 2 - 1 : 0 : -1])
+        folded = fold_aliases(kernels, spectra.reshape(count, hop, n_lags))
+        lags = scipy.fft.ifft(folded, axis=2, overwrite_x=True)[:, :, :per_block]
+        columns = slice(first * per_block, (first + count) * per_block)
+        out[:, columns] = lags.transpose(1, 0, 2).reshape(n_filters, count * per_block)
+    out = out[:, :n_frames]
     chunk_peaks = np.abs(padded).reshape(-1, hop).max(axis=1)  # frames start at chunk edges
     window = np.lib.stride_tricks.sliding_window_view
     frame_peaks = window(chunk_peaks, n_fft // hop)[:n_frames].max(axis=1)
