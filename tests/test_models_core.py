@@ -116,13 +116,12 @@ def test_registry_has_the_core_models() -> None:
 
 
 def test_every_registered_model_has_its_report_family() -> None:
-    """``family`` is one of the report's families and the one the run directory gives today."""
-    from autoenchorder.evaluate.rundir import FAMILIES, guess_family  # noqa: PLC0415
+    """``family`` is one of the report's families (the run directory records it as given)."""
+    from autoenchorder.evaluate.rundir import FAMILIES  # noqa: PLC0415
 
     for name in available_models():
         family = model_class(name).family
         assert family in MODEL_FAMILIES and family in FAMILIES, name
-        assert family == guess_family(name), name
 
 
 def test_a_model_without_a_family_cannot_register() -> None:

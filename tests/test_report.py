@@ -16,7 +16,6 @@ from autoenchorder.evaluate.report import ReportSettings
 from autoenchorder.evaluate.rundir import (
     RunWriter,
     find_studies,
-    guess_family,
     read_run,
     read_study,
 )
@@ -60,7 +59,9 @@ def run_dir(tmp_path_factory):
     }
     for model, pred in predictions.items():
         history = _history(5) if model in ("hitmusicnet", "autoenchorder") else None
-        audio.add_model(model, config={"seed": 0}, fit_seconds=1.5, history=history)
+        audio.add_model(
+            model, family=FAMILY[model], config={"seed": 0}, fit_seconds=1.5, history=history
+        )
         y_std = np.full(N_TEST, 6.0) if model == "autoenchorder" else None
         audio.add_predictions(model, ids=ids, y_true=y, y_pred=pred, y_std=y_std)
         audio.add_predictions(model, ids=ids[:10], y_true=y[:10], y_pred=pred[:10], set_name="val")
@@ -78,7 +79,7 @@ def run_dir(tmp_path_factory):
     )
     for model, sd in (("mean", None), ("gbdt", 8.0), ("hitmusicnet-meta", 9.0)):
         pred = np.full(N_TEST, 40.0) if sd is None else y + rng.normal(0, sd, N_TEST)
-        descriptors.add_predictions(model, ids=ids, y_true=y, y_pred=pred)
+        descriptors.add_predictions(model, ids=ids, y_true=y, y_pred=pred, family=FAMILY[model])
     return root
 
 
@@ -197,8 +198,9 @@ def test_classification_study(tmp_path):
     rng = np.random.default_rng(1)
     y = rng.integers(0, 3, 80)
     run = RunWriter(tmp_path, task="classification", class_names=["low", "mid", "high"])
-    run.add_predictions("mean", ids=[str(i) for i in range(80)], y_true=y, y_pred=np.ones(80))
-    run.add_predictions("hitmusicnet", ids=[str(i) for i in range(80)], y_true=y, y_pred=y)
+    ids = [str(i) for i in range(80)]
+    run.add_predictions("mean", ids=ids, y_true=y, y_pred=np.ones(80), family="baseline")
+    run.add_predictions("hitmusicnet", ids=ids, y_true=y, y_pred=y, family="hitmusicnet")
     out = write_report(tmp_path, settings=ReportSettings(n_boot=100))
     html = out.html.read_text(encoding="utf-8")
     assert "Confusion matrices" in html and "macro-F1" in html
@@ -236,19 +238,35 @@ def test_single_study_folder_is_its_own_run(run_dir):
     assert find_studies(run_dir / "musicoset") == [run_dir / "musicoset"]
 
 
-@pytest.mark.parametrize(
-    ("name", "family"),
-    [
-        ("random-normal", "baseline"),
-        ("gbdt", "baseline"),
-        ("hitmusicnet-meta", "hitmusicnet"),
-        ("autoenchorder-transformer", "alternate"),
-        ("lossnet", "alternate"),
-        ("xyz", "other"),
-    ],
-)
-def test_family_guess(name, family):
-    assert guess_family(name) == family
+def test_family_is_the_callers_and_is_stored_in_run_json(tmp_path):
+    writer = RunWriter(tmp_path)
+    # a name that reads like another family: the family is what the caller says, not the name
+    writer.add_model("hitmusicnet-ish", family="alternate")
+    writer.add_model("hitmusicnet-ish", fit_seconds=2.0)  # an update keeps the recorded family
+    writer.add_predictions("gbdt", ids=["x"], y_true=[1.0], y_pred=[2.0])  # not recorded: other
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["models"]["hitmusicnet-ish"]["family"] == "alternate"
+    assert meta["models"]["gbdt"]["family"] == "other"
+    assert read_study(tmp_path).family("hitmusicnet-ish") == "alternate"
+    with pytest.raises(ValueError, match="family"):
+        writer.add_model("new-model")
+    with pytest.raises(ValueError, match="family"):
+        writer.add_model("new-model", family="famous")
+
+
+@pytest.mark.parametrize("recorded", [None, "", "famous"], ids=["missing", "empty", "unknown"])
+def test_old_run_dirs_without_a_family_read_other(tmp_path, recorded):
+    writer = RunWriter(tmp_path)
+    writer.add_predictions(
+        "autoenchorder", ids=["x"], y_true=[1.0], y_pred=[2.0], family="baseline"
+    )
+    meta = json.loads((tmp_path / "run.json").read_text())
+    if recorded is None:
+        del meta["models"]["autoenchorder"]["family"]
+    else:
+        meta["models"]["autoenchorder"]["family"] = recorded
+    (tmp_path / "run.json").write_text(json.dumps(meta))
+    assert read_study(tmp_path).family("autoenchorder") == "other"  # never guessed from the name
 
 
 def test_calibration_of_the_model_with_a_predictive_sd(report):
@@ -279,6 +297,7 @@ def test_report_survives_degenerate_runs(tmp_path, case):
             ids=[str(i) for i in range(n)],
             y_true=y,
             y_pred=np.clip(y + rng.normal(0, 5, n), 0, 100),
+            family=FAMILY[model],
         )
     out = write_report(tmp_path, settings=ReportSettings(n_boot=100))
     html = out.html.read_text(encoding="utf-8")

@@ -267,6 +267,7 @@ def record_run(run_dir: Path, name: str, dataset: PopularityDataset, result: Tra
     )
     run.add_model(
         name,
+        family=type(result.model).family,
         config=result.model.config,
         fit_seconds=metrics["fit_seconds"],
         history=result.model.history_,

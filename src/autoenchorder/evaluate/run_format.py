@@ -15,36 +15,14 @@ import re
 FORMAT = "autoenchorder-run"
 #: Version of the layout; readers refuse newer major versions.
 VERSION = 1
-#: Model families, in the order the report's tables list them.
+#: Model families, in the order the report's tables list them: a model class's ``family``
+#: attribute (:mod:`autoenchorder.models`), which the writer's caller passes in.
 FAMILIES: tuple[str, ...] = ("baseline", "hitmusicnet", "autoenchorder", "alternate", "other")
+#: The family of a model whose run.json entry has none (runs written before families were
+#: recorded) or an unknown one.
+UNKNOWN_FAMILY = "other"
 #: Columns of predictions.parquet (``y_std`` and ``proba_<k>`` columns are optional).
 PREDICTION_COLUMNS: tuple[str, ...] = ("id", "model", "y_true", "y_pred", "set")
-
-_FAMILY_HINTS: tuple[tuple[str, str], ...] = (
-    ("random", "baseline"),
-    ("mean", "baseline"),
-    ("gbdt", "baseline"),
-    ("boost", "baseline"),
-    ("baseline", "baseline"),
-    ("lossnet", "alternate"),
-    ("single", "alternate"),
-    ("rnn", "alternate"),
-    ("transformer", "alternate"),
-    ("hmn+", "alternate"),
-    ("hmn-embed", "alternate"),
-    ("hitmusicnet", "hitmusicnet"),
-    ("autoenchorder", "autoenchorder"),
-)
-
-
-def guess_family(model: str) -> str:
-    """Guess the report family (``"baseline"``, ``"hitmusicnet"`` ...) of a model from its name."""
-    lowered = model.lower()
-    for hint, family in _FAMILY_HINTS:
-        if hint in lowered:
-            return family
-    return "other"
-
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 

@@ -15,8 +15,8 @@ from autoenchorder.evaluate.run_format import (
     FAMILIES,
     FORMAT,
     PREDICTION_COLUMNS,
+    UNKNOWN_FAMILY,
     VERSION,
-    guess_family,
 )
 
 
@@ -61,9 +61,9 @@ class Study:
         return sorted(recorded, key=lambda m: (FAMILIES.index(self.family(m)), recorded.index(m)))
 
     def family(self, model: str) -> str:
-        """Return the model's family (from run.json, else guessed from its name)."""
-        family = self.meta.get("models", {}).get(model, {}).get("family") or guess_family(model)
-        return family if family in FAMILIES else "other"
+        """Return the model's family as run.json records it (else :data:`UNKNOWN_FAMILY`)."""
+        family = self.meta.get("models", {}).get(model, {}).get("family")
+        return family if family in FAMILIES else UNKNOWN_FAMILY
 
     def label(self, model: str) -> str:
         """Return the model's display name."""

@@ -15,7 +15,13 @@ import pandas as pd
 
 from autoenchorder import __version__
 from autoenchorder.atomic import write_atomic, write_text_atomic
-from autoenchorder.evaluate.run_format import FAMILIES, FORMAT, VERSION, check_name, guess_family
+from autoenchorder.evaluate.run_format import (
+    FAMILIES,
+    FORMAT,
+    UNKNOWN_FAMILY,
+    VERSION,
+    check_name,
+)
 from autoenchorder.evaluate.run_reader import read_study
 
 
@@ -216,7 +222,9 @@ class RunWriter:
         name : str
             Key of the model in every file (letters, digits, ``._+-``).
         family : str, optional
-            One of :data:`FAMILIES`; guessed from ``name`` if not given.
+            One of :data:`FAMILIES`, the model class's ``family`` attribute
+            (``type(model).family``). Required the first time a model is recorded; a later call
+            for the same model may leave it out to keep the recorded one.
         label : str, optional
             Name shown in the report (default ``name``).
         config : mapping, optional
@@ -230,7 +238,10 @@ class RunWriter:
             Anything else (parameter count, best epoch ...).
         """
         check_name("model", name)
-        family = family or guess_family(name)
+        recorded = self.meta["models"].get(name, {}).get("family")
+        family = family or recorded
+        if family is None:
+            raise ValueError(f"model {name!r}: say its family (one of {FAMILIES})")
         if family not in FAMILIES:
             raise ValueError(f"family {family!r} is not one of {FAMILIES}")
         self.meta["models"][name] = {
@@ -255,13 +266,14 @@ class RunWriter:
         set_name: str = "test",
         y_std: np.ndarray | None = None,
         proba: np.ndarray | None = None,
+        family: str | None = None,
     ) -> None:
         """Append one model's predictions on one set (``"test"`` or ``"val"``).
 
         Parameters
         ----------
         model : str
-            A name given to :meth:`add_model` (or added now with a guessed family).
+            A name given to :meth:`add_model` (or recorded now, of family ``family``).
         ids : sequence of str, shape (n,)
             Track ids, unique.
         y_true, y_pred : np.ndarray, shape (n,)
@@ -272,9 +284,12 @@ class RunWriter:
             Predictive standard deviation (0-100 scale) if the model gives one.
         proba : np.ndarray, shape (n, C), optional
             Class probabilities (classification), written as ``proba_0 .. proba_{C-1}``.
+        family : str, optional
+            The family of a model not yet recorded with :meth:`add_model` (default
+            :data:`UNKNOWN_FAMILY`, listed under "Other models").
         """
         if model not in self.meta["models"]:
-            self.add_model(model)
+            self.add_model(model, family=family or UNKNOWN_FAMILY)
         if set_name not in ("test", "val"):
             raise ValueError(f"set must be 'test' or 'val', not {set_name!r}")
         frame = pd.DataFrame(

@@ -11,8 +11,8 @@ from autoenchorder.evaluate.run_format import (
     FAMILIES,
     FORMAT,
     PREDICTION_COLUMNS,
+    UNKNOWN_FAMILY,
     VERSION,
-    guess_family,
 )
 from autoenchorder.evaluate.run_reader import Study, find_studies, read_run, read_study
 from autoenchorder.evaluate.run_writer import RunWriter, machine_info
@@ -21,11 +21,11 @@ __all__ = [
     "FAMILIES",
     "FORMAT",
     "PREDICTION_COLUMNS",
+    "UNKNOWN_FAMILY",
     "VERSION",
     "RunWriter",
     "Study",
     "find_studies",
-    "guess_family",
     "machine_info",
     "read_run",
     "read_study",

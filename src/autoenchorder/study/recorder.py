@@ -8,6 +8,7 @@ import numpy as np
 from rich.console import Console
 
 from autoenchorder.evaluate.rundir import RunWriter
+from autoenchorder.models.registry import model_class
 from autoenchorder.study.settings import ModelRun
 from autoenchorder.train.jobs import FitResult
 
@@ -30,7 +31,8 @@ class StudyRecorder:
         self.writer, self.console, self.curve_keys = writer, console, curve_keys
         self.runs = {run.key: run for run in runs}
         for run in runs:
-            writer.add_model(run.key, label=run.label)
+            # the family is the model class's (a later add_model of the same key keeps it)
+            writer.add_model(run.key, family=model_class(run.model).family, label=run.label)
 
     def model(self, result: FitResult) -> None:
         """Record a model of the study's table (its test predictions, timings and history)."""
