@@ -42,9 +42,8 @@ def has_avx512() -> bool | None:
 def torch_capability() -> str:
     """``torch.backends.cpu.get_cpu_capability()``, or why it is unavailable.
 
-    Asked in a child process unless torch is already loaded here: importing torch into a
-    process that then runs librosa's numba gufuncs can crash it (segmentation fault in
-    ``piptrack`` seen with torch 2.13 / numba 0.68).
+    Asked in a child process unless torch is already loaded here, so that the scripts that
+    never load torch keep their memory and timing figures free of it.
     """
     if "torch" in sys.modules:
         return str(sys.modules["torch"].backends.cpu.get_cpu_capability())
