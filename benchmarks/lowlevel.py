@@ -21,6 +21,11 @@ import os
 # One core for everything, set before numpy / numba / torch are imported.
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = "1"
+# A numba cache of our own, as the tests keep (tests/conftest.py): the shared on-disk cache
+# can hold an entry that crashes every later load (librosa's piptrack gufunc segfaulted so).
+os.environ.setdefault(
+    "NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".cache", "numba", "bench")
+)
 
 import argparse  # noqa: E402
 import time  # noqa: E402
