@@ -265,6 +265,7 @@ class AudioProcessor:
             y, sr = load_audio(path, mono=False, offset=start, duration=length)
         channels = 1 if y.ndim == 1 else y.shape[0]
         mono = y if y.ndim == 1 else np.mean(y, axis=0, dtype=np.float32)
+        del y  # a long song's channels are not kept beside its downmix
         duration = info.duration
         if whole:
             # A compressed file's header count can differ from what decodes; trust the samples.
