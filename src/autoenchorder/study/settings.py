@@ -131,8 +131,7 @@ def procedural_models(settings: DemoSettings) -> list[ModelRun]:
         ),
         ModelRun(
             "autoenchorder-transformer",
-            "autoenchorder",
-            {"sequence_encoder": "transformer"},
+            "autoenchorder-transformer",
             label="Autoen-chorder, transformer encoder",
             cost=4.0,
         ),
