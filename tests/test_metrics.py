@@ -10,7 +10,7 @@ from sklearn.metrics import (
     r2_score,
 )
 
-from autoenchorder.evaluate.metrics import (
+from autoenchorder.metrics import (
     classification_metrics,
     confusion_counts,
     macro_f1,

@@ -13,7 +13,7 @@ from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
 from autoenchorder.bundle import save_bundle
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.errors import ModelError
-from autoenchorder.evaluate.metrics import BAND_NAMES, popularity_band
+from autoenchorder.metrics import BAND_NAMES, popularity_band
 from autoenchorder.models import make_model
 from autoenchorder.predict import Predictor, analysis_windows
 from conftest import make_tone

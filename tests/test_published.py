@@ -77,8 +77,8 @@ def test_published_imports_nothing_from_the_package():
 @pytest.mark.parametrize(
     ("module", "name", "published_name"),
     [
-        ("autoenchorder.evaluate.metrics", "BAND_EDGES", "BAND_EDGES"),
-        ("autoenchorder.evaluate.metrics", "BAND_NAMES", "BAND_NAMES"),
+        ("autoenchorder.metrics", "BAND_EDGES", "BAND_EDGES"),
+        ("autoenchorder.metrics", "BAND_NAMES", "BAND_NAMES"),
         ("autoenchorder.models.base", "CLASS_BOUNDARIES", "BAND_EDGES"),
         ("autoenchorder.data.sources.spotgentrack", "CLASS_EDGES", "BAND_EDGES"),
         ("autoenchorder.config", "STUDY_GRID", "STUDY_GRID"),

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from autoenchorder.errors import EvaluationError
-from autoenchorder.evaluate.metrics import Metric, check_pair, metrics_for, pearson
+from autoenchorder.metrics import Metric, check_pair, metrics_for, pearson
 
 #: Resamples drawn per generator block (the unit of seeding and of vectorised scoring).
 BLOCK: int = 100

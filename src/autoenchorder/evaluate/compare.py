@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from autoenchorder.evaluate.bootstrap import bootstrap_replicates, confidence_interval
-from autoenchorder.evaluate.metrics import check_pair, regression_metrics
+from autoenchorder.metrics import check_pair, regression_metrics
 from autoenchorder.published import STUDY_HIGH_TAIL_ABOVE, STUDY_LOW_TAIL_BELOW, STUDY_MIDDLE
 
 
@@ -283,7 +283,7 @@ def score_table(y_true: np.ndarray, predictions: Mapping[str, np.ndarray]) -> pd
     -------
     pd.DataFrame
         One row per model, indexed by model: ``n, mae, rmse, mse, r2, spearman, mae_01,
-        rmse_01, mse_01`` (see :func:`~autoenchorder.evaluate.metrics.regression_metrics`),
+        rmse_01, mse_01`` (see :func:`~autoenchorder.metrics.regression_metrics`),
         sorted by MAE.
     """
     rows = {model: regression_metrics(y_true, pred) for model, pred in predictions.items()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autoenchorder.evaluate.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from autoenchorder.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from autoenchorder.published import STUDY_TEST_SONGS, STUDY_WIN_PERCENT, STUDY_WINS
 
 #: Display format of each metric.

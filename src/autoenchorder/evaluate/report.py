@@ -25,14 +25,14 @@ from autoenchorder.evaluate.compare import (
     win_rate,
     win_rate_by_range,
 )
-from autoenchorder.evaluate.metrics import (
+from autoenchorder.evaluate.run_reader import Study
+from autoenchorder.metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     confusion_counts,
     metrics_for,
     to_unit_scale,
 )
-from autoenchorder.evaluate.run_reader import Study
 from autoenchorder.published import BAND_NAMES, STUDY_WIN_PERCENT, STUDY_WIN_SHARE
 
 #: The metric that ranks models in the summary, per task.

@@ -24,7 +24,7 @@ from autoenchorder.audio.processor import (
     analysis_windows,
 )
 from autoenchorder.errors import AudioError, AutoenchorderError, ModelError
-from autoenchorder.evaluate.metrics import BAND_NAMES, popularity_band
+from autoenchorder.metrics import BAND_NAMES, popularity_band
 from autoenchorder.predict.contributions import occlusion_contributions
 from autoenchorder.predict.inputs import ModelInputs
 from autoenchorder.predict.result import PredictionFailure, SongPrediction

@@ -8,6 +8,7 @@ import numpy as np
 from rich.console import Console
 
 from autoenchorder.evaluate.rundir import RunWriter
+from autoenchorder.metrics import regression_metrics
 from autoenchorder.models.registry import model_class
 from autoenchorder.study.settings import ModelRun
 from autoenchorder.train.jobs import FitResult
@@ -85,8 +86,6 @@ class StudyRecorder:
 
     def curve_point(self, result: FitResult) -> None:
         """Add a learning-curve point (a fit on a share of the training rows, or all of them)."""
-        from autoenchorder.evaluate.metrics import regression_metrics  # noqa: PLC0415
-
         if result.error is not None:
             self.writer.add_note(f"learning curve: {result.job.key} failed: {result.error}")
             return

@@ -21,6 +21,7 @@ from autoenchorder.config import typed_values
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.splits import Split
 from autoenchorder.errors import ModelError
+from autoenchorder.metrics import classification_metrics, regression_metrics
 from autoenchorder.models.base import Model, popularity_classes
 from autoenchorder.models.registry import make_model, model_class
 from autoenchorder.train.parts import split_parts
@@ -195,11 +196,6 @@ class Scored:
 
     def metrics(self) -> dict[str, Any]:
         """Regression metrics on 0-100, or accuracy / macro-F1 / confusion of the labels."""
-        from autoenchorder.evaluate.metrics import (  # noqa: PLC0415
-            classification_metrics,
-            regression_metrics,
-        )
-
         if self.task == "classification":
             names = self.class_names or [str(c) for c in range(int(self.y_true.max()) + 1)]
             return classification_metrics(self.y_true, self.y_pred, class_names=names)

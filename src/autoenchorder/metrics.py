@@ -1,5 +1,8 @@
 """Error metrics for popularity predictions, batched so that bootstrap resamples cost one call.
 
+A foundation shared by the stages: ``train`` scores its fits with them, ``evaluate`` reports
+them with intervals, ``predict`` names popularity bands.
+
 Every metric function takes ``y_true`` and ``y_pred`` of shape ``(..., n)`` and reduces the last
 axis, so the same code scores one test set (shape ``(n,)``) or a stack of bootstrap resamples
 (shape ``(n_boot, n)``). Popularity is on Spotify's 0-100 scale; :func:`regression_metrics` also
