@@ -207,8 +207,8 @@ def predict_scored(model: Model, ds: PopularityDataset) -> Scored:
 
     A classifier's truth is the dataset's labels, or -- for a classifier fitted on a
     regression dataset -- the popularity classes it was fitted on
-    (:func:`~autoenchorder.models.base.popularity_classes`). Its labels come from ``predict``
-    when that returns labels, else from the arg-max of the probabilities it returns.
+    (:func:`~autoenchorder.models.base.popularity_classes`). Its labels are the arg-max of its
+    ``predict_proba`` (what its ``predict`` returns), so the rows are predicted once.
 
     Parameters
     ----------
@@ -221,17 +221,13 @@ def predict_scored(model: Model, ds: PopularityDataset) -> Scored:
     Scored
     """
     task = getattr(model, "task_", ds.task)
-    raw = np.asarray(model.predict(ds))
     if task != "classification":
-        return Scored("regression", ds.y, raw)
+        return Scored("regression", ds.y, np.asarray(model.predict(ds)))
     if ds.task == "classification":
         truth = np.asarray(ds.y).astype(np.int64)
     else:
         truth = popularity_classes(ds.y)
-    if raw.ndim == 2:  # class probabilities
-        proba, labels = raw, np.argmax(raw, axis=1)
-    else:
-        labels = raw.astype(np.int64)
-        proba = np.asarray(model.predict_proba(ds)) if hasattr(model, "predict_proba") else None
+    proba = np.asarray(model.predict_proba(ds))
+    labels = np.argmax(proba, axis=1).astype(np.int64)  # = model.predict(ds), predicted once
     names = getattr(model, "class_names_", None) or ds.class_names
     return Scored("classification", truth, labels, proba, list(names) if names else None)
