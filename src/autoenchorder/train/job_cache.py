@@ -32,7 +32,15 @@ from autoenchorder.train.job_types import FitJob, FitResult, StudyData, loaded
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.safetensors"
 #: the package's code a fit depends on: folders (every ``*.py`` below them) and single modules
-FIT_CODE: tuple[str, ...] = ("models", "data", "train", "config.py", "errors.py")
+FIT_CODE: tuple[str, ...] = (
+    "models",
+    "data",
+    "train",
+    "config.py",
+    "errors.py",
+    "metrics.py",  # scores the fit
+    "published.py",  # the weighted loss's defaults, the band edges
+)
 #: the installed package's folder
 PACKAGE = Path(__file__).resolve().parents[1]
 
