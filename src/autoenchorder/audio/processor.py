@@ -308,10 +308,16 @@ class AudioProcessor:
         AudioError
             The file cannot be decoded or is too short for the embedder.
         """
-        streamed = self.embedder is not None and self.spec.whole_file
-        if streamed and audio_info(path).duration > STREAM_EMBEDDING_AFTER_SECONDS:
+        if self.embedder is not None and self._streamed(
+            self.spec.whole_file, audio_info(path).duration
+        ):
             return self.embedder.embed_file(path)
         return self.embed(self.decode(path))
+
+    @staticmethod
+    def _streamed(whole_file: bool, duration: float) -> bool:
+        """Whether a span is embedded by streaming its file: a whole file above the threshold."""
+        return whole_file and duration > STREAM_EMBEDDING_AFTER_SECONDS
 
     # ---------------------------------------------------------------- features
     def lowlevel(self, audio: DecodedAudio) -> np.ndarray:
@@ -354,11 +360,7 @@ class AudioProcessor:
 
             raise ModelError("this audio processor has no embedder")
         try:
-            if (
-                audio.whole_file
-                and audio.duration > STREAM_EMBEDDING_AFTER_SECONDS
-                and Path(audio.path).is_file()
-            ):
+            if self._streamed(audio.whole_file, audio.duration) and Path(audio.path).is_file():
                 return self.embedder.embed_file(audio.path)
             return self.embedder.embed(audio.samples, audio.sample_rate)
         except AudioError as exc:
