@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup weights test lint demo demo-quick bench clean
+.PHONY: setup weights system-deps test lint demo demo-quick bench clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,23 @@ weights: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 
-test: $(STAMP) weights lint
+# Real services the tests start themselves: a PostgreSQL server (initdb into a temporary folder,
+# 127.0.0.1 only) and a headless Chromium for the web page. Debian packages, installed when missing.
+SYSTEM_PACKAGES := postgresql chromium
+system-deps:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing -- run: sudo apt-get install$$missing (their tests skip without them)"; \
+	  fi; \
+	fi
+
+test: $(STAMP) weights lint system-deps
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
 
 demo: $(STAMP) weights
