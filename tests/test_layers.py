@@ -20,6 +20,8 @@ FLOORS: dict[str, float] = {
     "metrics": 0,
     "progress": 0,
     "parallel": 0,
+    "storage": 0,
+    "engine": 0,
     "config": 1,
     "audio": 2,
     "data": 3,
@@ -30,6 +32,7 @@ FLOORS: dict[str, float] = {
     "predict": 8,
     "terminal": 9,
     "study": 9.5,
+    "serve": 9.5,
     "commands": 10,
     "cli": 10.5,
 }
