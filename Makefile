@@ -45,7 +45,7 @@ system-deps:
 	fi
 
 test: $(STAMP) weights lint system-deps
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
 
 demo: $(STAMP) weights
 	$(CLI) demo --out $(DEMO_OUT)
