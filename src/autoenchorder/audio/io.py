@@ -5,18 +5,24 @@ through an integer format: loud Ogg Vorbis and MP3 decode above full scale, and 
 would wrap those samples around. Every problem with a file is raised as one
 :class:`~autoenchorder.errors.AudioError` that names the file and the reason, so that batch jobs
 can record it and go on.
+
+Songs may also live on an object store (any fsspec URI, ``s3://bucket/songs/a.mp3``): such a
+file is copied to a local temporary file, decoded there and the copy deleted
+(:func:`local_audio`); errors still name the URI. Local paths are read where they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from autoenchorder.errors import AudioError
+from autoenchorder import storage
+from autoenchorder.errors import AudioError, DataError
 
 #: File name endings that :func:`discover_audio` collects (libsndfile reads them all).
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
@@ -63,21 +69,29 @@ class AudioInfo:
 
 def discover_audio(
     root: str | Path, *, extensions: frozenset[str] = AUDIO_EXTENSIONS
-) -> list[Path]:
+) -> list[Path] | list[str]:
     """List the audio files below a folder, recursively, in a stable (sorted) order.
 
     Parameters
     ----------
     root : str or Path
-        A folder (searched recursively) or a single file.
+        A folder (searched recursively) or a single file; or a URI of either
+        (``s3://bucket/songs``: every object below the prefix).
     extensions : frozenset of str
         Lower-case endings, with the dot, that count as audio.
 
     Returns
     -------
-    list of Path
-        Sorted paths. Hidden files and folders (starting with ``.``) are skipped.
+    list of Path, or list of str for a URI
+        Sorted paths (URIs). Hidden files and folders (starting with ``.``) are skipped.
     """
+    if storage.is_remote(root):
+        try:
+            return storage.list_files(root, suffixes=extensions)  # type: ignore[return-value]
+        except FileNotFoundError:
+            raise AudioError(root, "no such file or folder") from None
+        except (DataError, OSError) as exc:
+            raise AudioError(root, f"cannot be listed ({exc})") from None
     root = Path(root)
     if root.is_file():
         return [root]
@@ -91,6 +105,52 @@ def discover_audio(
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     ]
     return sorted(found)
+
+
+@contextmanager
+def local_audio(path: str | Path) -> Iterator[str | Path]:
+    """A local file to decode for ``path``: itself, or a temporary copy of a URI.
+
+    Hold the block over all the reads of one file (header, samples, streamed blocks) so that
+    a remote file is fetched once; the copy is deleted when the block ends. An
+    :class:`AudioError` raised about the copy inside the block names the URI.
+
+    Parameters
+    ----------
+    path : str or Path
+        A local file or a URI.
+
+    Yields
+    ------
+    str or Path
+        ``path`` itself when it is local.
+
+    Raises
+    ------
+    AudioError
+        The remote file is missing or cannot be fetched.
+    """
+    if not storage.is_remote(path):
+        yield path
+        return
+    fetched = False
+    try:
+        with storage.local_copy(path) as local:
+            fetched = True
+            try:
+                yield local
+            except AudioError as exc:
+                if exc.path != str(local):
+                    raise
+                raise AudioError(path, exc.reason) from None
+    except FileNotFoundError:
+        if fetched:
+            raise
+        raise AudioError(path, "file not found") from None
+    except (DataError, OSError) as exc:
+        if fetched:
+            raise
+        raise AudioError(path, f"cannot be fetched ({exc})") from None
 
 
 def _open(path: str | Path) -> sf.SoundFile:
@@ -124,6 +184,9 @@ def audio_info(path: str | Path) -> AudioInfo:
     AudioError
         The file is missing, empty or not audio.
     """
+    if storage.is_remote(path):
+        with local_audio(path) as local:
+            return replace(audio_info(local), path=str(path))
     with _open(path) as f:
         return AudioInfo(str(path), int(f.samplerate), int(f.channels), int(f.frames), f.format)
 
@@ -252,6 +315,17 @@ def load_audio(
     """
     if offset < 0 or (duration is not None and duration <= 0):
         raise AudioError(path, f"bad window: offset={offset}, duration={duration}")
+    if storage.is_remote(path):
+        with local_audio(path) as local:
+            return load_audio(
+                local,
+                sr=sr,
+                mono=mono,
+                offset=offset,
+                duration=duration,
+                res_type=res_type,
+                max_duration=max_duration,
+            )
     with _open(path) as f:
         native_sr = int(f.samplerate)
         start = int(round(offset * native_sr))
@@ -318,6 +392,10 @@ def iter_blocks(
     AudioError
         As :func:`load_audio`, raised when the bad part is reached.
     """
+    if storage.is_remote(path):
+        with local_audio(path) as local:
+            yield from iter_blocks(local, block_seconds=block_seconds, mono=mono)
+        return
     with _open(path) as f:
         native_sr = int(f.samplerate)
         block_frames = max(1, int(round(block_seconds * native_sr)))

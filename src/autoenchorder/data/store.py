@@ -1,6 +1,6 @@
 """The feature store: per-track low-level rows, ragged embedding sequences, failures, a manifest.
 
-Layout of a store directory::
+Layout of a store (a local folder, or a prefix on an object store such as ``s3://bucket/store``)::
 
     STORE/
       manifest.json                 format version, audio root, config, input (the part of each
@@ -11,11 +11,18 @@ Layout of a store directory::
         seq-<embedder>.parquet      track_id, n_frames, dim, times (list<f64>),
                                     frames (list<f32>, T*D flattened)
         failures.parquet            path, track_id, stage, reason
-      .tmp-*/                       shards being written (removed when the store is opened)
+        _COMMITTED                  the commit marker, written last (JSON: the shard's files)
+      .tmp-*/                       local shards being written (removed when the store is opened)
 
-A shard is written into a temporary folder and renamed into ``shards/`` in one ``os.rename``, so
-a run killed at any moment leaves either the whole shard or nothing: resuming redoes only what no
-shard holds, and nothing is stored twice.
+A shard stays whole or absent, whatever is killed when, so resuming redoes only what no shard
+holds and nothing is stored twice. On a local disk a shard is written into a temporary folder
+and renamed into ``shards/`` in one ``os.rename``. An object store has no rename of a folder:
+the shard's files are uploaded under ``shards/<name>/`` and the small ``_COMMITTED`` object
+last; readers ignore a shard folder without it, so several nodes can write into one store and a
+node killed mid-upload leaves nothing a reader sees. Uncommitted leftovers are removed by
+:meth:`FeatureStore.create` once they are older than :data:`UNCOMMITTED_GRACE_SECONDS` (younger
+ones may belong to a node still writing). Local shards carry the marker too (their readers do
+not need it), so a local store copied to a bucket reads the same there.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from autoenchorder.atomic import write_text_atomic
+from autoenchorder import storage
 from autoenchorder.audio.embed.base import Embedding
 from autoenchorder.audio.processor import WHOLE_FILE, InputSpec
 from autoenchorder.errors import DataError
@@ -155,24 +162,65 @@ def _table_to_sequences(table: pa.Table, wanted: set[str] | None) -> dict[str, E
     return out
 
 
+#: The object written last into a shard folder; a shard without it is not (yet) part of the store.
+COMMIT_MARKER = "_COMMITTED"
+#: Age after which :meth:`FeatureStore.create` removes an uncommitted shard of an object store
+#: (a younger one may be a node's upload in progress).
+UNCOMMITTED_GRACE_SECONDS = 30 * 60.0
+
+
+@dataclass(frozen=True)
+class _Shard:
+    """One committed shard: where it is and the names of its files."""
+
+    location: str | Path
+    files: frozenset[str]
+
+
+def _shard_time(name: str) -> float | None:
+    """When a shard named ``<time_ns>-<token>`` was started (seconds since the epoch)."""
+    stamp = name.split("-", 1)[0]
+    return int(stamp) / 1e9 if stamp.isdigit() else None
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
 class FeatureStore:
-    """A folder of Parquet shards holding features for a corpus; see the module docstring.
+    """A folder (or object-store prefix) of Parquet shards holding a corpus' features.
+
+    See the module docstring.
 
     Parameters
     ----------
     root : str or Path
-        The store folder; it must exist and hold a ``manifest.json`` (use :meth:`create`).
+        The store: a local folder or a URI (``s3://bucket/store``); it must hold a
+        ``manifest.json`` (use :meth:`create`).
+
+    Attributes
+    ----------
+    root : Path or str
+        A :class:`Path` for a local store, the URI text for a store on another file system.
+    manifest : dict
+        The store's manifest.
     """
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        manifest_path = self.root / "manifest.json"
-        if not manifest_path.is_file():
+        self.root: Path | str = storage.as_location(root)
+        self._remote = storage.is_remote(self.root)
+        if self._remote:
+            self._fs, path = storage.filesystem(self.root)
+            self._path = path.rstrip("/")
+        manifest_path = storage.join(self.root, "manifest.json")
+        if not storage.is_file(manifest_path):
             raise DataError(
                 f"{self.root} is not a feature store (no manifest.json); run `extract` first"
             )
         try:
-            self.manifest: dict = json.loads(manifest_path.read_text())
+            self.manifest: dict = json.loads(storage.read_text(manifest_path))
         except json.JSONDecodeError as exc:
             raise DataError(f"{manifest_path}: corrupt manifest ({exc})") from exc
         if self.manifest.get("format_version") != FORMAT_VERSION:
@@ -180,7 +228,7 @@ class FeatureStore:
                 f"{self.root}: store format {self.manifest.get('format_version')!r} is not "
                 f"the supported version {FORMAT_VERSION}"
             )
-        self._shards = self.root / "shards"
+        self._shards = storage.join(self.root, "shards")
 
     # ------------------------------------------------------------------ creation and manifest
     @classmethod
@@ -197,9 +245,9 @@ class FeatureStore:
         Parameters
         ----------
         root : str or Path
-            The store folder.
+            The store: a local folder or a URI.
         audio_root : str or Path
-            The folder the tracks' relative paths refer to.
+            The folder (or URI prefix) the tracks' relative paths refer to.
         config : dict
             The settings every row depends on (e.g. ``{"compat": "spotgentrack"}``); a store
             made with other settings is refused, so rows made differently never mix.
@@ -211,9 +259,9 @@ class FeatureStore:
         -------
         FeatureStore
         """
-        root = Path(root)
-        manifest_path = root / "manifest.json"
-        if manifest_path.is_file():
+        root = storage.as_location(root)
+        manifest_path = storage.join(root, "manifest.json")
+        if storage.is_file(manifest_path):
             store = cls(root)
             if store.manifest.get("config") != config:
                 raise DataError(
@@ -227,18 +275,27 @@ class FeatureStore:
                 )
             store._cleanup_partial()
             return store
-        root.mkdir(parents=True, exist_ok=True)
+        if isinstance(root, Path):
+            root.mkdir(parents=True, exist_ok=True)
+        audio_location = storage.as_location(audio_root)
         manifest = {
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "audio_root": str(Path(audio_root).resolve()),
+            # a song folder on an object store stays its URI
+            "audio_root": str(
+                audio_location.resolve() if isinstance(audio_location, Path) else audio_location
+            ),
             "config": config,
             "input": input_spec.to_dict(),
             "embedders": {},
             "versions": _versions(),
         }
-        write_text_atomic(manifest_path, json.dumps(manifest, indent=2))
-        (root / "shards").mkdir(exist_ok=True)
+        try:
+            storage.write_text(manifest_path, json.dumps(manifest, indent=2))
+        except OSError as exc:
+            raise DataError(f"{root}: cannot create a feature store there ({exc})") from exc
+        if isinstance(root, Path):
+            (root / "shards").mkdir(exist_ok=True)
         return cls(root)
 
     @property
@@ -267,15 +324,27 @@ class FeatureStore:
             )
         if name not in known:
             known[name] = info
-            write_text_atomic(self.root / "manifest.json", json.dumps(self.manifest, indent=2))
+            storage.write_text(
+                storage.join(self.root, "manifest.json"), json.dumps(self.manifest, indent=2)
+            )
 
-    def _cleanup_partial(self) -> None:
-        for tmp in self.root.glob(".tmp-*"):
-            shutil.rmtree(tmp, ignore_errors=True)
+    def _cleanup_partial(self, *, now: float | None = None) -> None:
+        """Remove what killed writers left: local temporary folders, old uncommitted shards."""
+        if not self._remote:
+            for tmp in Path(self.root).glob(".tmp-*"):
+                shutil.rmtree(tmp, ignore_errors=True)
+            return
+        now = time.time() if now is None else now
+        for name, files in self._list_remote_shards().items():
+            started = _shard_time(name)
+            if COMMIT_MARKER in files or started is None:
+                continue
+            if now - started > UNCOMMITTED_GRACE_SECONDS:
+                self._fs.rm(f"{self._path}/shards/{name}", recursive=True)
 
     # ------------------------------------------------------------------ writing
-    def write_shard(self, content: ShardContent) -> Path | None:
-        """Write one shard atomically (temporary folder, then one rename).
+    def write_shard(self, content: ShardContent) -> Path | str | None:
+        """Write one shard, whole or not at all (see the module docstring).
 
         Parameters
         ----------
@@ -284,49 +353,101 @@ class FeatureStore:
 
         Returns
         -------
-        Path or None
-            The shard folder.
+        Path or str or None
+            The shard folder (a URI for a store on an object store).
         """
         if len(content) == 0:
             return None
-        self._shards.mkdir(exist_ok=True)
-        token = uuid.uuid4().hex[:12]
-        tmp = self.root / f".tmp-{token}"
-        tmp.mkdir()
+        tables: dict[str, pa.Table] = {}
         if content.rows:
-            pq.write_table(
-                pa.Table.from_pandas(pd.DataFrame(content.rows), preserve_index=False),
-                tmp / "lowlevel.parquet",
+            tables["lowlevel.parquet"] = pa.Table.from_pandas(
+                pd.DataFrame(content.rows), preserve_index=False
             )
         for embedder, seqs in content.sequences.items():
             if seqs:
-                pq.write_table(_sequences_to_table(seqs), tmp / _sequence_file(embedder))
+                tables[_sequence_file(embedder)] = _sequences_to_table(seqs)
         if content.failures:
-            pq.write_table(
-                pa.Table.from_pandas(
-                    pd.DataFrame(content.failures, columns=list(FAILURE_COLUMNS)),
-                    preserve_index=False,
-                ),
-                tmp / "failures.parquet",
+            tables["failures.parquet"] = pa.Table.from_pandas(
+                pd.DataFrame(content.failures, columns=list(FAILURE_COLUMNS)),
+                preserve_index=False,
             )
+        token = uuid.uuid4().hex[:12]
+        name = f"{time.time_ns():020d}-{token}"
+        marker = json.dumps(
+            {"files": sorted(tables), "rows": len(content.rows), "failures": len(content.failures)}
+        )
+        if self._remote:
+            folder = f"{self._path}/shards/{name}"
+            for file_name, table in tables.items():
+                self._fs.pipe_file(f"{folder}/{file_name}", _parquet_bytes(table))
+            # last: only now do readers see the shard
+            self._fs.pipe_file(f"{folder}/{COMMIT_MARKER}", marker.encode())
+            self._fs.invalidate_cache(f"{self._path}/shards")
+            return storage.join(self.root, "shards", name)
+        shards = Path(self._shards)
+        shards.mkdir(exist_ok=True)
+        tmp = Path(self.root) / f".tmp-{token}"
+        tmp.mkdir()
+        for file_name, table in tables.items():
+            pq.write_table(table, tmp / file_name)
+        (tmp / COMMIT_MARKER).write_text(marker)
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-        final = self._shards / f"{time.time_ns():020d}-{token}"
+        final = shards / name
         os.rename(tmp, final)
         return final
 
     # ------------------------------------------------------------------ reading
-    def _shard_dirs(self) -> list[Path]:
-        if not self._shards.is_dir():
+    def _list_remote_shards(self) -> dict[str, set[str]]:
+        """``{shard name: its file names}`` of every shard folder, committed or not."""
+        prefix = f"{self._path}/shards/"
+        self._fs.invalidate_cache(prefix.rstrip("/"))
+        try:
+            found = self._fs.find(prefix.rstrip("/"))
+        except FileNotFoundError:
+            return {}
+        shards: dict[str, set[str]] = {}
+        for path in found:
+            if not path.startswith(prefix):
+                continue
+            name, _, file_name = path[len(prefix) :].partition("/")
+            if file_name and "/" not in file_name:
+                shards.setdefault(name, set()).add(file_name)
+        return shards
+
+    def _committed_shards(self) -> list[_Shard]:
+        """The shards readers see, oldest first (later shards win on duplicate rows)."""
+        if self._remote:
+            listed = self._list_remote_shards()
+            return [
+                _Shard(f"{self._path}/shards/{name}", frozenset(files))
+                for name, files in sorted(listed.items())
+                if COMMIT_MARKER in files
+            ]
+        shards = Path(self._shards)
+        if not shards.is_dir():
             return []
-        return sorted(p for p in self._shards.iterdir() if p.is_dir())
+        return [
+            _Shard(d, frozenset(f.name for f in d.iterdir()))
+            for d in sorted(p for p in shards.iterdir() if p.is_dir())
+        ]
+
+    def _shard_dirs(self) -> list[Path | str]:
+        return [shard.location for shard in self._committed_shards()]
 
     def _read_parts(self, file_name: str, columns: Sequence[str] | None = None) -> list[pa.Table]:
+        wanted = list(columns) if columns else None
+        if self._remote:
+            return [
+                pq.read_table(f"{s.location}/{file_name}", columns=wanted, filesystem=self._fs)
+                for s in self._committed_shards()
+                if file_name in s.files
+            ]
         return [
-            pq.read_table(d / file_name, columns=list(columns) if columns else None)
-            for d in self._shard_dirs()
-            if (d / file_name).is_file()
+            pq.read_table(Path(s.location) / file_name, columns=wanted)
+            for s in self._committed_shards()
+            if file_name in s.files
         ]
 
     def read_table(self) -> pd.DataFrame:
@@ -347,9 +468,10 @@ class FeatureStore:
     def sequence_embedders(self) -> list[str]:
         """Names of the embedders whose sequences the store holds."""
         names = {
-            f.name[len("seq-") : -len(".parquet")]
-            for d in self._shard_dirs()
-            for f in d.glob("seq-*.parquet")
+            f[len("seq-") : -len(".parquet")]
+            for shard in self._committed_shards()
+            for f in shard.files
+            if f.startswith("seq-") and f.endswith(".parquet")
         }
         return sorted(names)
 
@@ -417,7 +539,14 @@ class FeatureStore:
         )
         self.write_shard(content)
         for d in shards:
-            shutil.rmtree(d)
+            if self._remote:
+                # the marker first: a removal cut short leaves an ignored folder, not half a shard
+                self._fs.rm(f"{d}/{COMMIT_MARKER}")
+                self._fs.rm(str(d), recursive=True)
+            else:
+                shutil.rmtree(d)
+        if self._remote:
+            self._fs.invalidate_cache(f"{self._path}/shards")
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.root)!r})"
