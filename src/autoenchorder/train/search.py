@@ -1,19 +1,34 @@
 """Hyper-parameter search with Optuna: the study's exact grid, or a budgeted TPE search.
 
-One *study* lives in an Optuna storage -- a SQLite file by default, or any SQLAlchemy URL
-(``postgresql://user@host/db``) -- so any number of worker processes, on one machine or many,
-can work on it at once: each runs :func:`run_worker` with the same :class:`SearchSpec`.
+One *study* lives in an Optuna storage -- a SQLite file by default, or a PostgreSQL database
+(``postgresql://user@host/db``) that workers on many machines can reach -- so any number of
+worker processes can work on it at once: each runs :func:`run_worker` with the same
+:class:`SearchSpec`.
 
-How duplicate work is avoided
------------------------------
-- ``grid``: Optuna's :class:`~optuna.samplers.GridSampler` gives trial number ``i`` grid point
-  ``i`` of its (seeded) shuffled grid for ``i < grid size``; trial numbers are handed out by the
-  storage, so they are unique across workers. A worker stops asking once the study holds as
-  many trials as the grid has points. Two workers that check at the same moment may create one
-  trial too many; such a trial (number >= grid size) is marked PRUNED at once, without
-  suggesting or evaluating anything. So every grid point is evaluated exactly once.
-- ``tpe``: the same budget rule with ``n_trials`` as the budget; TPE proposals are seeded per
-  worker (``seed + worker``) so workers do not propose in lock-step.
+Workers that die
+----------------
+Each trial runs inside ``study.optimize`` with a heartbeat
+(:mod:`autoenchorder.train.search_storage`). A worker killed mid-trial leaves its trial
+RUNNING; once its heartbeat is ``grace_seconds`` old, a surviving worker marks it FAIL and
+queues a copy with the same parameters (WAITING), which the next free worker runs. A worker
+that has nothing left to start keeps waiting while trials are RUNNING, so even the last trial
+of a dead worker is run again.
+
+How duplicate work is avoided: claims
+-------------------------------------
+A *claim* is a trial that holds its point: COMPLETE, RUNNING, WAITING, FAIL from the objective
+(user attr ``error``: re-running it would fail again), or FAIL because its worker died when no
+retry names it (its retries are used up). A trial is PRUNED at once, unevaluated, if
+
+- ``grid``: a lower-numbered claim already has the same parameters, or
+- (any sampler) lower-numbered claims already fill the budget.
+
+Trial numbers are handed out by the storage in creation order, so of two workers that take the
+same point at once, the later trial yields. Optuna's :class:`~optuna.samplers.GridSampler`
+gives trial number ``i`` grid point ``i`` for ``i < grid size`` and an unvisited point after
+that; a retried trial keeps its point. So every grid point is completed exactly once.
+``tpe``: the same budget rule with ``n_trials`` as the budget; TPE proposals are seeded per
+worker (``seed + worker``) so workers do not propose in lock-step.
 
 The objective receives the trial's parameters as a dict and returns a dict of metrics; the
 search minimises (or maximises) ``spec.metric`` of it. :class:`ModelObjective` fits a
@@ -27,20 +42,24 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import math
 import multiprocessing
 import time
-from collections.abc import Callable, Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
+from optuna.trial import FrozenTrial, TrialState
 
 from autoenchorder.config import ConfigError, dumps_toml
-from autoenchorder.errors import ModelError
+from autoenchorder.errors import AutoenchorderError, ModelError
 from autoenchorder.progress import counting_progress
 from autoenchorder.published import STUDY_GRID
+from autoenchorder.train.search_storage import heartbeat_storage
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,6 +80,10 @@ DIRECTIONS = {
     "accuracy": "maximize",
     "macro_f1": "maximize",
 }
+#: what results_table says of a trial whose worker died
+LOST_WORKER = "its worker died (no heartbeat)"
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,12 +102,20 @@ class SearchSpec:
         Total budget across all workers; required for ``"tpe"``; for ``"grid"`` it may cap
         the grid (default: the grid size).
     storage : str
-        SQLAlchemy URL of the study storage, e.g. ``"sqlite:///runs/search/study.db"``.
+        URL of the study storage: ``"sqlite:///runs/search/study.db"`` (one machine) or
+        ``"postgresql://user@host:5432/db"`` (workers on many machines).
     study_name : str
     seed : int
         Seeds the grid order, the TPE sampler and the objective's split.
     metric : str
         Key of the objective's result to optimise, e.g. ``"mae"``.
+    heartbeat_seconds : int
+        A running trial records a heartbeat this often.
+    grace_seconds : int
+        A RUNNING trial whose heartbeat is this old belongs to a dead worker: it is marked
+        FAIL and its point queued again.
+    max_retry : int
+        Times one point is queued again after its worker died; then it is recorded FAIL.
     """
 
     space: dict[str, tuple[Any, ...]] = field(default_factory=lambda: dict(STUDY_GRID))
@@ -94,6 +125,9 @@ class SearchSpec:
     study_name: str = "autoenchorder"
     seed: int = 0
     metric: str = "mae"
+    heartbeat_seconds: int = 10
+    grace_seconds: int = 30
+    max_retry: int = 2
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -105,6 +139,16 @@ class SearchSpec:
         for name, values in self.space.items():
             if not values:
                 raise ConfigError(f"search parameter {name!r} has no candidate values")
+        if not (isinstance(self.heartbeat_seconds, int) and self.heartbeat_seconds >= 1):
+            raise ConfigError("heartbeat_seconds must be a whole number of seconds, at least 1")
+        if not (
+            isinstance(self.grace_seconds, int) and self.grace_seconds > self.heartbeat_seconds
+        ):
+            raise ConfigError(
+                "grace_seconds must be a whole number of seconds longer than heartbeat_seconds"
+            )
+        if self.max_retry < 0:
+            raise ConfigError("max_retry must be 0 or more")
 
     @property
     def grid_size(self) -> int:
@@ -113,7 +157,7 @@ class SearchSpec:
 
     @property
     def budget(self) -> int:
-        """Trials the study should hold in the end."""
+        """Trials the study should complete (or fail) in the end."""
         if self.sampler == "grid":
             return min(self.grid_size, self.n_trials or self.grid_size)
         return int(self.n_trials or 0)
@@ -122,6 +166,11 @@ class SearchSpec:
     def direction(self) -> str:
         """``"minimize"`` or ``"maximize"``, from ``metric``."""
         return DIRECTIONS[self.metric]
+
+    @property
+    def poll_seconds(self) -> float:
+        """How often a waiting worker looks for dead workers' trials."""
+        return min(float(self.heartbeat_seconds), 2.0)
 
 
 def sqlite_url(path: str | Path) -> str:
@@ -141,16 +190,28 @@ def open_study(spec: SearchSpec, *, worker: int = 0) -> optuna.Study:
     Returns
     -------
     optuna.Study
+
+    Raises
+    ------
+    StudyStorageError
+        The storage's driver is missing or its server cannot be reached.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # a trial that fails is recorded in the study (and trials.csv); no traceback per trial
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     if spec.sampler == "grid":
         sampler: optuna.samplers.BaseSampler = _BudgetGridSampler(
             {k: list(v) for k, v in spec.space.items()}, seed=spec.seed
         )
     else:
-        sampler = optuna.samplers.TPESampler(seed=spec.seed + worker)
+        sampler = _HeartbeatTPESampler(seed=spec.seed + worker)
+    storage = heartbeat_storage(
+        spec.storage,
+        heartbeat_seconds=spec.heartbeat_seconds,
+        grace_seconds=spec.grace_seconds,
+        max_retry=spec.max_retry,
+    )
     return optuna.create_study(
-        storage=_storage(spec.storage),
+        storage=storage,
         study_name=spec.study_name,
         sampler=sampler,
         direction=spec.direction,
@@ -158,29 +219,174 @@ def open_study(spec: SearchSpec, *, worker: int = 0) -> optuna.Study:
     )
 
 
-class _BudgetGridSampler(optuna.samplers.GridSampler):
-    """GridSampler whose end of grid is left to :func:`run_worker`'s budget rule.
+def _first_heartbeat(study: optuna.Study, trial: FrozenTrial) -> None:
+    # Optuna's heartbeat thread starts only once ``ask`` has returned; a worker that died
+    # before would leave a RUNNING trial no one can tell from a live one. Beat at once.
+    storage = study._storage  # noqa: SLF001  the study's own storage, an RDBStorage
+    if isinstance(storage, optuna.storages.RDBStorage) and trial.state == TrialState.RUNNING:
+        storage.record_heartbeat(trial._trial_id)  # noqa: SLF001
 
-    ``GridSampler.after_trial`` calls ``study.stop()``, which is only allowed inside
-    ``study.optimize``; our workers use ask / tell and stop by counting trials instead.
+
+class _BudgetGridSampler(optuna.samplers.GridSampler):
+    """GridSampler that beats a trial's heart at once and leaves the end of the grid to claims.
+
+    ``GridSampler.after_trial`` stops the study when no point is left unvisited; our workers
+    stop by the budget of claims instead (a point whose worker died is visited, yet not done).
     """
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:  # noqa: D102
+        _first_heartbeat(study, trial)
+        super().before_trial(study, trial)
 
     def after_trial(self, study, trial, state, values) -> None:  # noqa: ANN001, D102
         return None
 
 
-def _storage(url: str) -> optuna.storages.BaseStorage:
-    engine_kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        # several processes write to one file: wait for the lock instead of failing at once
-        engine_kwargs["connect_args"] = {"timeout": 60}
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+class _HeartbeatTPESampler(optuna.samplers.TPESampler):
+    """TPESampler that beats a trial's heart as soon as the trial exists."""
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:  # noqa: D102
+        _first_heartbeat(study, trial)
+        super().before_trial(study, trial)
+
+
+# ----------------------------------------------------------------------------- claims
+
+
+def _retried(trials: Sequence[FrozenTrial]) -> set[int]:
+    """Numbers of the trials a retry trial was queued for."""
+    return {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+
+
+def is_claim(trial: FrozenTrial, retried: set[int]) -> bool:
+    """Whether ``trial`` holds its point (see the module's docstring).
+
+    Parameters
+    ----------
+    trial : FrozenTrial
+    retried : set of int
+        Numbers of the trials that were queued again (:func:`_retried`).
+    """
+    if trial.state in (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING):
+        return True
+    if trial.state == TrialState.FAIL:
+        return "error" in trial.user_attrs or trial.number not in retried
+    return False
+
+
+def claims(trials: Sequence[FrozenTrial], *, before: int | None = None) -> list[FrozenTrial]:
+    """The claims among ``trials`` (only those numbered below ``before`` when given)."""
+    retried = _retried(trials)
+    return [t for t in trials if (before is None or t.number < before) and is_claim(t, retried)]
+
+
+def _point(params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(params.items()))
+
+
+class _TrialRun:
+    """The function ``study.optimize`` runs for one trial: the claim rules, then the objective.
+
+    Attributes
+    ----------
+    current : int or None
+        Number of the trial in hand (None between trials).
+    completed : bool
+        The last trial was evaluated and COMPLETE.
+    fatal : BaseException or None
+        An error that must end the worker (raised again after ``optimize``).
+    """
+
+    def __init__(self, spec: SearchSpec, objective: Objective, worker: int) -> None:
+        self.spec, self.objective, self.worker = spec, objective, worker
+        self.current: int | None = None
+        self.completed = False
+        self.fatal: BaseException | None = None
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        spec, study = self.spec, trial.study
+        self.current, self.completed = trial.number, False
+        held = claims(study.get_trials(deepcopy=False), before=trial.number)
+        if len(held) >= spec.budget:  # lost a race for the last slot
+            trial.set_user_attr("note", "budget already used up by other workers")
+            raise optuna.TrialPruned
+        params = {
+            name: trial.suggest_categorical(name, list(values))
+            for name, values in spec.space.items()
+        }
+        if spec.sampler == "grid":
+            holder = self._holder(study, trial.number, params)
+            if holder is not None:
+                trial.set_user_attr("note", f"point already claimed by trial {holder}")
+                raise optuna.TrialPruned
+        trial.set_user_attr("worker", self.worker)
+        try:
+            result = dict(self.objective(params))
+        except AutoenchorderError as exc:  # bad data or config for this point: record, go on
+            trial.set_user_attr("error", str(exc))
+            raise
+        except Exception as exc:  # a bug: recorded, then it ends the worker
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            raise
+        if spec.metric not in result:
+            self.fatal = ModelError(
+                f"the objective returned no {spec.metric!r} (got {sorted(result)})"
+            )
+            trial.set_user_attr("error", str(self.fatal))
+            raise self.fatal
+        for key, value in result.items():
+            trial.set_user_attr(key, value)
+        self.completed = True
+        return float(result[spec.metric])
+
+    def _holder(self, study: optuna.Study, number: int, params: dict[str, Any]) -> int | None:
+        """The lower-numbered claim on this trial's point, if any.
+
+        A lower trial still RUNNING without parameters is looked at again until it has them
+        (they are suggested right after it starts) or it ends, ``grace_seconds`` at most.
+        """
+        point = _point(params)
+        deadline = time.monotonic() + self.spec.grace_seconds
+        while True:
+            trials = study.get_trials(deepcopy=False)
+            retried = _retried(trials)
+            pending = False
+            for other in trials:
+                if other.number >= number or not is_claim(other, retried):
+                    continue
+                if len(other.params) < len(params) and other.state == TrialState.RUNNING:
+                    pending = True
+                elif _point(other.params) == point:
+                    return other.number
+            if not pending or time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+
+
+def _fail_stale(study: optuna.Study) -> None:
+    """Mark the trials of dead workers FAIL and queue their points again."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def _requeue(study: optuna.Study, spec: SearchSpec, number: int) -> None:
+    """Queue again the point of trial ``number`` (interrupted here, now FAIL)."""
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if trial is None or trial.state != TrialState.FAIL or "error" in trial.user_attrs:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=spec.max_retry)(study, trial)
+
+
+# ----------------------------------------------------------------------------- workers
 
 
 def run_worker(
     spec: SearchSpec, objective: Objective, *, worker: int = 0, progress: bool = False
 ) -> int:
-    """Evaluate trials of the study until its budget is used up.
+    """Evaluate trials of the study until its budget is claimed and no trial is running.
 
     Parameters
     ----------
@@ -197,7 +403,7 @@ def run_worker(
     Returns
     -------
     int
-        Trials this worker evaluated.
+        Trials this worker completed.
     """
     with _progress_bar(spec, enabled=progress) as advance:
         return _work(spec, objective, worker=worker, after_trial=advance)
@@ -206,40 +412,42 @@ def run_worker(
 def _work(
     spec: SearchSpec, objective: Objective, *, worker: int, after_trial: Callable[[Any], None]
 ) -> int:
-    from autoenchorder.errors import AutoenchorderError  # noqa: PLC0415
-
     study = open_study(spec, worker=worker)
+    run = _TrialRun(spec, objective, worker)
     done = 0
-    while len(study.get_trials(deepcopy=False)) < spec.budget:
+    while True:
         after_trial(study)
-        trial = study.ask()
-        if trial.number >= spec.budget:  # lost a race for the last slot
-            trial.set_user_attr("note", "budget already used up by other workers")
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            break
-        params = {
-            name: trial.suggest_categorical(name, list(values))
-            for name, values in spec.space.items()
-        }
-        trial.set_user_attr("worker", worker)
-        try:
-            result = dict(objective(params))
-        except AutoenchorderError as exc:  # bad data or config for this point: record, go on
-            trial.set_user_attr("error", str(exc))
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        _fail_stale(study)
+        trials = study.get_trials(deepcopy=False)
+        waiting = any(t.state == TrialState.WAITING for t in trials)
+        if not waiting and len(claims(trials)) >= spec.budget:
+            if not any(t.state == TrialState.RUNNING for t in trials):
+                break
+            # Nothing to start, but a running trial's worker may yet die: its point would be
+            # queued again, and someone must be here to run it.
+            time.sleep(spec.poll_seconds)
             continue
-        except BaseException as exc:  # a bug or an interrupt: never leave the trial RUNNING
-            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        run.current = None
+        try:
+            study.optimize(run, n_trials=1, catch=(AutoenchorderError,))
+        except KeyboardInterrupt:
+            if run.current is not None:  # the interrupted point is queued again, not lost
+                _requeue(study, spec, run.current)
             raise
-        if spec.metric not in result:
-            raise ModelError(f"the objective returned no {spec.metric!r} (got {sorted(result)})")
-        for key, value in result.items():
-            trial.set_user_attr(key, value)
-        study.tell(trial, float(result[spec.metric]))
-        done += 1
+        if run.fatal is not None:
+            raise run.fatal
+        done += run.completed
+        if run.current is not None and not run.completed and _pruned(study, run.current):
+            time.sleep(spec.poll_seconds / 4)  # lost a race: let the others' trials settle
     after_trial(study)
     return done
+
+
+def _pruned(study: optuna.Study, number: int) -> bool:
+    return any(
+        t.number == number and t.state == TrialState.PRUNED
+        for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+    )
 
 
 @contextlib.contextmanager
@@ -253,7 +461,7 @@ def _progress_bar(spec: SearchSpec, *, enabled: bool) -> Iterator[Callable[[Any]
 
         def update(study: optuna.Study) -> None:
             trials = study.get_trials(deepcopy=False)
-            finished = sum(t.state.is_finished() for t in trials)
+            finished = sum(t.state.is_finished() for t in claims(trials))
             values = [t.value for t in trials if t.value is not None]
             best = ""
             if values:
@@ -264,6 +472,13 @@ def _progress_bar(spec: SearchSpec, *, enabled: bool) -> Iterator[Callable[[Any]
         yield update
 
 
+def study_finished(study: optuna.Study, spec: SearchSpec) -> bool:
+    """Whether the budget is claimed and no trial is running or waiting."""
+    trials = study.get_trials(deepcopy=False)
+    busy = any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
+    return not busy and len(claims(trials)) >= spec.budget
+
+
 def run_workers(
     spec: SearchSpec, objective: Objective, *, workers: int = 1, progress: bool = False
 ) -> optuna.Study:
@@ -272,7 +487,8 @@ def run_workers(
     The study is created here first (so the processes never race to create the schema); each
     process then runs :func:`run_worker`. ``objective`` must be picklable (a module-level
     function or a dataclass such as :class:`ModelObjective`); it is sent to the child
-    processes of this machine only.
+    processes of this machine only. A worker that dies (killed) does not end the search: its
+    trial is run again by another worker.
 
     Parameters
     ----------
@@ -287,6 +503,11 @@ def run_workers(
     -------
     optuna.Study
         The study, reloaded after all workers finished.
+
+    Raises
+    ------
+    ModelError
+        Workers exited with an error and the study is not finished.
     """
     study = open_study(spec)
     if workers <= 1:
@@ -302,18 +523,24 @@ def run_workers(
     with _progress_bar(spec, enabled=progress) as update:
         while any(p.is_alive() for p in processes):
             update(study)
-            time.sleep(1.0)
+            time.sleep(0.5)
         update(study)
     for process in processes:
         process.join()
     failed = [i for i, p in enumerate(processes) if p.exitcode != 0]
+    study = open_study(spec)
     if failed:
-        raise ModelError(f"search worker(s) {failed} exited with an error; see their output")
-    return open_study(spec)
+        if not study_finished(study, spec):
+            raise ModelError(f"search worker(s) {failed} exited with an error; see their output")
+        _log.warning("search worker(s) %s died; their trials were run by the others", failed)
+    return study
 
 
 def results_table(study: optuna.Study) -> pd.DataFrame:
     """One row per finished trial: number, state, parameters, metrics, worker, seconds.
+
+    A FAIL row without an error of the objective is a trial whose worker died (``error`` says
+    so, and ``retried_as`` names the trial that ran its point again, if any).
 
     Returns
     -------
@@ -322,25 +549,27 @@ def results_table(study: optuna.Study) -> pd.DataFrame:
     """
     import pandas as pd  # noqa: PLC0415
 
+    trials = study.get_trials(deepcopy=False)
+    retry_of = {
+        t.system_attrs["retry_history"][-1]: t.number
+        for t in trials
+        if t.system_attrs.get("retry_history")
+    }
     rows = []
-    for t in study.get_trials(deepcopy=False):
-        if t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL):
+    for t in trials:
+        if t.state not in (TrialState.COMPLETE, TrialState.FAIL):
             continue
         seconds = (
             (t.datetime_complete - t.datetime_start).total_seconds()
             if t.datetime_complete and t.datetime_start
             else None
         )
-        rows.append(
-            {
-                "trial": t.number,
-                "state": t.state.name,
-                **t.params,
-                "value": t.value,
-                **t.user_attrs,
-                "seconds": seconds,
-            }
-        )
+        row = {"trial": t.number, "state": t.state.name, **t.params, "value": t.value}
+        row.update(t.user_attrs)
+        if t.state == TrialState.FAIL and "error" not in t.user_attrs:
+            row["error"] = LOST_WORKER
+            row["retried_as"] = retry_of.get(t.number)
+        rows.append({**row, "seconds": seconds})
     table = pd.DataFrame(rows)
     if table.empty:
         return table
