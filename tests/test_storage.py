@@ -109,6 +109,17 @@ def test_write_read_list_and_remove(root) -> None:
     assert not storage.exists(storage.join(root, "songs", "rock", "a.MP3"))
 
 
+def test_open_file_streams_text_and_bytes(root) -> None:
+    target = storage.join(root, "list.txt")
+    storage.write_text(target, "s3://b/a.mp3\n# comment\nrock/b.wav\n")
+    with storage.open_file(target, "r") as handle:
+        assert [line.strip() for line in handle] == ["s3://b/a.mp3", "# comment", "rock/b.wav"]
+    with storage.open_file(target) as handle:
+        assert handle.read(5) == b"s3://"
+    with pytest.raises(ValueError, match="reads only"):
+        storage.open_file(target, "w")
+
+
 def test_a_failed_write_leaves_the_old_content(root) -> None:
     target = storage.join(root, "result.txt")
     storage.write_text(target, "old")

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from autoenchorder.atomic import write_atomic, write_bytes_atomic, write_text_atomic
 from autoenchorder.errors import DataError
@@ -264,6 +264,33 @@ def read_bytes(location: Location) -> bytes:
 def read_text(location: Location, *, encoding: str = "utf-8") -> str:
     """The whole content of a text file or object."""
     return read_bytes(location).decode(encoding)
+
+
+def open_file(location: Location, mode: str = "rb", *, encoding: str | None = None) -> IO[Any]:
+    """Open a file or object for reading, streamed (``with storage.open_file(uri, "r") as f``).
+
+    Parameters
+    ----------
+    location : str or Path
+    mode : {"rb", "r"}
+        Binary or text.
+    encoding : str or None
+        Text mode's encoding (default UTF-8).
+
+    Returns
+    -------
+    file object
+    """
+    if mode not in {"rb", "r"}:
+        raise ValueError(f"open_file reads only ('rb' or 'r'), not {mode!r}")
+    local = local_path(location)
+    text_encoding = (encoding or "utf-8") if mode == "r" else None
+    if local is not None:
+        return open(local, mode, encoding=text_encoding)  # noqa: SIM115  (the caller closes it)
+    fs, path = filesystem(location)
+    if mode == "r":
+        return fs.open(path, "rt", encoding=text_encoding)
+    return fs.open(path, "rb")
 
 
 @contextmanager
