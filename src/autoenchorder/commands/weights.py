@@ -28,7 +28,10 @@ def setup(names: tuple[str, ...]) -> None:
 @click.argument("names", nargs=-1, required=True)
 @click.option("--timeout", default=60.0, show_default=True, help="Network timeout, seconds.")
 def fetch(names: tuple[str, ...], timeout: float) -> None:
-    """Download the weights NAMES from their URLs, verifying SHA-256 checksums."""
+    """Download the weights NAMES from their URLs, verifying SHA-256 checksums.
+
+    `clap` is a snapshot of laion/clap-htsat-unfused from the Hugging Face Hub.
+    """
     console = Console()
     for name in names:
         with console.status(f"downloading {name} weights ..."):

@@ -152,4 +152,5 @@ def _load_builtin_embedders() -> None:
 _BUILTIN_MODULES: list[str] = [
     "autoenchorder.audio.embed.musicnn",
     "autoenchorder.audio.embed.vggish",
+    "autoenchorder.audio.embed.clap",
 ]

@@ -44,24 +44,26 @@ class WeightFile:
     ----------
     path : str
         Path relative to the weight set's folder (posix), e.g. ``"MSD_musicnn/.index"``.
-    sha256 : str
+    sha256 : str or None
         Expected SHA-256 (hex) of the file, or a prefix of it of at least 8 digits where only
         that is published (torch hub's file names carry the first 8, and it checks only those).
+        ``None``: not pinned here; the set's own ``fetch`` (e.g. a Hugging Face Hub snapshot)
+        is trusted for the content, and only the file's presence is checked.
     url : str or None
         Where :func:`fetch_weights` downloads it from (``None``: obtained another way).
     """
 
     path: str
-    sha256: str
+    sha256: str | None
     url: str | None = None
 
     def __post_init__(self) -> None:
-        if len(self.sha256) < 8:
+        if self.sha256 is not None and len(self.sha256) < 8:
             raise ValueError(f"{self.path}: a SHA-256 (prefix) of at least 8 hex digits is needed")
 
     def matches(self, digest: str) -> bool:
         """Whether a file's SHA-256 hex digest is the expected one (or starts with the prefix)."""
-        return digest.startswith(self.sha256.lower())
+        return self.sha256 is None or digest.startswith(self.sha256.lower())
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ class WeightSpec:
     setup : callable or None
         ``setup(spec, target_dir) -> str`` that puts the files in ``target_dir`` by means other
         than plain URLs (e.g. a ``pip download``); returns a description of what it did.
+    fetch : callable or None
+        ``fetch(spec, target_dir, timeout) -> str``: what :func:`fetch_weights` runs instead of
+        the per-file URL downloads (e.g. a Hugging Face Hub snapshot).
     """
 
     name: str
@@ -94,6 +99,7 @@ class WeightSpec:
     distribution: str | None = None
     distribution_dir: str = ""
     setup: Callable[[WeightSpec, Path], str] | None = field(default=None, compare=False)
+    fetch: Callable[[WeightSpec, Path, float], str] | None = field(default=None, compare=False)
 
 
 _SPECS: dict[str, WeightSpec] = {}
@@ -193,7 +199,7 @@ def _complete(spec: WeightSpec, folder: Path, *, verify: bool) -> bool:
         path = folder / wf.path
         if not path.is_file():
             return False
-        if verify and not wf.matches(sha256_file(path)):
+        if verify and wf.sha256 is not None and not wf.matches(sha256_file(path)):
             return False
     return True
 
@@ -251,7 +257,7 @@ def verify_folder(spec: WeightSpec, folder: Path) -> list[str]:
         path = folder / wf.path
         if not path.is_file():
             problems.append(f"{path}: missing")
-        elif not wf.matches(actual := sha256_file(path)):
+        elif wf.sha256 is not None and not wf.matches(actual := sha256_file(path)):
             problems.append(f"{path}: SHA-256 {actual} != expected {wf.sha256}")
     return problems
 
@@ -277,7 +283,8 @@ def setup_weights(name: str) -> str:
     spec = get_weight_spec(name)
     for folder in search_dirs(spec):
         if _complete(spec, folder, verify=True):
-            return f"{name}: already present in {folder} (checksums verified)"
+            checked = "checksums verified" if all(wf.sha256 for wf in spec.files) else "present"
+            return f"{name}: already present in {folder} ({checked})"
     target = cache_dir() / spec.name
     if spec.setup is not None:
         done = spec.setup(spec, target)
@@ -294,10 +301,12 @@ def setup_weights(name: str) -> str:
 def fetch_weights(name: str, *, timeout: float = 60.0) -> str:
     """Download a weight set's files from their URLs into the cache, checking SHA-256.
 
+    A set with its own ``fetch`` (e.g. ``clap``, a Hugging Face Hub snapshot) runs that instead.
+
     Parameters
     ----------
     name : str
-        A registered weight set whose files have URLs.
+        A registered weight set whose files have URLs (or that has a ``fetch``).
     timeout : float
         Socket timeout per request, seconds.
 
@@ -314,6 +323,8 @@ def fetch_weights(name: str, *, timeout: float = 60.0) -> str:
     """
     spec = get_weight_spec(name)
     target = cache_dir() / spec.name
+    if spec.fetch is not None:
+        return spec.fetch(spec, target, timeout)
     fetched = 0
     for wf in spec.files:
         dest = target / wf.path
