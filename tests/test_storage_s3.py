@@ -37,3 +37,76 @@ def test_store_on_s3_is_whole_or_nothing(s3_bucket: S3Bucket) -> None:
     assert again.done_ids("lowlevel") == {"a"}
     np.testing.assert_array_equal(again.read_sequences("e")["a"].frames, emb.frames)
     assert sum(p.endswith(COMMIT_MARKER) for p in fs.find(path)) == 1
+
+
+# ---------------------------------------------------------------- predict --out s3://
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> str:
+    """A small HitMusicNet bundle on low-level features (trained on random rows)."""
+    import pandas as pd
+
+    from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
+    from autoenchorder.bundle import save_bundle
+    from autoenchorder.data.dataset import PopularityDataset
+    from autoenchorder.models import make_model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, len(LOWLEVEL_COLUMNS)))
+    train = PopularityDataset(
+        ids=[f"s{i}" for i in range(40)],
+        y=np.clip(45 + 8 * x[:, 0], 0, 100),
+        tabular=pd.DataFrame(x, columns=list(LOWLEVEL_COLUMNS)),
+        column_groups={"lowlevel": list(LOWLEVEL_COLUMNS)},
+    )
+    model = make_model("hitmusicnet", groups=("lowlevel",), ae_epochs=1, epochs=2, quiet=True)
+    path = tmp_path_factory.mktemp("bundle") / "hmn"
+    save_bundle(model.fit(train), path, feature_spec={"columns": {"lowlevel": LOWLEVEL_COLUMNS}})
+    return str(path)
+
+
+def test_predict_scores_songs_on_s3_into_a_parquet_on_s3(
+    s3_bucket: S3Bucket, bundle: str, example_audio
+) -> None:
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from autoenchorder.commands.predict import command
+    from autoenchorder.predict.catalog import PARTS_SUFFIX, load_predictor
+
+    base = s3_bucket.unique("predict")
+    clips = sorted(p for p in example_audio.iterdir() if p.suffix in {".wav", ".mp3"})
+    for clip in clips:
+        storage.write_bytes(storage.join(base, "songs", clip.name), clip.read_bytes())
+    corrupt = storage.join(base, "more", "corrupt.ogg")
+    missing = storage.join(base, "more", "missing.wav")
+    storage.write_bytes(corrupt, b"OggS" + bytes(range(256)) * 8)
+    song_list = storage.join(base, "list.txt")
+    storage.write_text(song_list, f"# the rest of the catalog\n{corrupt}\n{missing}\n")
+    out = storage.join(base, "out", "scores.parquet")
+    options = ["--mc-passes", "3", "--windows", "1"]
+    args = [storage.join(base, "songs"), "--songs-from", song_list, "--model", bundle]
+    result = CliRunner().invoke(command, [*args, "--out", out, *options], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    fs, path = storage.filesystem(out)
+    table = pq.read_table(path, filesystem=fs).to_pandas().set_index("path").sort_index()
+    uris = [storage.join(base, "songs", clip.name) for clip in clips]
+    assert sorted(table.index) == sorted([*uris, corrupt, missing])
+    assert not storage.exists(out + PARTS_SUFFIX)  # parts combined into OUT and removed
+    predictor = load_predictor([bundle], max_windows=1, mc_passes=3)
+    for clip, uri in zip(clips, uris, strict=True):
+        assert pd_isna(table.loc[uri, "error"])
+        assert table.loc[uri, "popularity"] == pytest.approx(
+            predictor.predict(clip).popularity, abs=1e-9
+        )
+    assert "not readable" in table.loc[corrupt, "error"]
+    assert "not found" in table.loc[missing, "error"]
+    # a second run finds every song scored in OUT and scores nothing again
+    again = CliRunner().invoke(command, [*args, "--out", out, *options], catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    assert len(pq.read_table(path, filesystem=fs)) == len(table)
+
+
+def pd_isna(value) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))

@@ -27,20 +27,19 @@ from __future__ import annotations
 import functools
 import math
 import re
-import shutil
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from autoenchorder.atomic import write_atomic
-from autoenchorder.audio.io import discover_audio
-from autoenchorder.errors import AudioError, AutoenchorderError
+from autoenchorder import storage
+from autoenchorder.audio.io import discover_audio, local_audio
+from autoenchorder.errors import AudioError, AutoenchorderError, DataError
 from autoenchorder.predict.predictor import Predictor
 from autoenchorder.predict.result import SongPrediction
 from autoenchorder.predict.uncertainty import _torch_modules
@@ -231,7 +230,8 @@ class CatalogScorer:
         """Score ``song``; a row of :data:`ROW_SCHEMA`, a failure row if it cannot be scored."""
         start = time.perf_counter()
         try:
-            prediction = self.predictor.predict(song)
+            with local_audio(song) as local:  # a song at a URI is fetched once, not per read
+                prediction = replace(self.predictor.predict(local), path=song)
         except AutoenchorderError as exc:
             return failure_row(
                 song, getattr(exc, "reason", None) or str(exc), seconds=time.perf_counter() - start
@@ -276,8 +276,8 @@ def read_song_list(path: str) -> Iterator[str]:
         The list cannot be read.
     """
     try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
+        handle = storage.open_file(path, "r")  # a local path or a URI
+    except (OSError, DataError) as exc:
         raise AudioError(path, f"cannot read the song list: {exc.strerror or exc}") from exc
     with handle:
         for line in handle:
@@ -378,43 +378,46 @@ class CatalogOutput:
 
     def part_paths(self) -> list[str]:
         """The whole parts written so far, oldest first (temporary files ignored)."""
-        folder = Path(self.parts_dir)
-        if not folder.is_dir():
+        try:
+            found = storage.list_files(self.parts_dir)  # a local folder or a URI prefix
+        except FileNotFoundError:
             return []
         numbered = [
             (int(m.group(1)), str(p))
-            for p in folder.iterdir()
-            if (m := _PART_NAME.match(p.name)) is not None
+            for p in found
+            if (m := _PART_NAME.match(storage.name(p))) is not None
         ]
         return [path for _, path in sorted(numbered)]
 
     def next_part_number(self) -> int:
         """The number after the highest part already there."""
         parts = self.part_paths()
-        return int(_PART_NAME.match(Path(parts[-1]).name).group(1)) + 1 if parts else 0  # type: ignore[union-attr]
+        return int(_PART_NAME.match(storage.name(parts[-1])).group(1)) + 1 if parts else 0  # type: ignore[union-attr]
 
     def write_part(self, number: int, table: pa.Table) -> str:
         """Write one part atomically; return its path."""
-        path = str(Path(self.parts_dir) / f"part-{number:06d}.parquet")
-        write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+        path = str(storage.join(self.parts_dir, f"part-{number:06d}.parquet"))
+        storage.write_with(path, lambda tmp: pq.write_table(table, tmp))
         return path
 
     def sources(self) -> list[str]:
         """Every file with rows, newest first: the parts (highest number first), then OUT."""
-        final = [self.out] if Path(self.out).is_file() else []
+        final = [self.out] if storage.is_file(self.out) else []
         return [*reversed(self.part_paths()), *final]
 
     def batches(self, path: str, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
         """The rows of one source, batch by batch."""
-        yield from pq.ParquetFile(path).iter_batches(columns=columns, batch_size=4096)
+        filesystem, where = storage.pyarrow_filesystem(path)
+        parquet = pq.ParquetFile(where, filesystem=filesystem)
+        yield from parquet.iter_batches(columns=columns, batch_size=4096)
 
     def write_final(self, write: Callable[[Path], None]) -> None:
         """Create or replace OUT atomically with what ``write(tmp_path)`` writes."""
-        write_atomic(self.out, write)
+        storage.write_with(self.out, write)
 
     def remove_parts(self) -> None:
         """Remove the parts folder (every row of it is in OUT)."""
-        shutil.rmtree(self.parts_dir, ignore_errors=True)
+        storage.remove(self.parts_dir, recursive=True)
 
 
 def songs_done(output: CatalogOutput, *, retry_failed: bool = False) -> set[str]:
@@ -550,10 +553,10 @@ def combine(output: CatalogOutput) -> tuple[int, int]:
         output.write_final(lambda tmp: pq.write_table(ROW_SCHEMA.empty_table(), tmp))
         return 0, 0
     if sources == [output.out]:  # nothing new: OUT stays as it is
-        rows = pq.ParquetFile(output.out).metadata.num_rows
-        scored = sum(
-            b.column("error").null_count for b in output.batches(output.out, columns=["error"])
-        )
+        rows = scored = 0
+        for batch in output.batches(output.out, columns=["error"]):  # OUT may be a URI
+            rows += batch.num_rows
+            scored += batch.column("error").null_count
         return rows, rows - scored
     output.write_final(write)
     output.remove_parts()
