@@ -117,10 +117,11 @@ def write_csv(predictions: list[SongPrediction], failures: list[PredictionFailur
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=0),
     default=1,
     show_default=True,
-    help="With --out: workers, each loading the model once.",
+    help="With --out: workers, each loading the model once (0: one per core, or per CPU of "
+    "the Ray cluster).",
 )
 @click.option(
     "--gpus-per-worker",

@@ -1,0 +1,252 @@
+"""Catalog scoring: ``predict SONGS --model BUNDLE --out scores.parquet`` on an engine.
+
+A small HitMusicNet bundle (low-level features only, so every worker process or Ray actor can
+build its inputs) is trained in the test; the catalog is the repository's four real clips plus
+bad files (corrupt, empty, text named .wav, missing). The tests check one row per song with
+the Predictor's own values, failures with their reasons, ``--songs-from``, resume (a finished
+run scores nothing again; a run killed with parts written scores only the rest), and that two
+local workers and Ray give the values of one local worker.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
+from autoenchorder.bundle import save_bundle
+from autoenchorder.commands.predict import command
+from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.errors import ModelError
+from autoenchorder.metrics import BAND_NAMES, popularity_band
+from autoenchorder.models import make_model
+from autoenchorder.predict.catalog import (
+    PARTS_SUFFIX,
+    ROW_SCHEMA,
+    CatalogOutput,
+    combine,
+    failure_row,
+    load_predictor,
+    read_song_list,
+    songs_done,
+)
+from ray_cluster import ray_cluster  # noqa: F401  (the session's shared Ray cluster)
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "audio"
+#: Predictor options of every run here (few MC passes: a cheap but real uncertainty).
+OPTIONS = ["--mc-passes", "5", "--windows", "1"]
+#: Columns that must not depend on where or how often a song was scored.
+VALUES = ["popularity", "band", "uncertainty", "interval_low", "interval_high", "duration"]
+
+
+def _clips() -> list[str]:
+    return sorted(
+        str(p) for p in EXAMPLES.iterdir() if p.suffix in {".ogg", ".mp3", ".wav", ".flac"}
+    )
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> str:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, len(LOWLEVEL_COLUMNS)))
+    train = PopularityDataset(
+        ids=[f"s{i}" for i in range(60)],
+        y=np.clip(45 + 8 * x[:, 0] + 6 * x[:, 1], 0, 100),
+        tabular=pd.DataFrame(x, columns=list(LOWLEVEL_COLUMNS)),
+        column_groups={"lowlevel": list(LOWLEVEL_COLUMNS)},
+    )
+    model = make_model("hitmusicnet", groups=("lowlevel",), ae_epochs=2, epochs=3, quiet=True)
+    path = tmp_path_factory.mktemp("bundle") / "hmn"
+    save_bundle(model.fit(train), path, feature_spec={"columns": {"lowlevel": LOWLEVEL_COLUMNS}})
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def bad_songs(tmp_path_factory) -> dict[str, str]:
+    """Bad files in a folder, and a path that does not exist: name -> path."""
+    folder = tmp_path_factory.mktemp("bad")
+    (folder / "corrupt.ogg").write_bytes(b"OggS" + bytes(range(256)) * 8)
+    (folder / "empty.mp3").write_bytes(b"")
+    (folder / "notes.wav").write_text("these are notes, not audio\n" * 20)
+    paths = {p.name: str(p) for p in folder.iterdir()}
+    return {"folder": str(folder), **paths, "missing.wav": str(folder.parent / "missing.wav")}
+
+
+def _predict(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(command, [*args, *OPTIONS], catch_exceptions=False)
+    return result.exit_code, result.stderr
+
+
+def _read(out: Path | str) -> pd.DataFrame:
+    return pq.read_table(out).to_pandas().set_index("path").sort_index()
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, bundle, bad_songs):
+    """One local run with two worker processes on the real clips and the bad files."""
+    out = tmp_path_factory.mktemp("out") / "scores.parquet"
+    code, err = _predict(
+        str(EXAMPLES), bad_songs["folder"], bad_songs["missing.wav"], "--model", bundle,
+        "--out", str(out), "--workers", "2",
+    )  # fmt: skip
+    return out, code, err, _read(out)
+
+
+def test_one_row_per_song_with_the_predictors_values(first_run, bundle, bad_songs):
+    out, code, err, table = first_run
+    assert code == 0, err
+    bad = [bad_songs[name] for name in ("corrupt.ogg", "empty.mp3", "notes.wav", "missing.wav")]
+    assert sorted(table.index) == sorted([*_clips(), *bad])
+    assert pq.read_schema(out).names == ROW_SCHEMA.names
+    assert not Path(str(out) + PARTS_SUFFIX).exists()  # the parts were combined and removed
+    predictor = load_predictor([bundle], max_windows=1, mc_passes=5)
+    for clip in _clips():
+        row, expected = table.loc[clip], predictor.predict(clip)
+        assert pd.isna(row["error"])
+        assert row["popularity"] == pytest.approx(expected.popularity, abs=1e-9)
+        assert row["uncertainty"] == pytest.approx(expected.uncertainty, abs=1e-9)
+        assert row["band"] == BAND_NAMES[int(popularity_band(np.array([row["popularity"]]))[0])]
+        half_width = 1.959963984540054 * row["uncertainty"]
+        assert row["interval_low"] == pytest.approx(max(0.0, row["popularity"] - half_width))
+        assert row["interval_high"] == pytest.approx(min(100.0, row["popularity"] + half_width))
+        assert row["duration"] == pytest.approx(expected.duration)
+        assert row["uncertainty_method"] == "MC dropout, 5 passes" and row["score_seconds"] > 0
+    assert "scored 4, failed 4" in err
+
+
+def test_bad_files_are_listed_with_their_reason(first_run, bad_songs):
+    _, _, err, table = first_run
+    failed = table[table["error"].notna()]
+    reasons = {Path(path).name: reason for path, reason in failed["error"].items()}
+    assert set(reasons) == {"corrupt.ogg", "empty.mp3", "notes.wav", "missing.wav"}
+    assert "empty" in reasons["empty.mp3"] and "no such file" in reasons["missing.wav"]
+    assert all(reasons.values())
+    assert failed["popularity"].isna().all() and failed["band"].isna().all()
+    for name in reasons:
+        assert f"failed {bad_songs[name]}: " in err
+
+
+def test_a_finished_catalog_run_again_scores_nothing(first_run, bundle, bad_songs):
+    out, _, _, before = first_run
+    code, err = _predict(
+        str(EXAMPLES), bad_songs["folder"], bad_songs["missing.wav"], "--model", bundle,
+        "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "scored 0, failed 0, already done 8" in err
+    # the same rows, timings included: nothing was scored a second time
+    pd.testing.assert_frame_equal(_read(out), before)
+
+
+def test_a_killed_run_resumes_with_the_rest_and_one_worker_equals_two(
+    first_run, bundle, bad_songs, tmp_path
+):
+    _, _, _, complete = first_run  # scored by two worker processes
+    out = tmp_path / "scores.parquet"
+    # What a run killed with kill -9 leaves: whole parts, a half-written temporary, no OUT.
+    # The parts' rows are marked, so the final file shows which rows were not scored again.
+    carried = complete.loc[[*_clips()[:2], bad_songs["empty.mp3"]]].reset_index()
+    carried["uncertainty_method"] = "scored before the kill"
+    output = CatalogOutput(str(out))
+    output.write_part(0, pa.Table.from_pandas(carried[:2], schema=ROW_SCHEMA))
+    output.write_part(1, pa.Table.from_pandas(carried[2:], schema=ROW_SCHEMA))
+    (Path(output.parts_dir) / ".part-000002.parquet.x1y2.part").write_bytes(b"PAR1 half")
+    code, err = _predict(
+        str(EXAMPLES), bad_songs["folder"], bad_songs["missing.wav"], "--model", bundle,
+        "--out", str(out), "--workers", "1",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "scored 2, failed 3, already done 3" in err
+    table = _read(out)
+    assert sorted(table.index) == sorted(complete.index)  # each song once
+    marked = table[table["uncertainty_method"] == "scored before the kill"]
+    assert sorted(marked.index) == sorted(carried["path"])
+    # the songs scored now, in this process, have the values two worker processes gave them
+    pd.testing.assert_frame_equal(table[[*VALUES, "error"]], complete[[*VALUES, "error"]])
+    assert not Path(output.parts_dir).exists()
+
+
+def test_songs_from_a_list_file(bundle, tmp_path):
+    clips = _clips()
+    listing = tmp_path / "songs.txt"
+    missing = str(tmp_path / "gone.flac")
+    lines = ["# the catalog", clips[0], "", f"  {clips[1]}  ", clips[0], missing, "# end"]
+    listing.write_text("\n".join(lines) + "\n")
+    assert list(read_song_list(str(listing))) == [clips[0], clips[1], clips[0], missing]
+    out = tmp_path / "scores.parquet"
+    code, err = _predict(
+        clips[1], "--songs-from", str(listing), "--model", bundle, "--out", str(out)
+    )
+    assert code == 0, err
+    table = _read(out)
+    assert sorted(table.index) == sorted([clips[0], clips[1], missing])
+    assert table.loc[missing, "error"] and pd.isna(table.loc[clips[0], "error"])
+
+
+@pytest.mark.xdist_group("ray")
+def test_ray_gives_the_values_of_local(ray_cluster, first_run, bundle, bad_songs, tmp_path):  # noqa: F811
+    _, _, _, local = first_run
+    out = tmp_path / "scores.parquet"
+    code, err = _predict(
+        str(EXAMPLES), bad_songs["folder"], bad_songs["missing.wav"], "--model", bundle,
+        "--out", str(out), "--engine", "ray", "--workers", "1",
+    )  # fmt: skip
+    assert code == 0, err
+    on_ray = _read(out)
+    pd.testing.assert_frame_equal(on_ray[[*VALUES, "error"]], local[[*VALUES, "error"]])
+
+
+def test_combine_keeps_one_row_per_song_the_newest(tmp_path):
+    # A kill between writing OUT and removing the parts leaves both: one row a song all the same.
+    output = CatalogOutput(str(tmp_path / "scores.parquet"))
+    output.write_part(0, _rows([failure_row("a.mp3", "first try"), failure_row("b.mp3", "bad")]))
+    assert combine(output) == (2, 2)
+    output.write_part(0, _rows([failure_row("a.mp3", "first try")]))
+    output.write_part(1, _rows([failure_row("a.mp3", "second try"), failure_row("c.mp3", "x")]))
+    assert combine(output) == (3, 3)
+    table = _read(output.out)
+    assert table.loc["a.mp3", "error"] == "second try" and table.loc["b.mp3", "error"] == "bad"
+    assert songs_done(output) == {"a.mp3", "b.mp3", "c.mp3"}
+
+
+def test_retry_failed_counts_only_scored_songs_as_done(tmp_path):
+    output = CatalogOutput(str(tmp_path / "scores.parquet"))
+    scored = failure_row("good.mp3", "") | {"error": None, "popularity": 50.0}
+    output.write_part(0, _rows([scored, failure_row("bad.mp3", "corrupt")]))
+    assert songs_done(output) == {"good.mp3", "bad.mp3"}
+    assert songs_done(output, retry_failed=True) == {"good.mp3"}
+
+
+def _rows(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+
+
+def test_catalog_options_need_out(bundle):
+    clip = _clips()[0]
+    runner = CliRunner()
+    for extra in (["--workers", "2"], ["--engine", "ray"], ["--retry-failed"]):
+        result = runner.invoke(command, [clip, "--model", bundle, *extra])
+        assert result.exit_code == 2 and "only with --out" in result.output
+    both = runner.invoke(command, [clip, "--model", bundle, "--out", "x.parquet", "--json"])
+    assert both.exit_code == 2
+    nothing = runner.invoke(command, ["--model", bundle])
+    assert nothing.exit_code == 2 and "--songs-from" in nothing.output
+
+
+def test_device(bundle):
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="CUDA"):
+            load_predictor([bundle], device="cuda")
+    auto = load_predictor([bundle], device="auto", mc_passes=0)
+    cpu = load_predictor([bundle], device="cpu", mc_passes=0)
+    clip = _clips()[0]
+    assert math.isclose(auto.predict(clip).popularity, cpu.predict(clip).popularity, abs_tol=1e-4)
