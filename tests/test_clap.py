@@ -26,7 +26,7 @@ import soundfile as sf
 import torch
 from click.testing import CliRunner
 
-from autoenchorder.audio.embed import available_embedders, get_embedder
+from autoenchorder.audio.embed import Embedding, available_embedders, get_embedder
 from autoenchorder.audio.embed import clap_weights as cw
 from autoenchorder.audio.embed import weights as registry
 from autoenchorder.audio.embed.clap import ClapEmbedder
@@ -97,6 +97,12 @@ def clip() -> tuple[np.ndarray, int]:
     return load_audio(CLIP, mono=True)
 
 
+@pytest.fixture(scope="module")
+def clip_embedding(embedder: ClapEmbedder, clip) -> Embedding:
+    """The embedder's output on the clip, computed once for the tests that read it."""
+    return embedder.embed(*clip)
+
+
 @pytest.fixture()
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No weights folder, weights cache or Hugging Face cache outside ``tmp_path``."""
@@ -125,12 +131,11 @@ def _reference(snapshot: Path, windows: list[np.ndarray]) -> np.ndarray:
 # ------------------------------------------------------------------------------------------
 
 
-def test_contract_on_a_real_clip(embedder: ClapEmbedder, clip) -> None:
+def test_contract_on_a_real_clip(embedder: ClapEmbedder, clip_embedding: Embedding) -> None:
     assert "clap" in available_embedders()
     assert (embedder.sample_rate, embedder.window_seconds, embedder.dim) == (48000, 10.0, 512)
     assert embedder.hop_seconds == 5.0
-    y, sr = clip
-    out = embedder.embed(y, sr)
+    out = clip_embedding
     # 20 s: windows start at 0, 5 and 10 s; the last 5 s alone is not a whole window.
     assert out.frames.shape == (3, 512) and out.frames.dtype == np.float32
     np.testing.assert_array_equal(out.times, [0.0, 5.0, 10.0])
@@ -139,12 +144,11 @@ def test_contract_on_a_real_clip(embedder: ClapEmbedder, clip) -> None:
     assert not np.allclose(out.frames[0], out.frames[2])  # different audio, different frame
 
 
-def test_equals_transformers_called_directly(embedder: ClapEmbedder, snapshot, clip) -> None:
+def test_equals_transformers_called_directly(clip_embedding, snapshot, clip) -> None:
     y, sr = clip
     assert sr == 48000  # no resampling: the windows are the file's own samples
     windows = [y[s : s + 480000] for s in (0, 240000, 480000)]
-    expected = _reference(snapshot, windows)
-    _assert_close_rel(embedder.embed(y, sr).frames, expected)
+    _assert_close_rel(clip_embedding.frames, _reference(snapshot, windows))
 
 
 def test_raw_projection_without_normalisation(snapshot, clip) -> None:
@@ -160,22 +164,23 @@ def test_raw_projection_without_normalisation(snapshot, clip) -> None:
     )
 
 
-def test_batched_equals_one_by_one(embedder: ClapEmbedder, snapshot, clip) -> None:
-    y, sr = clip
+def test_batched_equals_one_by_one(clip_embedding, snapshot, clip) -> None:
+    # The module's embedder runs batches of 2 (windows 0+5 s, then 10 s).
     single = get_embedder("clap", weights=snapshot, batch_size=1)
-    _assert_close_rel(single.embed(y, sr).frames, embedder.embed(y, sr).frames)
+    _assert_close_rel(single.embed(*clip).frames, clip_embedding.frames)
 
 
 def test_streamed_file_equals_one_shot(embedder: ClapEmbedder, clip, tmp_path: Path) -> None:
-    # Written at 44.1 kHz so that the streamed resampling to 48 kHz is exercised too.
+    # 16 s written at 44.1 kHz, so that the streamed resampling to 48 kHz is exercised too.
     y, sr = clip
-    y44 = librosa.resample(y, orig_sr=sr, target_sr=44100, res_type="soxr_hq")
+    y44 = librosa.resample(y[: 16 * sr], orig_sr=sr, target_sr=44100, res_type="soxr_hq")
     path = tmp_path / "clip44.wav"
     sf.write(path, y44, 44100, subtype="FLOAT")
     streaming = get_embedder("clap", weights=embedder.snapshot, batch_size=2, block_seconds=3.0)
     streamed = streaming.embed_file(path)
     one_shot = embedder.embed(*load_audio(path, mono=True))
-    np.testing.assert_array_equal(streamed.times, one_shot.times)
+    np.testing.assert_array_equal(streamed.times, [0.0, 5.0])
+    np.testing.assert_array_equal(one_shot.times, [0.0, 5.0])
     _assert_close_rel(streamed.frames, one_shot.frames, rel=1e-4)
 
 
@@ -237,6 +242,19 @@ def test_found_in_the_hugging_face_cache(isolated: Path, snapshot: Path) -> None
     (repo / "snapshots").mkdir()
     (repo / "snapshots" / "abc123").symlink_to(snapshot, target_is_directory=True)
     assert cw.locate_snapshot() == repo / "snapshots" / "abc123"
+
+
+def test_incomplete_audio_tower_is_an_error(snapshot: Path, tmp_path: Path) -> None:
+    # transformers would initialise the missing weight at random and only warn.
+    from safetensors.torch import load_file, save_file  # noqa: PLC0415
+
+    for name in (cw.CONFIG_FILE, cw.PREPROCESSOR_FILE):
+        (tmp_path / name).write_bytes((snapshot / name).read_bytes())
+    state = load_file(snapshot / cw.WEIGHTS_FILE)
+    del state["audio_projection.linear2.weight"]
+    save_file(state, tmp_path / cw.WEIGHTS_FILE, metadata={"format": "pt"})
+    with pytest.raises(WeightsError, match=r"lacks 1 weight.*audio_projection\.linear2\.weight"):
+        ClapEmbedder(weights=tmp_path)
 
 
 def test_missing_transformers_names_the_extra(snapshot, monkeypatch) -> None:

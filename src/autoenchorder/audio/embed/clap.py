@@ -120,7 +120,8 @@ class ClapEmbedder(Embedder):
 
     def _load(self, transformers, folder: Path) -> tuple[object, torch.nn.Module]:
         # A full ClapModel snapshot also holds the text tower: transformers reports its weights
-        # as unexpected at warning level, which is expected here, so it is silenced while loading.
+        # as unexpected at warning level, which is expected here, so it is silenced while loading
+        # (missing audio weights are checked below instead).
         verbosity = transformers.logging.get_verbosity()
         progress = transformers.utils.logging.is_progress_bar_enabled()
         transformers.logging.set_verbosity_error()
@@ -129,10 +130,11 @@ class ClapEmbedder(Embedder):
             extractor = transformers.ClapFeatureExtractor.from_pretrained(
                 folder, local_files_only=True
             )
-            model = transformers.ClapAudioModelWithProjection.from_pretrained(
-                folder, local_files_only=True, dtype=torch.float32
+            model, info = transformers.ClapAudioModelWithProjection.from_pretrained(
+                folder, local_files_only=True, dtype=torch.float32, output_loading_info=True
             )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+            # RuntimeError: weights whose shapes do not fit config.json.
             raise WeightsError(
                 f"cannot load the CLAP snapshot in {folder}: {exc}. "
                 f"Fetch a fresh copy with: {WEIGHT_SPEC.obtain}"
@@ -141,6 +143,15 @@ class ClapEmbedder(Embedder):
             transformers.logging.set_verbosity(verbosity)
             if progress:
                 transformers.utils.logging.enable_progress_bar()
+        # transformers fills weights absent from the file with random values and only warns:
+        # an incomplete audio tower must be an error, not silently different embeddings.
+        missing = sorted(info["missing_keys"]) + sorted(k for k, *_ in info["mismatched_keys"])
+        if missing:
+            raise WeightsError(
+                f"the CLAP snapshot in {folder} lacks {len(missing)} weight(s) of the audio "
+                f"tower (e.g. {', '.join(missing[:3])}); fetch a complete copy with: "
+                f"{WEIGHT_SPEC.obtain}"
+            )
         return extractor, model.to(self.device).eval()
 
     def embed_windows(self, windows: list[np.ndarray]) -> np.ndarray:
