@@ -16,6 +16,7 @@ RoBERTa-base tower of the checkpoint would take most of the test's time and ~500
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -41,13 +42,31 @@ transformers = pytest.importorskip(
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "examples" / "audio" / "singularity_awakening_20s.ogg"  # 20 s, 48 kHz stereo
 
-#: laion/clap-htsat-unfused config.json: the keys it sets (all others are the defaults).
+#: laion/clap-htsat-unfused config.json as published (transformers 4.36 wrote it, listing only
+#: the keys that differ from the defaults; all others are transformers' defaults).
 LAION_UNFUSED_CONFIG: dict = {
-    "audio_config": {"fusion_num_hidden_layers": 2, "projection_hidden_size": 768},
+    "architectures": ["ClapModel"],
+    "audio_config": {
+        "fusion_num_hidden_layers": 2,
+        "model_type": "clap_audio_model",
+        "projection_hidden_size": 768,
+    },
+    "hidden_size": 768,
+    "initializer_factor": 1.0,
     "logit_scale_init_value": 14.285714285714285,
+    "model_type": "clap",
+    "num_hidden_layers": 16,
     "projection_dim": 512,
     "projection_hidden_act": "relu",
-    "initializer_factor": 1.0,
+    "text_config": {
+        "classifier_dropout": None,
+        "fusion_hidden_size": 768,
+        "fusion_num_hidden_layers": 2,
+        "initializer_range": 0.02,
+        "model_type": "clap_text_model",
+        "projection_hidden_size": 768,
+    },
+    "transformers_version": "4.36.0.dev0",
 }
 #: The text tower used here instead of the checkpoint's RoBERTa-base (not read by the embedder).
 SMALL_TEXT_CONFIG: dict = {
@@ -76,11 +95,19 @@ LAION_UNFUSED_PREPROCESSOR: dict = {
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory) -> Path:
-    """A snapshot folder: random ClapModel (seed 0) + the laion feature extractor config."""
+    """A snapshot folder: random ClapModel (seed 0) + the laion feature extractor config.
+
+    config.json is then replaced by the published one in its own terse form (with the small
+    text tower), so that loading reads the checkpoint's real config file, not 5.x's rewrite.
+    """
     folder = tmp_path_factory.mktemp("clap_snapshot")
-    config = transformers.ClapConfig(text_config=SMALL_TEXT_CONFIG, **LAION_UNFUSED_CONFIG)
+    published = {
+        **LAION_UNFUSED_CONFIG,
+        "text_config": {**LAION_UNFUSED_CONFIG["text_config"], **SMALL_TEXT_CONFIG},
+    }
     torch.manual_seed(0)
-    transformers.ClapModel(config).save_pretrained(folder)
+    transformers.ClapModel(transformers.ClapConfig.from_dict(published)).save_pretrained(folder)
+    (folder / cw.CONFIG_FILE).write_text(json.dumps(published, indent=2))
     transformers.ClapFeatureExtractor(**LAION_UNFUSED_PREPROCESSOR).save_pretrained(folder)
     return folder
 
