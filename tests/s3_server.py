@@ -6,7 +6,8 @@ and always stops it; :func:`s3_bucket` creates a bucket and points this process 
 subprocesses at the server through the environment a user would set (fsspec's
 ``FSSPEC_S3_ENDPOINT_URL`` and the usual ``AWS_*`` credentials), restoring it afterwards. No
 request leaves 127.0.0.1: the credentials are given, so botocore never asks an instance
-metadata service, and proxies are bypassed for 127.0.0.1.
+metadata service, proxies are bypassed for 127.0.0.1, and the default endpoint of any S3
+client that bypasses fsspec (``AWS_ENDPOINT_URL``) is a closed port of 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -125,8 +126,12 @@ def s3_bucket(s3_server: str) -> Iterator[S3Bucket]:
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
-        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
             patch.delenv(key, raising=False)
+        # A guard: code that bypassed fsspec (pyarrow's own S3 client, a bare boto3 client)
+        # would reach AWS; this default endpoint, a closed port of 127.0.0.1, makes it fail
+        # here instead. fsspec's endpoint, given explicitly to s3fs, takes precedence.
+        patch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
         fsspec.config.conf.setdefault("s3", {})["endpoint_url"] = s3_server
         try:
             import s3fs
