@@ -19,12 +19,20 @@ Layout of a bundle directory (format version 1)::
                             features) is read as the whole file (what a Predictor must compute)
         metrics             e.g. {"test": {"mae": ..., "mse": ..., "r2": ...}}
         extra               caller's JSON-able notes (dataset, split kind, seed ...)
+        training_index      (optional) {"file", "sha256", "space", "n_indexed", "n_training"}:
+                            the model's training songs in its code space, in the file named
+                            (see below); older bundles have none
                             (non-finite floats in any JSON field are stored as null, so the file
                             is standard JSON that any tool reads)
         libraries           versions of python, autoenchorder, torch, numpy, librosa, sklearn ...
         created             ISO-8601 UTC time of saving
         weights_sha256      sha256 of weights.safetensors
         content_sha256      sha256 of (canonical JSON of every other field) + b"\\n" + the weights
+
+      training_index.safetensors   (optional) a compact index of the training songs:
+                            ``codes`` (N, D) float16, ``popularity`` (N,), ``shift`` and
+                            ``scale`` (D,), ``training_popularity`` (M,) of every training song;
+                            the N track ids as JSON in the header's metadata (``ids``)
 
 The canonical JSON is ``json.dumps(doc, sort_keys=True, separators=(",", ":"),
 ensure_ascii=False)`` of the document without the two hash fields, UTF-8 encoded. The hashes
@@ -54,6 +62,7 @@ from autoenchorder.errors import ModelError
 if TYPE_CHECKING:
     from autoenchorder.data.dataset import PopularityDataset
     from autoenchorder.models.base import Model
+    from autoenchorder.models.codes import TrainingIndex
 
 BUNDLE_FORMAT = "autoenchorder-bundle"
 FORMAT_VERSION = 1
@@ -61,6 +70,7 @@ FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 WEIGHTS_FILE = "weights.safetensors"
 JSON_FILE = "bundle.json"
+INDEX_FILE = "training_index.safetensors"
 _HASH_FIELDS = ("weights_sha256", "content_sha256")
 #: distributions whose versions a bundle records (missing ones are skipped)
 _LIBRARIES = (
@@ -83,8 +93,9 @@ def save_bundle(
     metrics: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
     feature_spec: Mapping[str, Any] | None = None,
+    training_index: TrainingIndex | None = None,
 ) -> Path:
-    """Write a fitted model to a bundle directory (created; its two files are replaced).
+    """Write a fitted model to a bundle directory (created; its files are replaced).
 
     Parameters
     ----------
@@ -98,6 +109,10 @@ def save_bundle(
         JSON-able notes (dataset, split kind, seed ...).
     feature_spec : mapping or None
         What the model reads (see :func:`feature_spec_from_dataset`).
+    training_index : TrainingIndex or None
+        The training songs in the model's code space
+        (:func:`~autoenchorder.models.codes.build_training_index`), for "songs that sound like
+        yours" and the percentile of a score.
 
     Returns
     -------
@@ -133,12 +148,26 @@ def save_bundle(
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
+    index_bytes = None
+    if training_index is not None:
+        index_bytes = _index_bytes(training_index)
+        doc["training_index"] = {
+            "file": INDEX_FILE,
+            "sha256": hashlib.sha256(index_bytes).hexdigest(),
+            "space": training_index.space,
+            "n_indexed": len(training_index.ids),
+            "n_training": int(training_index.training_popularity.size),
+        }
     doc["weights_sha256"] = hashlib.sha256(weights).hexdigest()
     doc["content_sha256"] = _content_hash(doc, weights)
 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(root / WEIGHTS_FILE, weights)
+    if index_bytes is not None:
+        write_bytes_atomic(root / INDEX_FILE, index_bytes)
+    elif (root / INDEX_FILE).exists():  # an older index would not belong to this model
+        (root / INDEX_FILE).unlink()
     text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     write_text_atomic(root / JSON_FILE, text)
     return root
@@ -200,6 +229,75 @@ def load_bundle(path: str | Path) -> Model:
     model = cls.from_state(meta, arrays)
     model.bundle_info_ = {k: v for k, v in doc.items() if k != "state"}
     return model
+
+
+def load_training_index(path: str | Path) -> TrainingIndex | None:
+    """Read a bundle's index of its training songs (None for a bundle written without one).
+
+    Parameters
+    ----------
+    path : str or Path
+        The bundle directory (or its ``bundle.json``).
+
+    Returns
+    -------
+    TrainingIndex or None
+
+    Raises
+    ------
+    ModelError
+        The index file is missing, edited or not an index.
+    """
+    from safetensors import SafetensorError, safe_open  # noqa: PLC0415
+
+    from autoenchorder.models.codes import TrainingIndex  # noqa: PLC0415
+
+    doc, _ = read_bundle_files(path)
+    entry = doc.get("training_index")
+    if not isinstance(entry, dict):
+        return None
+    root = Path(path).parent if Path(path).name == JSON_FILE else Path(path)
+    file = root / str(entry.get("file") or INDEX_FILE)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{root}: cannot read the training index {file.name}: {exc}") from None
+    if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        raise ModelError(f"{root}: {file.name} does not match the hash recorded in {JSON_FILE}")
+    try:
+        with safe_open(str(file), framework="numpy") as f:
+            arrays = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+            ids = json.loads((f.metadata() or {}).get("ids", "[]"))
+        return TrainingIndex(
+            ids=[str(i) for i in ids],
+            popularity=arrays["popularity"],
+            codes=arrays["codes"],
+            shift=arrays["shift"],
+            scale=arrays["scale"],
+            training_popularity=arrays["training_popularity"],
+            space=str(entry.get("space", "")),
+        )
+    except (SafetensorError, KeyError, ValueError) as exc:
+        raise ModelError(f"{root}: {file.name} is not a training index ({exc})") from None
+
+
+def _index_bytes(index: TrainingIndex) -> bytes:
+    """A training index as safetensors bytes (the ids as JSON in the header's metadata)."""
+    from safetensors.numpy import save  # noqa: PLC0415
+
+    arrays = {
+        "codes": index.codes.astype(np.float16),
+        "popularity": index.popularity.astype(np.float32),
+        "shift": index.shift.astype(np.float32),
+        "scale": index.scale.astype(np.float32),
+        "training_popularity": index.training_popularity.astype(np.float32),
+    }
+    if len(index.ids) != len(index.popularity) or len(index.ids) != len(index.codes):
+        raise ModelError("a training index needs one id, popularity and code row per song")
+    return save(
+        {k: np.ascontiguousarray(v) for k, v in arrays.items()},
+        metadata={"ids": json.dumps(list(index.ids))},
+    )
 
 
 def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], bytes]:

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "predict",
         "Predict the popularity of songs from their audio with a trained bundle.",
     ),
+    "serve": ("serve", "Serve a web page and HTTP API that score songs with a trained bundle."),
     "data": (
         "data",
         "Inspect dataset sources: row counts, target distribution, joins, validation.",

@@ -379,6 +379,23 @@ class Autoenchorder(Model):
         out = predict_batches(self.net_, self._tensors(ds, device), batch_size=512)
         return clip_popularity(out.cpu().double().numpy() * 100.0, ds, model=self.name)
 
+    def codes(self, ds: PopularityDataset) -> np.ndarray:
+        """The songs' standardised joint codes (low-level and sequence), the regressor's input.
+
+        Parameters
+        ----------
+        ds : PopularityDataset
+
+        Returns
+        -------
+        np.ndarray, float32, shape (N, lowlevel_code + sequence_code)
+        """
+        self.check_fitted()
+        ds.require(*self.required_parts)
+        device = next(self.net_.parameters()).device
+        self.net_.eval()
+        return predict_batches(self.net_.codes, self._tensors(ds, device)).cpu().numpy()
+
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         state = {
             "feature_names": self.feature_names_,

@@ -356,6 +356,22 @@ class HitMusicNet(Model):
             return mean
         return clip_popularity(self.target_scaler_.inverse_transform(mean), ds, model=self.name)
 
+    def codes(self, ds: PopularityDataset) -> np.ndarray:
+        """The songs' scaled autoencoder codes, the regressor's view of them.
+
+        Parameters
+        ----------
+        ds : PopularityDataset
+
+        Returns
+        -------
+        np.ndarray, float32, shape (N, code size)
+        """
+        self.check_fitted()
+        ds.require(*self.groups_)
+        device = next(self.autoencoder_.parameters()).device
+        return self._scale_codes(self._encode(self._inputs(ds, device))).cpu().numpy()
+
     # ------------------------------------------------------------------ helpers
     def _autoencoder_widths(self, d: int) -> tuple[int, ...]:
         cfg = self.config
