@@ -219,11 +219,22 @@ def command(
         feature_spec=feature_spec_from_dataset(
             dataset, groups=groups, lowlevel_compat=_store_compat(store)
         ),
+        training_index=_training_index(result, dataset, seed=seed),
     )
     console.print(f"bundle: {path}")
     if run_dir is not None:
         record_run(run_dir, model_name, dataset, result)
         console.print(f"run directory: {run_dir}")
+
+
+def _training_index(result: TrainResult, dataset: PopularityDataset, *, seed: int) -> Any:
+    """The model's training songs in its code space (None for a classifier: no popularity)."""
+    from autoenchorder.models.codes import build_training_index  # noqa: PLC0415
+
+    if result.task != "regression" or dataset.task != "regression":
+        return None
+    train_rows, _ = result.split.apply(dataset)
+    return build_training_index(result.model, train_rows, seed=seed)
 
 
 def _store_compat(store: Path | None) -> str | None:

@@ -119,6 +119,7 @@ def score_held_out_songs(
     the same training rows, so each prediction comes with the ensemble's spread.
     """
     from autoenchorder.bundle import feature_spec_from_dataset, save_bundle  # noqa: PLC0415
+    from autoenchorder.models.codes import build_training_index  # noqa: PLC0415
     from autoenchorder.models.registry import model_from_state  # noqa: PLC0415
     from autoenchorder.predict import Predictor  # noqa: PLC0415
     from autoenchorder.terminal import results_table  # noqa: PLC0415
@@ -128,13 +129,16 @@ def score_held_out_songs(
     console.rule("[bold]5 - scoring held-out songs with the trained bundle")
     ds, split = loaded(plan.data["procedural"])
     folder = settings.out / "bundles" / ENSEMBLE_MODEL
+    train_rows, _ = split.apply(ds)
     for result in members.values():
         seed = result.job.options["seed"]
+        model = model_from_state(*result.state)
         save_bundle(
-            model_from_state(*result.state),
+            model,
             folder / f"seed-{seed}",
             feature_spec=feature_spec_from_dataset(ds, groups=["lowlevel"]),
             extra={"dataset": "procedural", "split": split.kind, "seed": seed},
+            training_index=build_training_index(model, train_rows, seed=seed),
         )
     corpus = Path(plan.data["procedural"].spec.root)
     audio = {p.with_suffix("").name: p for p in (corpus / "audio").rglob("*.*")}
