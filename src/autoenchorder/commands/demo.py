@@ -37,6 +37,27 @@ from autoenchorder.study import DemoSettings, run_demo
     help="MusicOSet folder (default: $AUTOENCHORDER_DATA/musicoset, ./data/musicoset or "
     "../shared/data/musicoset; without it only the procedural study runs).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where the model fits run: local processes, or --workers Ray actors (the corpus and "
+    "its features are made locally either way).",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="With --engine ray: the cluster (auto, ray://HOST:10001; none: a Ray started for "
+    "this run).",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default="cpu",
+    show_default=True,
+    help="Where the networks train; auto: CUDA when there is one.",
+)
 def command(
     out: Path,
     quick: bool,
@@ -45,16 +66,33 @@ def command(
     seed: int,
     embedder: str,
     musicoset_root: Path | None,
+    engine: str,
+    address: str | None,
+    device: str,
 ) -> None:
     """Generate a corpus, extract features, train every model, write the report, score songs."""
     # a --musicoset folder that is not there is an error now, not after the corpus is made
     musicoset_root = find_root("musicoset", musicoset_root)
+    if address is not None and engine != "ray":
+        raise click.UsageError("--address is for --engine ray")
+    if device != "cpu":  # cuda without CUDA fails now, not in every fit
+        from autoenchorder.models.training import resolve_device  # noqa: PLC0415
+
+        resolve_device(device)
     options = {
         "workers": workers,
         "seed": seed,
         "embedder": embedder,
         "musicoset_root": musicoset_root,
+        "device": device,
     }
+    if engine == "ray":
+        from autoenchorder.engine import EngineSpec  # noqa: PLC0415
+
+        # one torch thread per actor, as in the local pool (the models are small)
+        options["engine"] = EngineSpec(
+            "ray", workers=workers, address=address, threads_per_worker=1
+        )
     if n_songs is not None:
         options["n_songs"] = n_songs
     settings = DemoSettings.quick(out, **options) if quick else DemoSettings(out=out, **options)

@@ -11,20 +11,38 @@ A budgeted TPE search shared by several machines (start the same command on each
 
     autoenchorder search ... --sampler tpe --n-trials 200 \
         --storage postgresql://user@db-host/optuna --study-name ae-tpe --out runs/search
+
+The grid on 8 Ray workers of a cluster (they all reach the PostgreSQL study)::
+
+    autoenchorder search ... --engine ray --address auto --workers 8 \
+        --storage postgresql://user@db-host/optuna --out runs/search
+
+A worker that dies mid-trial (killed, its machine lost) does not lose its grid point: once its
+heartbeat is 30 s old, another worker marks its trial FAIL and runs the point again.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from autoenchorder.commands.train import config_options, data_options, data_spec, model_config
+from autoenchorder.commands.train import (
+    config_options,
+    data_options,
+    data_spec,
+    device_option,
+    model_config,
+    with_device,
+)
 from autoenchorder.config import ConfigError, read_toml
 from autoenchorder.published import STUDY_GRID
+
+if TYPE_CHECKING:
+    from autoenchorder.engine import EngineSpec
 
 
 def search_space(space_file: Path | None, params: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
@@ -99,7 +117,9 @@ def search_space(space_file: Path | None, params: tuple[str, ...]) -> dict[str, 
 @click.option(
     "--storage",
     default=None,
-    help="SQLAlchemy URL of the study (default: sqlite file OUT/study.db).",
+    help="Database URL of the study: sqlite:///PATH (default: OUT/study.db; one machine) or "
+    "postgresql://USER@HOST:PORT/DB (workers on several machines; pip install "
+    "autoenchorder[postgres]).",
 )
 @click.option("--study-name", default="autoenchorder", show_default=True)
 @click.option(
@@ -107,8 +127,23 @@ def search_space(space_file: Path | None, params: tuple[str, ...]) -> dict[str, 
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Local worker processes on the study.",
+    help="Workers on the study: local processes, or Ray actors with --engine ray.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Run the workers as local processes or as Ray actors. Every worker must reach "
+    "--storage: a SQLite file serves one machine, a cluster needs postgresql://.",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="With --engine ray: the cluster (auto, ray://HOST:10001; none: a Ray started for "
+    "this run).",
+)
+@device_option
 @click.option("--seed", default=0, show_default=True, help="Seeds the split, grid order, models.")
 @click.option(
     "--out",
@@ -133,6 +168,9 @@ def command(
     storage: str | None,
     study_name: str,
     workers: int,
+    engine: str,
+    address: str | None,
+    device: str | None,
     seed: int,
     out: Path,
 ) -> None:
@@ -145,9 +183,12 @@ def command(
         sqlite_url,
         write_results,
     )
+    from autoenchorder.train.search_storage import shown_url  # noqa: PLC0415
 
+    if address is not None and engine != "ray":
+        raise click.UsageError("--address is for --engine ray")
     console = Console(stderr=True)
-    base = model_options(model_name, model_config(config_file, overrides))
+    base = model_options(model_name, with_device(model_config(config_file, overrides), device))
     space = search_space(space_file, params)
     for name, values in space.items():  # a value of the wrong type fails before any trial
         for value in values:
@@ -168,17 +209,29 @@ def command(
         base_config=base,
         seed=seed,
     )
+    where = "Ray worker(s)" if engine == "ray" else "worker(s)"
     console.print(
         f"[bold]{study_name}[/bold]: {spec.sampler} search of {spec.budget} trials "
-        f"({spec.grid_size} grid points) on {workers} worker(s), storage {spec.storage}"
+        f"({spec.grid_size} grid points) on {workers} {where}, storage {shown_url(spec.storage)}"
     )
-    study = run_workers(spec, objective, workers=workers, progress=True)
+    study = run_workers(
+        spec, objective, workers=workers, progress=True, engine=_engine(engine, address, workers)
+    )
     summary = write_results(study, out, base_config=base)
     _print_top(console, out / "trials.csv", columns=["trial", "state", *spec.space, "value"])
     console.print(
         f"best trial {summary['trial']}: {metric} {summary['value']:.4f} with {summary['params']}"
     )
     console.print(f"results: {out / 'trials.csv'}, {out / 'best_config.toml'}")
+
+
+def _engine(name: str, address: str | None, workers: int) -> EngineSpec | None:
+    """None for local processes (the search's own pool), else the Ray engine's spec."""
+    if name == "local":
+        return None
+    from autoenchorder.engine import EngineSpec  # noqa: PLC0415
+
+    return EngineSpec(name, workers=workers, address=address)
 
 
 def _print_top(console: Console, csv: Path, *, columns: list[str], rows: int = 10) -> None:

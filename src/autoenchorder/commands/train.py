@@ -79,6 +79,27 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def device_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--device cpu|cuda|auto``: where the networks run (sets the config's ``device``)."""
+    return click.option(
+        "--device",
+        type=click.Choice(["cpu", "cuda", "auto"]),
+        default=None,
+        help="Where the networks train and predict [default: the config's, cpu]; auto: CUDA "
+        "when there is one.",
+    )(func)
+
+
+def with_device(config: dict[str, Any], device: str | None) -> dict[str, Any]:
+    """``config`` with ``device`` set (checked now: cuda without CUDA fails before any data)."""
+    if device is None:
+        return config
+    from autoenchorder.models.training import resolve_device  # noqa: PLC0415
+
+    resolve_device(device)
+    return {**config, "device": device}
+
+
 def data_spec(
     source: str, root: Path | None, store: Path | None, labels: Path | None, embedder: str | None
 ) -> DataSpec:
@@ -169,6 +190,7 @@ def print_metrics(console: Console, metrics: Mapping[str, Any], *, title: str) -
     help="Also record the model and its test predictions in this run directory "
     "(read by `autoenchorder evaluate`; added to an existing run).",
 )
+@device_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(
     model_name: str,
@@ -183,6 +205,7 @@ def command(
     test_size: float,
     out: Path,
     run_dir: Path | None,
+    device: str | None,
     quiet: bool,
 ) -> None:
     """Fit a model on a dataset's training split, report test metrics and save a bundle."""
@@ -192,7 +215,7 @@ def command(
 
     console = Console(stderr=True)
     # an unknown model, option or option type fails before the data is loaded
-    config = model_options(model_name, model_config(config_file, overrides))
+    config = model_options(model_name, with_device(model_config(config_file, overrides), device))
     if quiet:
         config.setdefault("quiet", True)
     spec = data_spec(source, root, store, labels, embedder)

@@ -285,11 +285,23 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 def resolve_device(name: str) -> torch.device:
-    """Return the torch device for ``"cpu"`` or ``"cuda"`` (ModelError if CUDA is absent)."""
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise ModelError(f"unknown device {name!r}; use 'cpu' or 'cuda'")
+    """Return the torch device for ``"cpu"``, ``"cuda"`` (``"cuda:N"``) or ``"auto"``.
+
+    ``"auto"`` is CUDA when torch sees a CUDA device, else the CPU. ``"cuda"`` without one is a
+    :class:`~autoenchorder.errors.ModelError` that says so (and how to run anyway).
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name not in ("cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
+        raise ModelError(f"unknown device {name!r}; use 'cpu', 'cuda' or 'auto'")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError("device 'cuda' asked for, but torch sees no CUDA device")
+        raise ModelError(
+            f"device {name!r} asked for, but torch sees no CUDA device "
+            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'}); "
+            "use --device cpu, or auto to take CUDA only where there is one"
+        )
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ModelError(f"device {name!r}: torch sees {torch.cuda.device_count()} CUDA device(s)")
     return torch.device(name)
 
 

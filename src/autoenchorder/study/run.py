@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from rich.console import Console
 from autoenchorder.study.plan import DemoPlan, plan_demo
 from autoenchorder.study.settings import ENSEMBLE_MODEL, DemoSettings
 from autoenchorder.train.job_cache import JobCache
-from autoenchorder.train.jobs import FitResult, loaded, run_jobs
+from autoenchorder.train.jobs import FitJob, FitResult, loaded, run_jobs
 
 
 def make_procedural_features(settings: DemoSettings, console: Console) -> tuple[Path, Path]:
@@ -66,11 +67,12 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
     started = time.perf_counter()
     with _Progress(console, "train models", len(plan.jobs), unit="models") as advance:
         for result in run_jobs(
-            plan.jobs,
+            on_device(plan.jobs, settings.device),
             plan.data,
             workers=settings.workers,
             threads=settings.torch_threads,
             cache=JobCache(settings.out / "jobs"),
+            engine=settings.engine,
         ):
             job, recorder = result.job, plan.recorders[result.job.study]
             fit_seconds[job.study] += result.fit_seconds
@@ -96,15 +98,26 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
             )
     for study, recorder in plan.recorders.items():
         recorder.writer.record_timing("model fits, summed", fit_seconds[study])
-        recorder.writer.record_timing(
-            f"training, all studies ({settings.workers} processes, wall)", wall
-        )
+        recorder.writer.record_timing(f"training, all studies ({_fitted_by(settings)}, wall)", wall)
         if cached[study]:
             recorder.writer.add_note(
                 f"{cached[study]} fits were read from an earlier run ({settings.out / 'jobs'}); "
                 "their fit times are the earlier run's, the wall time is this run's"
             )
     return {m.job.key: m for m in done}
+
+
+def on_device(jobs: list[FitJob], device: str) -> list[FitJob]:
+    """The jobs with ``device`` in their options (unchanged on the CPU, the default)."""
+    if device == "cpu":
+        return list(jobs)
+    return [dataclasses.replace(job, options={**job.options, "device": device}) for job in jobs]
+
+
+def _fitted_by(settings: DemoSettings) -> str:
+    if settings.engine is not None and settings.engine.name == "ray":
+        return f"{settings.engine.workers} Ray workers"
+    return f"{settings.workers} processes"
 
 
 def score_held_out_songs(

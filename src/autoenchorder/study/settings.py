@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autoenchorder.engine import EngineSpec
 
 ENSEMBLE_MODEL = "autoenchorder"
 #: Models refitted on shares of the training rows for the learning curve.
@@ -58,6 +61,11 @@ class DemoSettings:
         Seeds of Autoen-chorder in the predictor's bundle (their spread is the uncertainty).
     torch_threads : int
         Threads torch uses for training (the models are small: 1 is fastest on 2 cores).
+    engine : EngineSpec or None
+        Where the model fits run: None, ``workers`` local processes; a Ray engine, its actors
+        (corpus and features are still made locally).
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when there is one): where the networks train.
     """
 
     out: Path
@@ -75,6 +83,8 @@ class DemoSettings:
     n_predict: int = 5
     ensemble: int = 3
     torch_threads: int = 1
+    engine: EngineSpec | None = None
+    device: str = "cpu"
 
     @classmethod
     def quick(cls, out: Path, **overrides: Any) -> DemoSettings:

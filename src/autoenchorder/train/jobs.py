@@ -6,7 +6,9 @@ split), and on what share of the training rows. :func:`run_jobs` fits them in ``
 processes; each process loads each dataset once, rebuilds the split (deterministically), fits
 with one torch thread and sends back the test predictions, the training history and, when
 asked, the fitted model's state. A job's result depends only on the job: the same seeds give
-the same predictions whether the jobs run in one process or several, in any order.
+the same predictions whether the jobs run in one process or several, in any order, on this
+machine or in the actors of a Ray cluster (``engine=EngineSpec("ray", ...)``; each actor
+loads each dataset once). The job cache stays with the caller (the driver).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +28,11 @@ from autoenchorder.parallel import in_window
 from autoenchorder.train.fit import fit_and_score
 from autoenchorder.train.job_cache import JobCache
 from autoenchorder.train.job_types import FitJob, FitResult, StudyData, loaded
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from autoenchorder.engine import EngineSpec
 
 __all__ = ["FitJob", "FitResult", "StudyData", "fit_job", "loaded", "run_jobs"]
 
@@ -82,6 +90,7 @@ def run_jobs(
     workers: int = 1,
     threads: int = 1,
     cache: JobCache | None = None,
+    engine: EngineSpec | None = None,
 ) -> Iterator[FitResult]:
     """Fit every job; yield results as they finish (costliest jobs are started first).
 
@@ -97,6 +106,11 @@ def run_jobs(
     cache : JobCache or None
         Jobs found there are yielded first, without fitting; every successful fit is stored
         there as soon as it is done (so an interrupted run resumes).
+    engine : EngineSpec or None
+        None: this machine's process pool of ``workers`` processes, ``threads`` each. An
+        engine (``EngineSpec("ray", workers=4, address="auto")``) fits each job as one item
+        of :func:`autoenchorder.engine.map_items` (``workers`` and ``threads`` are then the
+        engine's own); a worker that died on a job fails that job only.
 
     Yields
     ------
@@ -106,8 +120,14 @@ def run_jobs(
     unknown = sorted({job.study for job in jobs} - set(data))
     if unknown:
         raise KeyError(f"jobs name studies without data: {unknown}")
+
+    def fit(to_fit: list[FitJob]) -> Iterator[FitResult]:
+        if engine is None:
+            return _fit_all(to_fit, data, workers=workers, threads=threads)
+        return _fit_on_engine(to_fit, data, engine)
+
     if cache is None:
-        yield from _fit_all(jobs, data, workers=workers, threads=threads)
+        yield from fit(jobs)
         return
     to_fit = []
     for job in jobs:
@@ -116,7 +136,7 @@ def run_jobs(
             to_fit.append(job)
         else:
             yield hit
-    for result in _fit_all(to_fit, data, workers=workers, threads=threads):
+    for result in fit(to_fit):
         cache.put(result, data[result.job.study])
         yield result
 
@@ -157,3 +177,36 @@ def _fit_all(
 
 def _fit_numbered(data: Mapping[str, StudyData], numbered: tuple[int, FitJob]) -> FitResult:
     return fit_job(numbered[1], data[numbered[1].study])
+
+
+def _fit_on_engine(
+    jobs: list[FitJob], data: Mapping[str, StudyData], engine: EngineSpec
+) -> Iterator[FitResult]:
+    """Fit the jobs as items of the batch engine (costliest first); results as they finish."""
+    from autoenchorder.engine import WorkerCrash, map_items  # noqa: PLC0415
+
+    if not jobs:
+        return
+    ordered = sorted(jobs, key=lambda job: -job.cost)
+    # one job in flight per worker locally: the next costliest starts when a worker frees up
+    window = engine.local_workers() if engine.name == "local" else None
+    for job, result in map_items(engine, partial(job_worker, dict(data)), ordered, window=window):
+        if isinstance(result, WorkerCrash):
+            yield _failed(job, f"worker crashed: {result.reason}")
+        else:
+            yield result
+
+
+def job_worker(data: Mapping[str, StudyData]) -> Callable[[FitJob], FitResult]:
+    """The engine's worker factory: fit one job of ``data`` (datasets load once per worker).
+
+    Returns
+    -------
+    callable
+        ``fit(job) -> FitResult`` (a failure is returned as ``FitResult.error``).
+    """
+    return partial(_fit_of, data)
+
+
+def _fit_of(data: Mapping[str, StudyData], job: FitJob) -> FitResult:
+    return fit_job(job, data[job.study])

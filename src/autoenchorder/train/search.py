@@ -40,6 +40,7 @@ fitted.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from autoenchorder.data.dataset import PopularityDataset
     from autoenchorder.data.sources.registry import DataSpec
     from autoenchorder.data.splits import Split
+    from autoenchorder.engine import EngineSpec
 
 Objective = Callable[[dict[str, Any]], Mapping[str, float]]
 SAMPLERS = ("grid", "tpe")
@@ -480,24 +482,32 @@ def study_finished(study: optuna.Study, spec: SearchSpec) -> bool:
 
 
 def run_workers(
-    spec: SearchSpec, objective: Objective, *, workers: int = 1, progress: bool = False
+    spec: SearchSpec,
+    objective: Objective,
+    *,
+    workers: int = 1,
+    progress: bool = False,
+    engine: EngineSpec | None = None,
 ) -> optuna.Study:
-    """Run ``workers`` local worker processes on one study and wait for them.
+    """Run ``workers`` workers on one study and wait for them.
 
-    The study is created here first (so the processes never race to create the schema); each
-    process then runs :func:`run_worker`. ``objective`` must be picklable (a module-level
-    function or a dataclass such as :class:`ModelObjective`); it is sent to the child
-    processes of this machine only. A worker that dies (killed) does not end the search: its
-    trial is run again by another worker.
+    The study is created here first (so the workers never race to create the schema); each
+    worker then runs :func:`run_worker`. ``objective`` must be picklable (a module-level
+    function or a dataclass such as :class:`ModelObjective`). A worker that dies (killed)
+    does not end the search: its trial is run again by another worker.
 
     Parameters
     ----------
     spec : SearchSpec
     objective : callable
     workers : int
-        Number of processes; 1 runs in this process.
+        Number of workers; locally 1 runs in this process.
     progress : bool
         Show a progress bar of finished trials (and the best value so far).
+    engine : EngineSpec or None
+        None (or a local engine): processes of this machine. A Ray engine: ``workers`` Ray
+        actors (its ``address``, CPUs and GPUs per worker); every one of them must reach
+        ``spec.storage`` (a SQLite file serves one machine; a cluster needs PostgreSQL).
 
     Returns
     -------
@@ -510,6 +520,8 @@ def run_workers(
         Workers exited with an error and the study is not finished.
     """
     study = open_study(spec)
+    if engine is not None and engine.name != "local":
+        return _run_on_engine(spec, objective, workers=workers, progress=progress, engine=engine)
     if workers <= 1:
         run_worker(spec, objective, worker=0, progress=progress)
         return open_study(spec)
@@ -534,6 +546,64 @@ def run_workers(
             raise ModelError(f"search worker(s) {failed} exited with an error; see their output")
         _log.warning("search worker(s) %s died; their trials were run by the others", failed)
     return study
+
+
+def _run_on_engine(
+    spec: SearchSpec, objective: Objective, *, workers: int, progress: bool, engine: EngineSpec
+) -> optuna.Study:
+    """One item per worker on the engine; each item is :func:`run_worker` till the end."""
+    import dataclasses  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from autoenchorder.engine import WorkerCrash, map_items, ray_session  # noqa: PLC0415
+
+    engine = dataclasses.replace(engine, workers=workers)
+    outcome: dict[int, Any] = {}
+    errors: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            make = functools.partial(search_worker, spec, objective)
+            for index, result in map_items(engine, make, range(workers), window=workers):
+                outcome[index] = result
+        except BaseException as exc:  # noqa: BLE001  raised again in the calling thread
+            errors.append(exc)
+
+    # The engine's iterator blocks until the workers finish; the bar is drawn meanwhile. Ray
+    # is joined (or started) here, in the main thread; the engine then uses that session.
+    with contextlib.ExitStack() as stack:
+        if engine.name == "ray":
+            stack.enter_context(ray_session(engine.address))
+        thread = threading.Thread(target=drive, name="search-engine", daemon=True)
+        thread.start()
+        study = open_study(spec)
+        with _progress_bar(spec, enabled=progress) as update:
+            while thread.is_alive():
+                update(study)
+                thread.join(timeout=1.0)
+            update(study)
+    if errors:
+        raise errors[0]
+    crashed = sorted(i for i, r in outcome.items() if isinstance(r, WorkerCrash))
+    study = open_study(spec)
+    if crashed and not study_finished(study, spec):
+        raise ModelError(f"search worker(s) {crashed} died and the study is not finished")
+    return study
+
+
+def search_worker(spec: SearchSpec, objective: Objective) -> Callable[[int], int]:
+    """The engine's worker factory: ``run(index)`` runs :func:`run_worker` as worker ``index``.
+
+    Returns
+    -------
+    callable
+        ``run(index) -> trials completed``.
+    """
+    return functools.partial(_run_indexed, spec, objective)
+
+
+def _run_indexed(spec: SearchSpec, objective: Objective, index: int) -> int:
+    return run_worker(spec, objective, worker=index)
 
 
 def results_table(study: optuna.Study) -> pd.DataFrame:
