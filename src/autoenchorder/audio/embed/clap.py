@@ -17,7 +17,7 @@ length (``nb_max_samples / sampling_rate`` of its feature extractor: 10 s at 48 
   the raw projection). Every window is exactly the model's length, so ``is_longer`` is False
   for all of them (the extractor's random crops and fusion never apply).
 * Resampling to 48 kHz uses :func:`autoenchorder.audio.io.resample` (``soxr_hq`` by default,
-  the resampler of the ``librosa.load`` LAION-CLAP's own inference uses);
+  what ``librosa.load(sr=48000)`` does since librosa 0.10);
   :meth:`ClapEmbedder.embed_file` streams a long file in constant memory with the same frames.
 * ``transformers`` is the optional extra ``autoenchorder[clap]``; this module imports it only
   when an embedder is built, so the registry and ``weights list`` work without it. Weights:
