@@ -24,17 +24,19 @@ from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
 from autoenchorder.bundle import save_bundle
 from autoenchorder.commands.predict import command
 from autoenchorder.data.dataset import PopularityDataset
-from autoenchorder.errors import ModelError
+from autoenchorder.errors import DataError, ModelError
 from autoenchorder.metrics import BAND_NAMES, popularity_band
 from autoenchorder.models import make_model
 from autoenchorder.predict.catalog import (
     PARTS_SUFFIX,
     ROW_SCHEMA,
+    RUN_KEY,
     CatalogOutput,
     combine,
     failure_row,
     load_predictor,
     read_song_list,
+    score_catalog,
     songs_done,
 )
 from ray_cluster import ray_cluster  # noqa: F401  (the session's shared Ray cluster)
@@ -148,13 +150,13 @@ def test_a_finished_catalog_run_again_scores_nothing(first_run, bundle, bad_song
 def test_a_killed_run_resumes_with_the_rest_and_one_worker_equals_two(
     first_run, bundle, bad_songs, tmp_path
 ):
-    _, _, _, complete = first_run  # scored by two worker processes
+    first_out, _, _, complete = first_run  # scored by two worker processes
     out = tmp_path / "scores.parquet"
     # What a run killed with kill -9 leaves: whole parts, a half-written temporary, no OUT.
     # The parts' rows are marked, so the final file shows which rows were not scored again.
     carried = complete.loc[[*_clips()[:2], bad_songs["empty.mp3"]]].reset_index()
     carried["uncertainty_method"] = "scored before the kill"
-    output = CatalogOutput(str(out))
+    output = CatalogOutput(str(out), key=pq.read_schema(first_out).metadata[RUN_KEY].decode())
     output.write_part(0, pa.Table.from_pandas(carried[:2], schema=ROW_SCHEMA))
     output.write_part(1, pa.Table.from_pandas(carried[2:], schema=ROW_SCHEMA))
     (Path(output.parts_dir) / ".part-000002.parquet.x1y2.part").write_bytes(b"PAR1 half")
@@ -171,6 +173,21 @@ def test_a_killed_run_resumes_with_the_rest_and_one_worker_equals_two(
     # the songs scored now, in this process, have the values two worker processes gave them
     pd.testing.assert_frame_equal(table[[*VALUES, "error"]], complete[[*VALUES, "error"]])
     assert not Path(output.parts_dir).exists()
+
+
+def test_out_of_another_model_or_not_a_catalog_is_refused(first_run, bundle, tmp_path):
+    out = first_run[0]
+    # the same model with other options: resuming would mix two kinds of scores
+    with pytest.raises(DataError, match="another model or other options"):
+        score_catalog([_clips()[0]], bundles=[bundle], out=str(out), mc_passes=0, progress=False)
+    foreign = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"path": ["x.mp3"], "score": [1.0]}), foreign)
+    with pytest.raises(DataError, match="not a catalog"):
+        score_catalog([_clips()[0]], bundles=[bundle], out=str(foreign), progress=False)
+    (tmp_path / "text.parquet").write_text("hello")
+    with pytest.raises(DataError, match="not a readable Parquet"):
+        score_catalog([_clips()[0]], bundles=[bundle], out=str(tmp_path / "text.parquet"))
+    assert pd.read_parquet(foreign).shape == (1, 2)  # left as it was
 
 
 def test_songs_from_a_list_file(bundle, tmp_path):

@@ -25,6 +25,7 @@ saying why and no score. Song paths are plain strings through the whole pipeline
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 import statistics
@@ -88,6 +89,8 @@ ROW_SCHEMA = pa.schema(
     ]
 )
 _PART_NAME = re.compile(r"^part-(\d+)\.parquet$")
+#: Key of the Parquet metadata naming the model and options a table was scored with.
+RUN_KEY = b"autoenchorder.catalog"
 
 
 # ------------------------------------------------------------------------------- rows
@@ -206,6 +209,16 @@ def _torch_device(name: str) -> Any:
         except AutoenchorderError:  # a resolve_device that does not know "auto" yet
             return resolve_device("cuda" if torch.cuda.is_available() else "cpu")
     return resolve_device(name)
+
+
+def run_key(predictor: Predictor, options: dict[str, Any]) -> str:
+    """What makes a catalog's scores: the bundles' content hashes and the Predictor options.
+
+    A run resumes only onto rows made by the same key (the device is not part of it: CPU and
+    GPU give the same numbers within float tolerance).
+    """
+    models = [getattr(m, "bundle_info_", {}).get("content_sha256") for m in predictor.models]
+    return json.dumps({"models": models, "options": options}, sort_keys=True)
 
 
 class CatalogScorer:
@@ -372,9 +385,10 @@ class CatalogOutput:
         The final Parquet file (``scores.parquet``); its parts go to ``out + ".parts"``.
     """
 
-    def __init__(self, out: str) -> None:
+    def __init__(self, out: str, *, key: str = "") -> None:
         self.out = str(out)
         self.parts_dir = self.out + PARTS_SUFFIX
+        self.schema = ROW_SCHEMA.with_metadata({RUN_KEY: key.encode()})
 
     def part_paths(self) -> list[str]:
         """The whole parts written so far, oldest first (temporary files ignored)."""
@@ -397,6 +411,7 @@ class CatalogOutput:
     def write_part(self, number: int, table: pa.Table) -> str:
         """Write one part atomically; return its path."""
         path = str(storage.join(self.parts_dir, f"part-{number:06d}.parquet"))
+        table = table.replace_schema_metadata(self.schema.metadata)
         storage.write_with(path, lambda tmp: pq.write_table(table, tmp))
         return path
 
@@ -406,9 +421,26 @@ class CatalogOutput:
         return [*reversed(self.part_paths()), *final]
 
     def batches(self, path: str, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
-        """The rows of one source, batch by batch."""
+        """The rows of one source, batch by batch.
+
+        Raises
+        ------
+        DataError
+            The file is not a catalog table, or one of another model or other options.
+        """
         filesystem, where = storage.pyarrow_filesystem(path)
-        parquet = pq.ParquetFile(where, filesystem=filesystem)
+        try:
+            parquet = pq.ParquetFile(where, filesystem=filesystem)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({exc})") from exc
+        metadata = parquet.schema_arrow.metadata or {}
+        if RUN_KEY not in metadata or not set(ROW_SCHEMA.names) <= set(parquet.schema_arrow.names):
+            raise DataError(f"{path} is not a catalog of scores; give another --out")
+        if metadata[RUN_KEY] != self.schema.metadata[RUN_KEY]:
+            raise DataError(
+                f"{path} holds scores of another model or other options "
+                f"({metadata[RUN_KEY].decode()}); give another --out, or remove it to score again"
+            )
         yield from parquet.iter_batches(columns=columns, batch_size=4096)
 
     def write_final(self, write: Callable[[Path], None]) -> None:
@@ -477,7 +509,9 @@ class PartWriter:
         """Write the rows kept as one part (nothing without rows)."""
         if not self.rows:
             return
-        self.output.write_part(self.number, pa.Table.from_pylist(self.rows, schema=ROW_SCHEMA))
+        self.output.write_part(
+            self.number, pa.Table.from_pylist(self.rows, schema=self.output.schema)
+        )
         self.number += 1
         self.rows = []
 
@@ -534,10 +568,10 @@ def combine(output: CatalogOutput) -> tuple[int, int]:
 
     def write(tmp: Path) -> None:
         seen: set[str] = set()
-        with pq.ParquetWriter(tmp, ROW_SCHEMA) as writer:
+        with pq.ParquetWriter(tmp, output.schema) as writer:
             for source in sources:
-                for batch in output.batches(source):
-                    table = pa.Table.from_batches([batch]).cast(ROW_SCHEMA)
+                for batch in output.batches(source, columns=ROW_SCHEMA.names):
+                    table = pa.Table.from_batches([batch]).cast(output.schema)
                     keep = []
                     for path in table.column("path").to_pylist():
                         keep.append(path not in seen)
@@ -550,7 +584,7 @@ def combine(output: CatalogOutput) -> tuple[int, int]:
                     writer.write_table(table)
 
     if not sources:  # nothing given and nothing before: an empty table with the columns
-        output.write_final(lambda tmp: pq.write_table(ROW_SCHEMA.empty_table(), tmp))
+        output.write_final(lambda tmp: pq.write_table(output.schema.empty_table(), tmp))
         return 0, 0
     if sources == [output.out]:  # nothing new: OUT stays as it is
         rows = scored = 0
@@ -621,10 +655,9 @@ def score_catalog(
     from autoenchorder.engine import EngineSpec, WorkerCrash, map_items  # noqa: PLC0415
 
     engine = engine or EngineSpec()
-    output = CatalogOutput(out)
     # Load the model here once before any worker does: a bad bundle is one clear error, not one
     # failure row per song. On the CPU: a cluster's workers may have the GPUs this machine lacks.
-    load_predictor(bundles, device="cpu", **options)
+    output = CatalogOutput(out, key=run_key(load_predictor(bundles, **options), options))
     if engine.name == "local":
         _torch_device(device)  # the local workers are this machine: its device must be there
     queue = song_queue(songs, song_lists, songs_done(output, retry_failed=retry_failed))
