@@ -231,7 +231,7 @@ def command(
     path = save_bundle(
         result.model,
         out,
-        metrics=result.metrics,
+        metrics={**result.metrics, "test_ci": test_intervals(result, seed=seed)},
         extra={
             "dataset": dataset.name,
             "data_spec": spec.__dict__,
@@ -248,6 +248,36 @@ def command(
     if run_dir is not None:
         record_run(run_dir, model_name, dataset, result)
         console.print(f"run directory: {run_dir}")
+
+
+def test_intervals(result: TrainResult, *, seed: int, n_boot: int = 1000) -> dict[str, Any]:
+    """95 % percentile-bootstrap intervals of the test metrics (``{name: [low, high]}``).
+
+    Resampling the test songs, as ``evaluate`` does; the bundle's model card shows them.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    from autoenchorder.evaluate.bootstrap import (  # noqa: PLC0415
+        bootstrap_replicates,
+        confidence_interval,
+    )
+    from autoenchorder.metrics import metrics_for  # noqa: PLC0415
+
+    if result.test_truth is None or len(result.test_truth) < 2:
+        return {}
+    y = np.asarray(result.test_truth, dtype=np.float64)
+    p = np.asarray(result.test_predictions, dtype=np.float64)
+    intervals = {}
+    for name, metric in metrics_for(result.task).items():
+        replicates = bootstrap_replicates(
+            lambda index, f=metric.function: f(y[index], p[index]),
+            len(y),
+            n_boot=n_boot,
+            seed=seed,
+        )
+        low, high = confidence_interval(replicates, metric.function(y, p))
+        intervals[name] = [float(low), float(high)]
+    return intervals
 
 
 def _training_index(result: TrainResult, dataset: PopularityDataset, *, seed: int) -> Any:
