@@ -61,7 +61,7 @@ def make_bundle(root: Path) -> Path:
     assert main(["extract", str(audio), "--out", str(store), "--quiet"]) == 0
     bundle = root / "bundle"
     data = ["--data", "catalog", "--root", str(audio), "--labels", str(labels)]
-    options = ["--set", "epochs=5", "--set", "ae_epochs=2", "--quiet"]
+    options = ["--set", "epochs=5", "--set", "ae_epochs=2", "--set", "n_seeds=1", "--quiet"]
     train = ["train", "--model", "hitmusicnet", *data, "--store", str(store), "--out", str(bundle)]
     assert main([*train, *options]) == 0
     return bundle

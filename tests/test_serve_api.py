@@ -291,3 +291,38 @@ def test_an_old_bundle_without_an_index_still_serves(serve_bundle, tmp_path):
     assert card["neighbours"]["available"] is False and card["popularity_histogram"] is None
     assert details["neighbours"] is None and details["percentile"] is None
     assert details["interval"] is not None
+
+
+def test_the_card_shows_test_metrics_with_intervals(served):
+    with served.client() as client:
+        card = client.get("/api/model").json()
+    metrics = {m["name"]: m for m in card["metrics"]}
+    low, high = metrics["mae"]["ci"]
+    assert low <= metrics["mae"]["value"] <= high
+    assert "n" not in metrics  # a count, not a metric
+
+
+def test_a_procedural_model_says_its_scores_say_nothing_about_listeners():
+    from autoenchorder.serve.card import model_card
+
+    procedural = model_card(
+        [{"model": "autoenchorder", "extra": {"dataset": "procedural"}}], [Path("b")], None
+    )
+    catalog = model_card(
+        [{"model": "autoenchorder", "extra": {"dataset": "catalog"}}], [Path("b")], None
+    )
+    assert "nothing about how real listeners" in procedural["notice"]
+    assert catalog["notice"] is None
+
+
+def test_moments_come_from_contributions_where_the_model_has_a_sequence_part():
+    from autoenchorder.serve.analysis import moments
+
+    frames = [
+        {"start": 3.0 * i, "end": 3.0 * i + 3.0, "contribution": c}
+        for i, c in enumerate([0.5, -2.0, 3.0, 0.0, -0.1, 1.0])
+    ]
+    found = moments({"contributions": frames, "windows": []}, n=2)
+    assert found["source"] == "contributions"
+    assert [m["start"] for m in found["strongest"]] == [6.0, 15.0]
+    assert [m["start"] for m in found["weakest"]] == [3.0, 12.0]

@@ -115,4 +115,4 @@ def command(
     app = create_app(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"autoenchorder: http://{shown}:{port}/  (API: /docs; Ctrl-C stops)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=3)

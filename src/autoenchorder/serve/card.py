@@ -108,7 +108,7 @@ def _test_metrics(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     intervals = metrics.get("test_ci") or {}
     rows = []
     for name in [m for m in CARD_METRICS if m in test] + [
-        m for m in test if m not in CARD_METRICS and not m.endswith("_01")
+        m for m in test if m not in CARD_METRICS and not m.endswith("_01") and m != "n"
     ]:
         value = test[name]
         ci = intervals.get(name)
