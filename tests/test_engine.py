@@ -144,33 +144,42 @@ def test_unreachable_ray_address_is_named(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 # -------------------------------------------------------------------------------- Ray engine
+def _square_or_die(poison: int, bad: int, state: tuple, x: int) -> tuple:
+    if x == poison:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if x == bad:
+        raise ValueError(f"bad item {x}")
+    return _square(state, x)
+
+
+def make_square_or_die(poison: int, bad: int) -> object:
+    """``make_square(node_ids=True)``'s worker; its process dies on ``poison`` every time and
+    it raises ValueError on ``bad``."""
+    return partial(_square_or_die, poison, bad, make_square(node_ids=True).args[0])
+
+
 @pytest.mark.xdist_group("ray")
-def test_ray_engine_uses_both_nodes_and_equals_local(ray_cluster) -> None:  # noqa: F811
-    engine = EngineSpec("ray", workers=2)
+def test_ray_engine_on_two_nodes_contains_a_poison_item_and_raises_errors(
+    ray_cluster,  # noqa: F811
+) -> None:
+    # One run, two Ray executions (windows of 6 items): the first holds an item that kills
+    # its actor every time, the second an item whose function raises.
     items = Counted(10)
-    pairs = []
-    for item, result in map_items(engine, partial(make_square, True), items, window=6):
-        assert items.taken - len(pairs) <= 6
-        pairs.append((item, result))
-    assert sorted((i, r[0]) for i, r in pairs) == [(i, i * i) for i in range(10)]
-    nodes = {node.node_id for node in ray_cluster.list_all_nodes()}
-    assert len(nodes) == 2
-    assert {r[3] for _, r in pairs} == nodes
-    # Each actor built its function once per execution (two executions: windows of 6 and 4).
-    assert {r[2] for _, r in pairs} == {1}
-
-
-@pytest.mark.xdist_group("ray")
-def test_ray_item_that_kills_its_actor_becomes_a_worker_crash(ray_cluster, tmp_path) -> None:  # noqa: F811
-    engine = EngineSpec("ray", workers=2)
-    results = dict(map_items(engine, partial(make_poisoned, 3), range(6), retries=1))
-    assert sorted(results) == list(range(6))
+    results = {}
+    make = partial(make_square_or_die, 3, 8)
+    with pytest.raises(ValueError, match="bad item 8"):
+        for item, result in map_items(
+            EngineSpec("ray", workers=2), make, items, window=6, retries=1
+        ):
+            # Items taken but not yet returned: never more than the window.
+            assert items.taken - len(results) <= 6
+            results[item] = result
+    assert set(range(6)) <= set(results)
     crash = results.pop(3)
     assert isinstance(crash, WorkerCrash) and "died" in crash.reason
-    assert results == {i: i * i for i in range(6) if i != 3}
-
-
-@pytest.mark.xdist_group("ray")
-def test_ray_worker_exception_is_raised_in_the_driver(ray_cluster) -> None:  # noqa: F811
-    with pytest.raises(ValueError, match="bad item 1"):
-        list(map_items(EngineSpec("ray", workers=1), partial(make_failing, 1), range(3)))
+    assert all(r[0] == i * i for i, r in results.items())
+    nodes = {node.node_id for node in ray_cluster.list_all_nodes()}
+    assert len(nodes) == 2
+    assert {r[3] for r in results.values()} == nodes
+    # Each actor (process) built its function once.
+    assert {r[2] for r in results.values()} == {1}

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from autoenchorder.audio.processor import InputSpec
 from autoenchorder.data.extract import ExtractSummary, extract_corpus
+from autoenchorder.engine import ENGINES, EngineSpec
 
 
 def print_summary(
@@ -61,7 +62,49 @@ def print_summary(
     help="Feature store folder (created, or resumed if it exists).",
 )
 @click.option(
-    "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
+    "--engine",
+    "engine_name",
+    type=click.Choice(ENGINES),
+    default="local",
+    show_default=True,
+    help="Where the per-file work runs: a process pool on this machine, or a Ray cluster "
+    "(pip install autoenchorder[ray]). This process writes the store either way.",
+)
+@click.option(
+    "--address",
+    default=None,
+    metavar="ADDRESS",
+    help="Ray only: 'auto' (the cluster `ray start` made on this machine), HOST:6379, or "
+    "ray://HOST:10001; default: start a local Ray for this run.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 4096),
+    help="Worker processes (local; 1 = in this process) or Ray actors; 0 = one per core "
+    "(local) or per --cpus-per-worker CPUs of the cluster (Ray).",
+)
+@click.option(
+    "--cpus-per-worker",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Ray only: CPUs each actor reserves (and its torch / BLAS threads).",
+)
+@click.option(
+    "--gpus-per-worker",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Ray only: GPUs each actor reserves (0.5: two actors share a GPU); use with "
+    "--device cuda.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default=None,
+    help="Where the embedder's network runs (default cpu; auto: CUDA when available).",
 )
 @click.option(
     "--embedder",
@@ -97,7 +140,12 @@ def print_summary(
 def command(
     audio_dir: Path,
     store: Path,
+    engine_name: str,
+    address: str | None,
     workers: int,
+    cpus_per_worker: float,
+    gpus_per_worker: float,
+    device: str | None,
     embedder: str | None,
     compat: str,
     window: float | None,
@@ -108,16 +156,29 @@ def command(
     """Extract the 207 low-level features (and embeddings) of every song below AUDIO_DIR.
 
     Re-running the same command resumes: tracks already stored are skipped, and a run that
-    was interrupted (even by kill -9) loses at most its last unwritten shard.
+    was interrupted (even by kill -9) loses at most its last unwritten shard. With
+    --engine ray the songs must be readable at the same path (or URI) on every node.
     """
     if offset is not None and window is None:
         raise click.UsageError("--offset needs --window")
+    if engine_name == "local" and (address or gpus_per_worker):
+        raise click.UsageError("--address and --gpus-per-worker need --engine ray")
+    if device is not None and embedder is None:
+        raise click.UsageError("--device is the embedder's: it needs --embedder")
+    engine = EngineSpec(
+        engine_name,
+        workers=workers,
+        address=address,
+        cpus_per_worker=cpus_per_worker,
+        gpus_per_worker=gpus_per_worker,
+    )
     input_spec = InputSpec() if window is None else InputSpec(window, offset or 0.0)
     summary = extract_corpus(
         audio_dir,
         store,
-        workers=workers,
+        engine=engine,
         embedder=embedder,
+        embedder_options={"device": device} if device else None,
         compat=compat,
         input_spec=input_spec,
         retry_failed=retry_failed,

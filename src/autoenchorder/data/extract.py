@@ -12,12 +12,9 @@ resumes where it stopped.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -31,8 +28,8 @@ from autoenchorder.data.store import (
     ShardContent,
     sequence_stage,
 )
+from autoenchorder.engine import EngineSpec, WorkerCrash, map_items
 from autoenchorder.errors import AutoenchorderError, DataError
-from autoenchorder.parallel import in_window
 
 
 @dataclass(frozen=True)
@@ -132,19 +129,31 @@ def plan_work(
 _WORKER_STATE: dict = {}
 
 
-def _init_worker(
-    embedder: str | None, embedder_options: dict, threads: int, limit_threads: bool = False
-) -> None:
+def make_extract_worker(
+    embedder: str | None, embedder_options: dict, compat: str, input_spec: InputSpec
+) -> Callable[[WorkItem], dict]:
+    """Build a worker's function (once per process or Ray actor): the embedder loaded here.
+
+    Parameters
+    ----------
+    embedder : str or None
+        The embedder whose sequences are wanted, if any.
+    embedder_options : dict
+        Its options (``device`` included).
+    compat : str
+        Low-level feature mode.
+    input_spec : InputSpec
+        Which part of each file the features are computed from.
+
+    Returns
+    -------
+    callable
+        ``process(item) -> dict``, see :func:`process_item`.
+    """
     _WORKER_STATE.update(embedder=embedder, embedder_options=embedder_options)
-    if limit_threads:
-        # Workers share the cores: BLAS (mel / CQT products) and torch get ``threads`` each.
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415
-
-        _WORKER_STATE["thread_limits"] = threadpool_limits(threads)
     if embedder:
-        import torch  # noqa: PLC0415
-
-        torch.set_num_threads(threads)
+        _get_embedder()  # load the weights now, not on the first file
+    return partial(process_item, compat=compat, input_spec=input_spec)
 
 
 def _get_embedder():
@@ -179,6 +188,9 @@ def process_item(item: WorkItem, compat: str, input_spec: InputSpec = WHOLE_FILE
         audio = processor.decode(item.path)
     except AutoenchorderError as exc:
         out["failures"] = [(s, getattr(exc, "reason", str(exc))) for s in item.stages]
+        return out
+    except Exception as exc:  # noqa: BLE001  a bug on one file must not end the batch
+        out["failures"] = [(s, f"unexpected {type(exc).__name__}: {exc}") for s in item.stages]
         return out
     for stage in item.stages:
         try:
@@ -216,34 +228,6 @@ def _compile_kernels_once(compat: str) -> None:
     extract_lowlevel(0.1 * rng.standard_normal(22050).astype(np.float32), 22050, compat=compat)
 
 
-def _results_in_process(
-    items: list[WorkItem], compat: str, input_spec: InputSpec
-) -> Iterator[tuple[WorkItem, dict]]:
-    for item in items:
-        yield item, process_item(item, compat, input_spec)
-
-
-def _results_in_pool(
-    items: list[WorkItem], compat: str, input_spec: InputSpec, workers: int, initargs: tuple
-) -> Iterator[tuple[WorkItem, dict]]:
-    # A bounded window of items in flight keeps memory flat whatever the corpus size.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=initargs
-    ) as pool:
-        work = partial(process_item, compat=compat, input_spec=input_spec)
-        for item, future in in_window(pool, work, items, window=workers * 4):
-            try:
-                result = future.result()
-            except Exception as exc:  # noqa: BLE001  a crashed worker is one item's failure
-                result = {
-                    "row": None,
-                    "sequence": None,
-                    "failures": [(s, f"worker crashed: {exc}") for s in item.stages],
-                }
-            yield item, result
-
-
 def extract_corpus(
     audio_dir: str | Path,
     store_root: str | Path,
@@ -258,6 +242,7 @@ def extract_corpus(
     shard_seconds: float = 60.0,
     on_progress: Callable[[int, int], None] | None = None,
     progress: bool = False,
+    engine: EngineSpec | None = None,
 ) -> ExtractSummary:
     """Extract features of every audio file below ``audio_dir`` into a feature store.
 
@@ -268,11 +253,12 @@ def extract_corpus(
     store_root : str or Path
         The store folder (created if needed; resumed if it exists).
     workers : int
-        Worker processes (1 = in this process).
+        Worker processes (1 = in this process); ignored when ``engine`` is given.
     embedder : str or None
         Also store this embedder's sequences (e.g. ``"musicnn-msd"``).
     embedder_options : dict or None
-        Options for :func:`~autoenchorder.audio.embed.get_embedder`.
+        Options for :func:`~autoenchorder.audio.embed.get_embedder` (``device`` included:
+        where the workers run the network; it is not part of the store's embedder identity).
     compat : {"spotgentrack", "fixed"}
         Low-level feature mode (see :func:`~autoenchorder.audio.lowlevel.extract_lowlevel`).
     input_spec : InputSpec
@@ -289,6 +275,10 @@ def extract_corpus(
         ``on_progress(n_finished, n_total)`` after each file.
     progress : bool
         Show a rich progress bar.
+    engine : EngineSpec or None
+        Where the per-file work runs (default: ``EngineSpec("local", workers=workers)``).
+        With Ray, the song files must be readable at the same path on every node; this process
+        writes the store.
 
     Returns
     -------
@@ -306,14 +296,14 @@ def extract_corpus(
         store.register_embedder(embedder, _embedder_identity(embedder, embedder_options))
     items, skipped = plan_work(audio_dir, store, embedder=embedder, retry_failed=retry_failed)
     summary = ExtractSummary(total=len(items) + skipped, skipped=skipped)
-    if workers > 1 and len(items) > 1:
+    engine = engine or EngineSpec("local", workers=workers)
+    if engine.name == "local":
+        # No more processes than files; one file (or one worker) runs in this process.
+        engine = replace(engine, workers=max(1, min(engine.local_workers(), len(items))))
+    if engine.name == "ray" or engine.workers > 1:
         _compile_kernels_once(compat)
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        initargs = (embedder, embedder_options, threads, True)
-        results = _results_in_pool(items, compat, input_spec, workers, initargs)
-    else:
-        _init_worker(embedder, embedder_options, max(1, os.cpu_count() or 1))
-        results = _results_in_process(items, compat, input_spec)
+    make_worker = partial(make_extract_worker, embedder, embedder_options, compat, input_spec)
+    results = map_items(engine, make_worker, items)
 
     bar = _ProgressBar(len(items)) if progress else None
     shard = ShardContent()
@@ -340,8 +330,14 @@ def extract_corpus(
 
 
 def _add_result(
-    shard: ShardContent, item: WorkItem, result: dict, embedder: str | None, summary: ExtractSummary
+    shard: ShardContent,
+    item: WorkItem,
+    result: dict | WorkerCrash,
+    embedder: str | None,
+    summary: ExtractSummary,
 ) -> None:
+    if isinstance(result, WorkerCrash):
+        result = _crashed(item, result.reason)
     if result["row"] is not None:
         shard.rows.append(result["row"])
     if result["sequence"] is not None and embedder:
@@ -362,9 +358,21 @@ def _add_result(
         summary.done += 1
 
 
+def _crashed(item: WorkItem, reason: str) -> dict:
+    """The result of a file whose worker process died on it every time it was tried."""
+    return {
+        "row": None,
+        "sequence": None,
+        "failures": [(s, f"worker crashed: {reason}") for s in item.stages],
+    }
+
+
 def _embedder_identity(name: str, options: dict) -> dict:
     from autoenchorder.audio.embed import get_embedder  # noqa: PLC0415
 
+    # Where the network runs does not change its numbers: the device is not part of the
+    # identity (the driver reads it on the CPU, a store filled on GPUs resumes on CPUs).
+    options = {k: v for k, v in options.items() if k != "device"}
     emb = get_embedder(name, **options)
     return {
         "version": getattr(emb, "version", "unknown"),

@@ -89,7 +89,7 @@ class MusicnnEmbedder(Embedder):
         120 s signal: 127x real time against 101x with 4 and 95x with 16: a bigger batch's
         activations no longer fit the cache); larger batches pay off on a GPU.
     device : str
-        ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ..., or ``"auto"`` (CUDA if available).
     block_seconds : float
         Block length when :meth:`embed_file` streams a file.
     """
@@ -130,6 +130,10 @@ class MusicnnEmbedder(Embedder):
         self.short_input = short_input
         self.batch_size = int(batch_size)
         self.block_seconds = float(block_seconds)
+        if device == "auto":  # as VGGish: the GPU when there is one
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelError(f"device {device!r} requested but CUDA is not available")
         self.device = torch.device(device)
         prefix = _checkpoint_prefix(weights, model_dir)
         self.net = MusicnnNet.from_checkpoint(read_checkpoint(prefix)).to(self.device)
