@@ -190,6 +190,27 @@ def test_out_of_another_model_or_not_a_catalog_is_refused(first_run, bundle, tmp
     assert pd.read_parquet(foreign).shape == (1, 2)  # left as it was
 
 
+def test_a_song_its_worker_died_on_is_a_failure_row(bundle, tmp_path, monkeypatch):
+    import autoenchorder.engine as engine
+
+    real_map_items = engine.map_items
+    victim = _clips()[1]
+
+    def map_items(spec, make_worker, items, **kwargs):
+        # the engine gives a WorkerCrash as the result of an item its worker died on
+        rest = [song for song in items if song != victim]
+        yield victim, engine.WorkerCrash("the worker process died on this item (3 times)")
+        yield from real_map_items(spec, make_worker, rest, **kwargs)
+
+    monkeypatch.setattr(engine, "map_items", map_items)
+    out = tmp_path / "scores.parquet"
+    summary = score_catalog(_clips()[:2], bundles=[bundle], out=str(out), progress=False)
+    assert (summary.scored, summary.failed) == (1, 1)
+    table = _read(out)
+    assert table.loc[victim, "error"] == "the worker process died on this item (3 times)"
+    assert pd.isna(table.loc[_clips()[0], "error"])
+
+
 def test_songs_from_a_list_file(bundle, tmp_path):
     clips = _clips()
     listing = tmp_path / "songs.txt"

@@ -199,16 +199,9 @@ def load_predictor(bundles: Sequence[str], *, device: str = "cpu", **options: An
 
 
 def _torch_device(name: str) -> Any:
-    import torch  # noqa: PLC0415
-
     from autoenchorder.models.training import resolve_device  # noqa: PLC0415
 
-    if name == "auto":
-        try:
-            return resolve_device("auto")
-        except AutoenchorderError:  # a resolve_device that does not know "auto" yet
-            return resolve_device("cuda" if torch.cuda.is_available() else "cpu")
-    return resolve_device(name)
+    return resolve_device(name)  # "auto": CUDA when torch sees it, else the CPU
 
 
 def run_key(predictor: Predictor, options: dict[str, Any]) -> str:
