@@ -73,6 +73,16 @@ from autoenchorder.models.blocks import (
     load_module_arrays,
     module_arrays,
 )
+from autoenchorder.models.calibration import ScoreCalibration
+from autoenchorder.models.losses import (
+    DEFAULT_LOSS_ALPHA,
+    DEFAULT_LOSS_BETA,
+    DEFAULT_LOSS_MEAN,
+    Objective,
+    objective_from_config,
+    spearman_metric,
+    target_sd,
+)
 from autoenchorder.models.registry import register_model
 from autoenchorder.models.scaling import ColumnScaler
 from autoenchorder.models.training import (
@@ -159,6 +169,17 @@ class HitMusicNetConfig(ModelConfig):
         the prediction is their mean (of class probabilities in the 3-class mode).
     val_fraction : float
         Share of ``train`` carved out (seeded) for early stopping when no ``val`` is given.
+    objective : str
+        Regression loss (see :class:`~autoenchorder.models.losses.Objective`): ``"mse"`` (the
+        original's), ``"weighted"`` (Autoen-chorder's outlier-weighted MSE), ``"ranking"`` (a
+        pairwise ranking loss alone; early stopping then watches validation Spearman and the
+        scores are calibrated to popularity on the training rows afterwards) or ``"mixed"``
+        (MSE + ``ranking_weight`` * ranking loss).
+    ranking_weight, ranking_loss, ranking_scale, ranking_margin, ranking_pairs
+        The ranking term (see :class:`~autoenchorder.models.losses.Objective`); scale and
+        margin are in units of the MinMax-scaled target.
+    loss_mean, loss_alpha, loss_beta : float
+        The weighting of ``"weighted"``: centre on the popularity / 100 scale, width, softness.
     """
 
     setting: str = "default"
@@ -192,6 +213,15 @@ class HitMusicNetConfig(ModelConfig):
     class_weights: bool = True
     n_seeds: int = 3
     val_fraction: float = 0.1
+    objective: str = "mse"
+    ranking_weight: float = 0.1
+    ranking_loss: str = "logistic"
+    ranking_scale: float = 10.0
+    ranking_margin: float = 0.1
+    ranking_pairs: int = 0
+    loss_mean: float = DEFAULT_LOSS_MEAN
+    loss_alpha: float = DEFAULT_LOSS_ALPHA
+    loss_beta: float = DEFAULT_LOSS_BETA
 
     SETTINGS: ClassVar[Mapping[str, Mapping[str, Any]]] = {"default": {}, "faithful": _FAITHFUL}
 
@@ -229,6 +259,9 @@ class HitMusicNet(Model):
         self.input_scaler_ = ColumnScaler(cfg.input_scaler).fit(self._logged(features))
         x_train, x_val = self._inputs(train, device), self._inputs(val, device)
         y_train, y_val = self._targets(train, fit=True), self._targets(val)
+        # built (and a bad option refused) before any training
+        objective = None if self.task_ == "classification" else self._objective(y_train)
+        ranks_only = objective is not None and objective.arbitrary_scale
 
         with seeded(cfg.seed):
             widths = self._autoencoder_widths(x_train.shape[1])
@@ -272,12 +305,18 @@ class HitMusicNet(Model):
                 weight_decay=cfg.weight_decay,
                 optimizer=cfg.optimizer,
                 patience=cfg.patience,
-                monitor="val_acc" if classification else "val_mae",
-                mode="max" if classification else "min",
+                monitor=(
+                    "val_acc" if classification else "val_spearman" if ranks_only else "val_mae"
+                ),
+                mode="max" if classification or ranks_only else "min",
                 restore_best=cfg.restore_best,
             )
             y_train, y_val = y_train.to(device), y_val.to(device)
-            loss_fn = self._classification_loss(y_train) if classification else _mse_loss
+            if objective is None:
+                loss_fn = self._classification_loss(y_train)
+            else:
+                loss_fn = _objective_loss(objective)
+            metric = _accuracy if classification else spearman_metric if ranks_only else _mae
             if cfg.n_seeds < 1:
                 raise ModelError(f"n_seeds must be at least 1, not {cfg.n_seeds}")
             self.regressors_ = []
@@ -295,10 +334,23 @@ class HitMusicNet(Model):
                     settings,
                     seed=cfg.seed + i,
                     stage="regressor" if cfg.n_seeds == 1 else f"regressor {i + 1}",
-                    metrics=_accuracy if classification else _mae,
+                    metrics=metric,
                     quiet=cfg.quiet,
                 )
                 self.regressors_.append(regressor)
+            if ranks_only:  # scores on no scale: map them to popularity on the training rows
+                self.calibration_ = ScoreCalibration.fit(self._raw_output(c_train), train.y)
+
+    def _objective(self, y_train: torch.Tensor) -> Objective:
+        """The regression objective on the MinMax-scaled targets ``y_train`` (N,).
+
+        The outlier weights depend on ``(t - mean) / sd`` only, which an affine rescaling of
+        the targets leaves unchanged: the centre is moved to the MinMax scale and the sd taken
+        there, so ``"weighted"`` weighs each song as Autoen-chorder's loss on popularity / 100.
+        """
+        centre = self.target_scaler_.transform(np.array([100.0 * self.config.loss_mean]))
+        sd = target_sd(y_train.cpu().numpy())
+        return objective_from_config(self.config, sd=sd, mean=float(np.ravel(centre)[0]))
 
     def _mode(self, train: PopularityDataset) -> str:
         task = self.config.task
@@ -345,16 +397,21 @@ class HitMusicNet(Model):
         device = next(self.autoencoder_.parameters()).device
         self.autoencoder_.eval()
         head_inputs = self._head_inputs(self._inputs(ds, device))
+        mean = check_finite(self._raw_output(head_inputs), ds, model=self.name)
+        if self.task_ == "classification":
+            return mean
+        if hasattr(self, "calibration_"):
+            return clip_popularity(self.calibration_(mean), ds, model=self.name)
+        return clip_popularity(self.target_scaler_.inverse_transform(mean), ds, model=self.name)
+
+    def _raw_output(self, head_inputs: torch.Tensor) -> np.ndarray:
+        """The heads' mean output (of class probabilities) on ``head_inputs`` (N, d_head)."""
         outs = []
         for regressor in self.regressors_:
             regressor.eval()
             out = predict_batches(regressor, (head_inputs,)).cpu().double()
             outs.append(torch.softmax(out, dim=1) if self.task_ == "classification" else out)
-        mean = torch.stack(outs).mean(dim=0).numpy()  # the heads' mean (of probabilities)
-        mean = check_finite(mean, ds, model=self.name)
-        if self.task_ == "classification":
-            return mean
-        return clip_popularity(self.target_scaler_.inverse_transform(mean), ds, model=self.name)
+        return torch.stack(outs).mean(dim=0).numpy()
 
     def codes(self, ds: PopularityDataset) -> np.ndarray:
         """The songs' scaled autoencoder codes, the regressor's view of them.
@@ -427,6 +484,8 @@ class HitMusicNet(Model):
         }
         if self.task_ == "regression":
             arrays.update(self.target_scaler_.to_arrays("target_scaler"))
+        if hasattr(self, "calibration_"):
+            arrays.update(self.calibration_.to_arrays("calibration"))
         return state, arrays
 
     def _load_state(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
@@ -454,6 +513,8 @@ class HitMusicNet(Model):
         self.code_scaler_ = ColumnScaler.from_arrays(cfg.code_scaler, arrays, "code_scaler")
         if self.task_ == "regression":
             self.target_scaler_ = ColumnScaler.from_arrays("minmax", arrays, "target_scaler")
+        if self.task_ == "regression" and Objective(kind=cfg.objective).arbitrary_scale:
+            self.calibration_ = ScoreCalibration.from_arrays(arrays, "calibration")
 
 
 def _head_prefix(i: int) -> str:
@@ -481,8 +542,13 @@ def _no_columns(x: np.ndarray) -> np.ndarray:
     return np.zeros(np.asarray(x).shape[1], dtype=bool)
 
 
-def _mse_loss(module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    return F.mse_loss(module(batch[0]), batch[1])
+def _objective_loss(objective: Objective) -> LossFn:
+    """``loss(module, (inputs, targets))`` of a regression objective."""
+
+    def loss(module: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return objective(module(batch[0]), batch[1])
+
+    return loss
 
 
 def _mae(module: torch.nn.Module, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
