@@ -99,6 +99,7 @@ def test_a_training_song_is_its_own_nearest_neighbour(served, tmp_path):
         details = _post(client, song, details="true").json()["details"]
     assert details["neighbours"][0]["id"] == index.ids[0]
     assert details["neighbours"][0]["distance"] < 1e-2
+    assert details["neighbours"][0]["similarity"] > 0.99
 
 
 def test_compare_two_versions(served, tmp_path):
@@ -326,3 +327,27 @@ def test_moments_come_from_contributions_where_the_model_has_a_sequence_part():
     assert found["source"] == "contributions"
     assert [m["start"] for m in found["strongest"]] == [6.0, 15.0]
     assert [m["start"] for m in found["weakest"]] == [3.0, 12.0]
+
+
+def test_training_index_round_trip_and_tamper_check(tmp_path):
+    from autoenchorder.errors import ModelError
+    from autoenchorder.models import make_model
+    from autoenchorder.models.codes import INPUT_SPACE, build_training_index, song_coordinates
+    from synthetic_popularity import learnable_dataset
+
+    ds = learnable_dataset(60, with_sequences=False)
+    model = make_model("gbdt").fit(ds)  # no autoencoder: placed by its scaled inputs
+    index = build_training_index(model, ds, cap=40, seed=1)
+    assert index.space == INPUT_SPACE and len(index.ids) == 40
+    assert index.training_popularity.size == 60  # the percentile sees every training song
+    # the standardised codes are the songs' own inputs, standardised
+    rows = [list(ds.ids).index(i) for i in index.ids]
+    again = index.standardise(song_coordinates(model, ds.take(rows)))
+    assert np.allclose(again, index.codes.astype(np.float32), atol=2e-2)
+    bundle = save_bundle(model, tmp_path / "b", training_index=index)
+    loaded = load_training_index(bundle)
+    assert loaded.ids == index.ids and np.array_equal(loaded.codes, index.codes)
+    path = bundle / "training_index.safetensors"
+    path.write_bytes(path.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(ModelError, match="does not match"):
+        load_training_index(bundle)

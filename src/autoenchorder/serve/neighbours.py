@@ -26,6 +26,23 @@ class TrainingSongs:
         self.index = index
         self._codes = np.asarray(index.codes, dtype=np.float32)
         self._sorted = np.sort(np.asarray(index.training_popularity, dtype=np.float64))
+        self.typical = self._typical_neighbour_distance()
+
+    def _typical_neighbour_distance(self, sample: int = 500) -> float:
+        """Median distance from a training song to its nearest other training song.
+
+        Closeness is measured against it: a new song that far from a training song is as close
+        to it as neighbouring training songs are to each other (a sample of ``sample`` songs
+        keeps this cheap for a large index).
+        """
+        n, dim = self._codes.shape
+        if n < 2:
+            return float(np.sqrt(2.0 * max(dim, 1)))
+        rows = np.random.default_rng(0).permutation(n)[:sample]
+        gaps = np.sqrt(((self._codes[rows, None, :] - self._codes[None, :, :]) ** 2).sum(-1))
+        gaps[np.arange(len(rows)), rows] = np.inf
+        typical = float(np.median(gaps.min(axis=1)))
+        return typical if typical > 0 else float(np.sqrt(2.0 * max(dim, 1)))
 
     def nearest(
         self, coordinates: Sequence[float], *, k: int = DEFAULT_NEIGHBOURS
@@ -42,22 +59,20 @@ class TrainingSongs:
         -------
         list of dict
             ``id``, ``popularity`` (true, 0-100), ``distance`` (Euclidean, in standard
-            deviations of the training codes), ``similarity`` (0-1: 1 the same place, about
-            0.37 two songs drawn at random).
+            deviations of the training codes), ``similarity`` (0-1: 1 the same place, 0.5 as
+            far as a typical training song is from its nearest other training song).
         """
         query = self.index.standardise(np.asarray(coordinates, dtype=np.float32))
         if query.shape[-1] != self._codes.shape[1]:
             return []
         distance = np.sqrt(((self._codes - query) ** 2).sum(axis=1))
         order = np.argsort(distance, kind="stable")[:k]
-        # standardised codes: two random songs lie about sqrt(2 D) apart
-        typical = float(np.sqrt(2.0 * self._codes.shape[1])) or 1.0
         return [
             {
                 "id": self.index.ids[i],
                 "popularity": round(float(self.index.popularity[i]), 2),
                 "distance": round(float(distance[i]), 3),
-                "similarity": round(float(np.exp(-((distance[i] / typical) ** 2))), 3),
+                "similarity": round(float(0.5 ** ((distance[i] / self.typical) ** 2)), 3),
             }
             for i in order
         ]
