@@ -13,13 +13,17 @@ are written as they arrive, in parts:
 
 Running the same command again skips every song that already has a row in ``OUT`` or in the
 parts (failed songs too, unless ``retry_failed``): after a kill it scores only the rest; on a
-finished catalog it scores nothing. Memory stays flat in the catalog's size apart from the list
-of song paths: at most the engine's window of songs is in flight, at most ``flush_songs`` rows
-wait for their part, and the final file is combined batch by batch.
+finished catalog it scores nothing. Every part and OUT record the model (its bundles' content
+hashes) and the Predictor options they were scored with (:func:`run_key`); a run with another
+model or options refuses to add to them rather than mix two kinds of scores in one table.
+
+Memory stays flat in the catalog's size apart from the list of song paths: at most the engine's
+window of songs is in flight, at most ``flush_songs`` rows wait for their part, and the final
+file is combined batch by batch.
 
 One row per song (:data:`ROW_SCHEMA`): the scored ones with ``error`` null, the failed ones
 (missing, empty, corrupt, not audio, silent, a worker that died on them ...) with ``error``
-saying why and no score. Song paths are plain strings through the whole pipeline (URIs later).
+saying why and no score. Song paths are plain strings through the whole pipeline (URIs too).
 """
 
 from __future__ import annotations
