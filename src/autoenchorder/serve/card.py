@@ -40,7 +40,8 @@ def model_card(
     Returns
     -------
     dict
-        ``model``, ``setting``, ``members``, ``trained_on`` (dataset, rows, split, seed),
+        ``model``, ``setting``, ``members``, ``trained_on`` (dataset, rows, training /
+        validation / test rows, split, seed),
         ``input`` (what part of a song it reads, the embedder), ``metrics`` (test metrics, each
         ``{"value", "ci"}`` where the bundle has a confidence interval), ``created``,
         ``version``, ``neighbours`` (whether "songs that sound like yours" is available, and in
@@ -64,6 +65,7 @@ def model_card(
             "dataset": dataset,
             "rows": extra.get("n_rows") or metrics.get("n_train"),
             "n_train": metrics.get("n_train"),
+            "n_val": metrics.get("n_val"),
             "n_test": metrics.get("n_test"),
             "split": extra.get("split") or metrics.get("split"),
             "seed": extra.get("seed"),

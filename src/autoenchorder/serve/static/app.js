@@ -102,7 +102,7 @@ function showResult(p, details) {
   list($("weakest"), m.weakest, (x) => clock(x.start) + "–" + clock(x.end) + ": " + fmt(x.value, 1) + what);
   if (!m.source) {
     list($("strongest"), [0], () => "The song is one stretch for this model: no moments stand out.");
-    list($("weakest"), [], () => "");
+    list($("weakest"), [0], () => "–");
   }
   $("timeline-legend").textContent = m.source === "contributions"
     ? "Grey: the waveform. Green bars: moments that raised the score; red: moments that lowered it (points of popularity)."
@@ -290,7 +290,7 @@ async function loadCard() {
   const t = card.trained_on;
   const rows = [
     ["model", card.model + (card.setting ? " (" + card.setting + " setting)" : "") + (card.members > 1 ? ", an ensemble of " + card.members : "")],
-    ["trained on", t.dataset + (t.rows ? ", " + t.rows + " songs" : "") + (t.n_train ? " (" + t.n_train + " for training, " + t.n_test + " for testing)" : "")],
+    ["trained on", t.dataset + (t.rows ? ", " + t.rows + " songs" : "") + (t.n_train ? " (" + (t.n_train + (t.n_val || 0)) + " for training, " + t.n_test + " for testing)" : "")],
     ["split", t.split || "–"],
     ["listens to", card.input.audio + (card.input.embedder ? ", with " + card.input.embedder + " embeddings" : "")],
     ["songs that sound like yours", card.neighbours.available ? card.neighbours.n_indexed + " training songs indexed (" + card.neighbours.space + ")" : "not available for this bundle"],
