@@ -4,8 +4,9 @@ A small HitMusicNet bundle (low-level features only, so every worker process or 
 build its inputs) is trained in the test; the catalog is the repository's four real clips plus
 bad files (corrupt, empty, text named .wav, missing). The tests check one row per song with
 the Predictor's own values, failures with their reasons, ``--songs-from``, resume (a finished
-run scores nothing again; a run killed with parts written scores only the rest), and that two
-local workers and Ray give the values of one local worker.
+run scores nothing again; a run killed with parts written scores only the rest; an OUT of
+another model or options is refused), a song its worker died on, and that one local worker, two
+worker processes and Ray actors give the same values.
 """
 
 from __future__ import annotations
