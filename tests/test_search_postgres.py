@@ -129,3 +129,56 @@ def test_bad_heartbeat_settings_are_refused(kwargs, message):
 
     with pytest.raises(ConfigError, match=message):
         SearchSpec(**kwargs)
+
+
+def test_an_interrupted_trial_is_queued_again_not_lost(tmp_path):
+    from autoenchorder.train.search import open_study, run_worker
+
+    spec = SearchSpec(space=SPACE, storage=sqlite_url(tmp_path / "i.db"), **FAST)
+    stop_at = tuple(sorted(grid_points(SPACE)[1].items()))
+    calls = []
+
+    def objective(params):
+        calls.append(params)
+        if tuple(sorted(params.items())) == stop_at and calls.count(params) == 1:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of this point, the first time
+        return {"mae": float(params["lr"])}
+
+    with pytest.raises(KeyboardInterrupt):
+        run_worker(spec, objective)
+    states = [t.state for t in open_study(spec).get_trials()]
+    assert FAIL in states and optuna.trial.TrialState.WAITING in states
+    run_worker(spec, objective)  # the next run takes the queued point first
+    _completed_once(open_study(spec), SPACE)
+
+
+def test_a_second_trial_of_a_claimed_grid_point_is_pruned_unevaluated(tmp_path):
+    from autoenchorder.train.search import open_study, run_worker
+
+    spec = SearchSpec(space=SPACE, storage=sqlite_url(tmp_path / "d.db"), n_trials=1, **FAST)
+    evaluated = []
+
+    def objective(params):
+        evaluated.append(tuple(sorted(params.items())))
+        return {"mae": float(params["lr"])}
+
+    run_worker(spec, objective)  # one point, trial 0
+    study = open_study(spec)
+    (first,) = study.get_trials()
+    # the same point once more, as a worker racing for it (or a stray retry) would queue it
+    study.add_trial(
+        optuna.trial.create_trial(
+            state=optuna.trial.TrialState.WAITING,
+            params=first.params,
+            distributions=first.distributions,
+            system_attrs=first.system_attrs,
+        )
+    )
+    full = SearchSpec(space=SPACE, storage=spec.storage, **FAST)
+    run_worker(full, objective)
+    study = open_study(full)
+    second = study.get_trials()[1]
+    assert second.state == optuna.trial.TrialState.PRUNED
+    assert second.user_attrs["note"] == "point already claimed by trial 0"
+    assert sorted(evaluated) == sorted(set(evaluated))  # nothing evaluated twice
+    _completed_once(study, SPACE)
