@@ -53,6 +53,15 @@ def _as_server_user() -> list[str]:
     """The prefix that runs a command as the server's user (``postgres`` when we are root)."""
     if os.geteuid() != 0:
         return []
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip(
+            "running as root and there is no postgres system user to run PostgreSQL as "
+            "(Debian's postgresql package makes it: make system-deps)"
+        )
     runuser = shutil.which("runuser")
     if runuser is None:
         pytest.skip("running as root and no runuser to start PostgreSQL as the postgres user")
