@@ -113,7 +113,8 @@ def local_audio(path: str | Path) -> Iterator[str | Path]:
 
     Hold the block over all the reads of one file (header, samples, streamed blocks) so that
     a remote file is fetched once; the copy is deleted when the block ends. An
-    :class:`AudioError` raised about the copy inside the block names the URI.
+    :class:`AudioError` raised about the copy inside the block names the URI (in its path and
+    its reason).
 
     Parameters
     ----------
@@ -142,7 +143,8 @@ def local_audio(path: str | Path) -> Iterator[str | Path]:
             except AudioError as exc:
                 if exc.path != str(local):
                     raise
-                raise AudioError(path, exc.reason) from None
+                # the reason may quote the decoder's message about the copy: name the URI
+                raise AudioError(path, exc.reason.replace(str(local), str(path))) from None
     except FileNotFoundError:
         if fetched:
             raise

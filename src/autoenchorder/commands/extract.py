@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from autoenchorder import storage
 from autoenchorder.audio.processor import InputSpec
 from autoenchorder.data.extract import ExtractSummary, extract_corpus
 from autoenchorder.engine import ENGINES, EngineSpec
@@ -52,14 +53,22 @@ def print_summary(
     console.print(f"store: {store}")
 
 
+def _location(value: str, *, exists: bool = False) -> Path | str:
+    """A local path as a Path (checked to exist if asked), a URI (s3://...) as it is."""
+    location = storage.as_location(value)
+    if exists and isinstance(location, Path) and not location.exists():
+        raise click.BadParameter(f"Path '{value}' does not exist.")
+    return location
+
+
 @click.command("extract")
-@click.argument("audio_dir", type=click.Path(exists=True, path_type=Path))
+@click.argument("audio_dir", callback=lambda ctx, param, value: _location(value, exists=True))
 @click.option(
     "--out",
     "store",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Feature store folder (created, or resumed if it exists).",
+    callback=lambda ctx, param, value: _location(value),
+    help="Feature store folder or URI, e.g. s3://bucket/store (created, or resumed).",
 )
 @click.option(
     "--engine",
@@ -138,8 +147,8 @@ def print_summary(
 @click.option("--retry-failed", is_flag=True, help="Retry files that failed in an earlier run.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(
-    audio_dir: Path,
-    store: Path,
+    audio_dir: Path | str,
+    store: Path | str,
     engine_name: str,
     address: str | None,
     workers: int,

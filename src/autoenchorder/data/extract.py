@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from autoenchorder.audio.io import discover_audio
+from autoenchorder import storage
+from autoenchorder.audio.io import discover_audio, local_audio
 from autoenchorder.audio.processor import WHOLE_FILE, AudioProcessor, InputSpec
 from autoenchorder.data.store import (
     LOWLEVEL_STAGE,
@@ -80,9 +81,26 @@ def track_id_for(path: Path, root: Path) -> str:
     root : Path
         The corpus folder (or the file itself when a single file is extracted).
     """
+    if storage.is_remote(root):
+        return PurePosixPath(relative_path_for(path, root)).with_suffix("").as_posix()
     if root.is_file():
         return path.stem
     return path.relative_to(root).with_suffix("").as_posix()
+
+
+def relative_path_for(path: Path | str, root: Path | str) -> str:
+    """A file's path relative to the audio root, posix (its name when the root is the file).
+
+    Parameters
+    ----------
+    path : Path or str
+        The audio file (a URI when the root is one).
+    root : Path or str
+        The corpus folder or URI prefix (or the file itself).
+    """
+    if storage.is_remote(root):
+        return storage.name(path) if str(path) == str(root) else storage.relative(path, root)
+    return path.name if root.is_file() else path.relative_to(root).as_posix()  # type: ignore[union-attr]
 
 
 def plan_work(
@@ -118,7 +136,7 @@ def plan_work(
         tid = track_id_for(path, audio_dir)
         need = tuple(s for s in stages if tid not in done[s] and (tid, s) not in failed)
         if need:
-            rel = path.name if audio_dir.is_file() else path.relative_to(audio_dir).as_posix()
+            rel = relative_path_for(path, audio_dir)
             items.append(WorkItem(str(path), tid, rel, need))
         else:
             skipped += 1
@@ -185,7 +203,8 @@ def process_item(item: WorkItem, compat: str, input_spec: InputSpec = WHOLE_FILE
     try:
         embedder = _get_embedder() if any(s != LOWLEVEL_STAGE for s in item.stages) else None
         processor = AudioProcessor(input_spec, compat=compat, embedder=embedder)
-        audio = processor.decode(item.path)
+        with local_audio(item.path) as local:  # a song at a URI is fetched once
+            audio = processor.decode(local)
     except AutoenchorderError as exc:
         out["failures"] = [(s, getattr(exc, "reason", str(exc))) for s in item.stages]
         return out
@@ -285,7 +304,7 @@ def extract_corpus(
     ExtractSummary
     """
     started = time.perf_counter()
-    audio_dir = Path(audio_dir)
+    audio_dir = storage.as_location(audio_dir)  # a Path, or a URI (s3://bucket/songs) as text
     embedder_options = dict(embedder_options or {})
     if input_spec.window is not None and input_spec.offset is None:
         raise DataError("an extraction window needs its offset (seconds from the start)")
