@@ -11,6 +11,7 @@ worker processes and Ray actors give the same values.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -247,6 +248,16 @@ def test_songs_from_a_list_file(bundle, tmp_path):
     table = _read(out)
     assert sorted(table.index) == sorted([clips[0], clips[1], missing])
     assert table.loc[missing, "error"] and pd.isna(table.loc[clips[0], "error"])
+    # without --out the list is read too, and the songs printed as before
+    short = tmp_path / "short.txt"
+    short.write_text(f"# one song\n{clips[0]}\n")
+    printed = CliRunner().invoke(
+        command, ["--songs-from", str(short), "--model", bundle, "--json", *OPTIONS]
+    )
+    assert printed.exit_code == 0, printed.output
+    (prediction,) = json.loads(printed.stdout)["predictions"]
+    assert prediction["path"] == clips[0]
+    assert prediction["popularity"] == pytest.approx(table.loc[clips[0], "popularity"])
 
 
 @pytest.mark.xdist_group("ray")
