@@ -30,6 +30,10 @@ that; a retried trial keeps its point. So every grid point is completed exactly 
 ``tpe``: the same budget rule with ``n_trials`` as the budget; TPE proposals are seeded per
 worker (``seed + worker``) so workers do not propose in lock-step.
 
+Workers are local processes (:func:`run_workers`), Ray actors (``engine=EngineSpec("ray")``;
+each must reach the storage: PostgreSQL on a cluster), or anything that runs
+:func:`run_worker` with the same spec: a command started on each machine.
+
 The objective receives the trial's parameters as a dict and returns a dict of metrics; the
 search minimises (or maximises) ``spec.metric`` of it. :class:`ModelObjective` fits a
 registered model on seeded training rows of a dataset, stops it early on other rows and returns
@@ -573,7 +577,17 @@ def _run_on_engine(
     # is joined (or started) here, in the main thread; the engine then uses that session.
     with contextlib.ExitStack() as stack:
         if engine.name == "ray":
-            stack.enter_context(ray_session(engine.address))
+            ray = stack.enter_context(ray_session(engine.address))
+            cpus = ray.cluster_resources().get("CPU", 0)
+            if workers * engine.cpus_per_worker > cpus:
+                # an autoscaling cluster may yet grow; a fixed one makes the rest wait
+                _log.warning(
+                    "the Ray cluster has %s CPUs now: %d search workers of %s CPU each do "
+                    "not all fit; they wait for the cluster to grow (or use fewer --workers)",
+                    cpus,
+                    workers,
+                    engine.cpus_per_worker,
+                )
         thread = threading.Thread(target=drive, name="search-engine", daemon=True)
         thread.start()
         study = open_study(spec)
