@@ -15,7 +15,13 @@ from autoenchorder.errors import ModelError
 from autoenchorder.metrics import spearman
 from autoenchorder.models import make_model
 from autoenchorder.models.calibration import ScoreCalibration
-from autoenchorder.models.losses import Objective, pairwise_ranking_loss, weighted_mse
+from autoenchorder.models.losses import (
+    Objective,
+    outlier_weights,
+    pairwise_ranking_loss,
+    weighted_mse,
+)
+from autoenchorder.models.scaling import ColumnScaler
 from autoenchorder.train.fit import model_options
 from synthetic_popularity import learnable_dataset
 
@@ -203,3 +209,18 @@ def test_unknown_objective_is_refused_before_training() -> None:
     with pytest.raises(ModelError, match="unknown objective 'listwise'"):
         model.fit(train)
     assert model.history_ == []  # nothing was trained
+
+
+def test_hitmusicnet_weighted_weighs_songs_as_on_popularity_over_100() -> None:
+    # HitMusicNet trains on MinMax-scaled targets; its "weighted" objective must give each song
+    # the weight Autoen-chorder's loss gives it on popularity / 100
+    y = np.array([3.0, 20.0, 36.0, 55.0, 80.0, 97.0])
+    model = make_model("hitmusicnet", objective="weighted")
+    model.target_scaler_ = ColumnScaler("minmax").fit(y)
+    scaled = torch.as_tensor(model.target_scaler_.transform(y), dtype=torch.float32)
+    objective = model._objective(scaled)
+    got = outlier_weights(scaled, sd=objective.sd, mean=objective.mean)
+    expected = outlier_weights(
+        torch.as_tensor(y / 100, dtype=torch.float32), sd=float(np.std(y / 100)), mean=0.36
+    )
+    assert torch.allclose(got, expected, rtol=1e-5)
