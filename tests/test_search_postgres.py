@@ -182,3 +182,29 @@ def test_a_second_trial_of_a_claimed_grid_point_is_pruned_unevaluated(tmp_path):
     assert second.user_attrs["note"] == "point already claimed by trial 0"
     assert sorted(evaluated) == sorted(set(evaluated))  # nothing evaluated twice
     _completed_once(study, SPACE)
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_a_live_worker_taken_for_dead_drops_its_result_and_goes_on(tmp_path):
+    from autoenchorder.train.search import open_study, run_worker
+
+    spec = SearchSpec(space=SPACE, storage=sqlite_url(tmp_path / "l.db"), **FAST)
+    lagging = tuple(sorted(grid_points(SPACE)[0].items()))
+    calls = []
+
+    def objective(params):
+        calls.append(tuple(sorted(params.items())))
+        if calls[-1] == lagging and calls.count(lagging) == 1:
+            # as a surviving worker does when this one's heartbeat is stale
+            other = open_study(spec)
+            (mine,) = other.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+            other._storage.set_trial_state_values(mine._trial_id, state=FAIL)
+            optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2)(other, mine)
+        return {"mae": float(params["lr"])}
+
+    run_worker(spec, objective)  # goes on after the trial it lost
+    study = open_study(spec)
+    done = _completed_once(study, SPACE)
+    assert calls.count(lagging) == 2  # once dropped, once for real
+    (retry,) = [t for t in done if _point(t) == lagging]
+    assert "failed_trial" in retry.system_attrs

@@ -440,6 +440,19 @@ def _work(
             if run.current is not None:  # the interrupted point is queued again, not lost
                 _requeue(study, spec, run.current)
             raise
+        except Exception:
+            if run.current is None or not _taken_for_dead(study, run.current):
+                raise
+            # Our heartbeat lagged past grace_seconds (a stalled machine, a database hiccup):
+            # another worker failed the trial and queued its point again. That copy counts;
+            # this result is dropped, and this worker goes on.
+            _log.warning(
+                "trial %d was taken for dead (no heartbeat for %d s) and queued again; "
+                "its result here is dropped",
+                run.current,
+                spec.grace_seconds,
+            )
+            continue
         if run.fatal is not None:
             raise run.fatal
         done += run.completed
@@ -447,6 +460,14 @@ def _work(
             time.sleep(spec.poll_seconds / 4)  # lost a race: let the others' trials settle
     after_trial(study)
     return done
+
+
+def _taken_for_dead(study: optuna.Study, number: int) -> bool:
+    """Whether trial ``number`` was failed by another worker (its heartbeat stale)."""
+    return any(
+        t.number == number and "error" not in t.user_attrs
+        for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    )
 
 
 def _pruned(study: optuna.Study, number: int) -> bool:
