@@ -23,6 +23,12 @@ TESTS = Path(__file__).resolve().parent
 OBJECT_STORE_BYTES = 120 * 1024**2
 
 
+# Each test module that imports the fixture gets its own session-scoped copy of it (pytest keys
+# fixtures by the module they are found in): the copies share this one cluster, and the last
+# copy to be torn down stops it.
+_SHARED: dict = {"cluster": None, "users": 0}
+
+
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[object]:
     """A running two-node ``ray.cluster_utils.Cluster`` that this process has joined.
@@ -33,6 +39,20 @@ def ray_cluster() -> Iterator[object]:
         ``list_all_nodes()`` gives its two nodes (``node_id``); ``address`` its GCS.
     """
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install autoenchorder[ray]")
+    if _SHARED["cluster"] is None:
+        _SHARED["cluster"] = _start_cluster(ray)
+    _SHARED["users"] += 1
+    try:
+        yield _SHARED["cluster"]
+    finally:
+        _SHARED["users"] -= 1
+        if _SHARED["users"] == 0:
+            cluster, _SHARED["cluster"] = _SHARED["cluster"], None
+            ray.shutdown()
+            cluster.shutdown()
+
+
+def _start_cluster(ray: object) -> object:
     from ray.cluster_utils import Cluster
 
     if ray.is_initialized():  # pragma: no cover  a test that joined Ray on its own
@@ -57,8 +77,4 @@ def ray_cluster() -> Iterator[object]:
         else:
             os.environ["PYTHONPATH"] = saved
     ray.init(address=cluster.address, logging_level=logging.WARNING)
-    try:
-        yield cluster
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
+    return cluster

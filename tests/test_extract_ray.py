@@ -24,6 +24,9 @@ from autoenchorder.engine import EngineSpec
 from autoenchorder.errors import ModelError
 from ray_cluster import ray_cluster  # noqa: F401  (the session's shared Ray cluster)
 
+# One xdist worker runs this whole module: the Ray cluster and the reference store are made once.
+pytestmark = pytest.mark.xdist_group("ray")
+
 #: the bad files and a word of the reason each must be reported with
 BAD = {"bad/corrupt.flac": "", "bad/empty.wav": "0 bytes", "bad/text.mp3": "not readable"}
 #: the clip whose Ray worker is killed the first time it is embedded (12 s, the only one)
@@ -163,7 +166,6 @@ def test_cli_refuses_ray_options_on_the_local_engine(corpus: Path, tmp_path: Pat
     assert not (tmp_path / "s").exists()
 
 
-@pytest.mark.xdist_group("ray")
 @pytest.mark.usefixtures("ray_cluster")
 def test_ray_extract_equals_local(  # noqa: D103
     corpus: Path,
@@ -185,7 +187,6 @@ def test_ray_extract_equals_local(  # noqa: D103
         np.testing.assert_array_equal(ours[track].times, embedding.times)
 
 
-@pytest.mark.xdist_group("ray")
 def test_ray_worker_killed_mid_extract_on_two_nodes_loses_nothing(  # noqa: D103
     ray_cluster,  # noqa: F811
     corpus: Path,
