@@ -160,6 +160,20 @@ def test_training_data_loads_from_a_store_on_s3(s3_bucket: S3Bucket, tmp_path) -
         np.testing.assert_array_equal(ds.sequences[k], sequences[track].frames)
     model = make_model("mean").fit(ds)
     assert np.allclose(model.predict(ds), np.mean(ds.y))
+    # the command line: train --data catalog --store s3://...
+    from click.testing import CliRunner
+
+    from autoenchorder.bundle import JSON_FILE
+    from autoenchorder.commands.train import command
+
+    data = ["--data", "catalog", "--root", str(tmp_path), "--labels", str(labels)]
+    out = tmp_path / "bundle"
+    args = ["--model", "gbdt", *data, "--store", root, "--out", str(out), "--quiet"]
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / JSON_FILE).read_text())
+    assert doc["extra"]["data_spec"]["store"] == root  # the URI, as given
+    assert doc["feature_spec"]["lowlevel_compat"] == "spotgentrack"  # from the manifest on S3
 
 
 # ---------------------------------------------------------------- extract s3:// --out s3://

@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from autoenchorder import storage
 from autoenchorder.config import ConfigError, read_toml
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.sources.registry import SOURCES, DataSpec
@@ -40,9 +41,10 @@ def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--store",
-            type=click.Path(exists=True, path_type=Path),
+            callback=lambda ctx, param, value: store_location(value),
             default=None,
-            help="Feature store of extracted features (catalog, procedural).",
+            help="Feature store of extracted features (catalog, procedural): a folder or a "
+            "URI (s3://bucket/store).",
         ),
         click.option(
             "--labels",
@@ -100,13 +102,29 @@ def with_device(config: dict[str, Any], device: str | None) -> dict[str, Any]:
     return {**config, "device": device}
 
 
-def data_spec(
-    source: str, root: Path | None, store: Path | None, labels: Path | None, embedder: str | None
-) -> DataSpec:
-    """Build a :class:`DataSpec` from the CLI options (paths made absolute)."""
+def store_location(value: str | None) -> Path | str | None:
+    """``--store``: a local folder (checked to exist) as a Path, a URI (s3://...) as it is."""
+    if value is None:
+        return None
+    location = storage.as_location(value)
+    if isinstance(location, Path) and not location.exists():
+        raise click.BadParameter(f"Path '{value}' does not exist.")
+    return location
 
-    def text(path: Path | None) -> str | None:
-        return None if path is None else str(path.resolve())
+
+def data_spec(
+    source: str,
+    root: Path | None,
+    store: Path | str | None,
+    labels: Path | None,
+    embedder: str | None,
+) -> DataSpec:
+    """Build a :class:`DataSpec` from the CLI options (paths made absolute, URIs kept)."""
+
+    def text(path: Path | str | None) -> str | None:
+        if path is None or isinstance(path, str):
+            return path
+        return str(path.resolve())
 
     return DataSpec(
         source, root=text(root), store=text(store), labels=text(labels), embedder=embedder
@@ -196,7 +214,7 @@ def command(
     model_name: str,
     source: str,
     root: Path | None,
-    store: Path | None,
+    store: Path | str | None,
     labels: Path | None,
     embedder: str | None,
     config_file: Path | None,
@@ -290,7 +308,7 @@ def _training_index(result: TrainResult, dataset: PopularityDataset, *, seed: in
     return build_training_index(result.model, train_rows, seed=seed)
 
 
-def _store_compat(store: Path | None) -> str | None:
+def _store_compat(store: Path | str | None) -> str | None:
     """The low-level ``compat`` mode a feature store was made with (None without a store)."""
     if store is None:
         return None
