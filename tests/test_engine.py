@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from autoenchorder.engine import EngineError, EngineSpec, WorkerCrash, map_items
+from autoenchorder.errors import WeightsError
 from ray_cluster import ray_cluster  # noqa: F401  (the session's shared Ray cluster)
 
 #: make_worker calls in this process (each worker process / actor counts its own)
@@ -118,6 +119,22 @@ def test_a_worker_exception_is_raised_in_the_driver() -> None:
         list(map_items(EngineSpec("local", workers=2), partial(make_failing, 2), range(4)))
     with pytest.raises(ValueError, match="bad item 2"):
         list(map_items(EngineSpec("local", workers=1), partial(make_failing, 2), range(4)))
+
+
+def make_broken() -> object:
+    """A worker factory that fails, as one whose weights are missing does."""
+    raise WeightsError("musicnn weights not found in /nowhere")
+
+
+def test_a_failing_worker_factory_is_raised_in_the_driver() -> None:
+    with pytest.raises(WeightsError, match="/nowhere"):
+        list(map_items(EngineSpec("local", workers=2), make_broken, range(3)))
+
+
+def test_progress_bar_passes_the_results_through(capsys: pytest.CaptureFixture) -> None:
+    pairs = list(map_items(EngineSpec("local"), make_square, range(5), progress_label="squares"))
+    assert [(i, r[0]) for i, r in pairs] == [(i, i * i) for i in range(5)]
+    assert "squares" in capsys.readouterr().out
 
 
 def test_ray_engine_without_ray_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
