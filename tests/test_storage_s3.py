@@ -118,8 +118,8 @@ def pd_isna(value) -> bool:
 
 # ---------------------------------------------------------------- training from a store on s3://
 def test_training_data_loads_from_a_store_on_s3(s3_bucket: S3Bucket, tmp_path) -> None:  # noqa: F811
-    """``train --data catalog --store s3://...``'s loading path: labels joined with the rows and
-    sequences read from the store on S3; a model fits on them."""
+    """``train --data catalog --root s3://.../songs --store s3://...``: labels joined with the
+    rows and sequences read from the store on S3 (label paths relative or URIs below --root)."""
     import pandas as pd
 
     from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
@@ -139,8 +139,8 @@ def test_training_data_loads_from_a_store_on_s3(s3_bucket: S3Bucket, tmp_path) -
         i: Embedding(rng.normal(size=(k + 2, 4)).astype(np.float32), np.arange(k + 2.0))
         for k, i in enumerate(ids)
     }
-    root = s3_bucket.unique("train-store")
-    store = FeatureStore.create(root, audio_root=str(tmp_path), config={"compat": "spotgentrack"})
+    root, songs = s3_bucket.unique("train-store"), s3_bucket.unique("train-songs")
+    store = FeatureStore.create(root, audio_root=songs, config={"compat": "spotgentrack"})
     store.write_shard(
         ShardContent(rows=rows[:6], sequences={"emb": dict(list(sequences.items())[:6])})
     )
@@ -148,12 +148,14 @@ def test_training_data_loads_from_a_store_on_s3(s3_bucket: S3Bucket, tmp_path) -
         ShardContent(rows=rows[6:], sequences={"emb": dict(list(sequences.items())[6:])})
     )
     labels = tmp_path / "labels.csv"
-    pd.DataFrame({"id": ids[:10], "popularity": np.linspace(10, 90, 10)}).to_csv(
+    paths = [f"{i}.wav" if k % 2 else storage.join(songs, f"{i}.wav") for k, i in enumerate(ids)]
+    pd.DataFrame({"path": paths[:10], "popularity": np.linspace(10, 90, 10)}).to_csv(
         labels, index=False
     )
-    spec = DataSpec("catalog", root=str(tmp_path), labels=str(labels), store=root, embedder="emb")
+    spec = DataSpec("catalog", root=songs, labels=str(labels), store=root, embedder="emb")
     ds = load_dataset(spec)
     assert sorted(ds.ids) == sorted(ids[:10])
+    assert "audio_root_mismatch" not in ds.info  # --root is the store's song prefix
     by_id = {r["track_id"]: r for r in rows}
     for k, track in enumerate(ds.ids):
         assert ds.tabular.iloc[k][LOWLEVEL_COLUMNS[0]] == by_id[track][LOWLEVEL_COLUMNS[0]]
@@ -166,7 +168,7 @@ def test_training_data_loads_from_a_store_on_s3(s3_bucket: S3Bucket, tmp_path) -
     from autoenchorder.bundle import JSON_FILE
     from autoenchorder.commands.train import command
 
-    data = ["--data", "catalog", "--root", str(tmp_path), "--labels", str(labels)]
+    data = ["--data", "catalog", "--root", songs, "--labels", str(labels)]
     out = tmp_path / "bundle"
     args = ["--model", "gbdt", *data, "--store", root, "--out", str(out), "--quiet"]
     result = CliRunner().invoke(command, args)

@@ -35,13 +35,13 @@ def data_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--root",
-            type=click.Path(exists=True, path_type=Path),
+            callback=lambda ctx, param, value: path_or_uri(value),
             default=None,
             help="The source's folder (catalog: audio folder; procedural: corpus).",
         ),
         click.option(
             "--store",
-            callback=lambda ctx, param, value: store_location(value),
+            callback=lambda ctx, param, value: path_or_uri(value),
             default=None,
             help="Feature store of extracted features (catalog, procedural): a folder or a "
             "URI (s3://bucket/store).",
@@ -102,8 +102,8 @@ def with_device(config: dict[str, Any], device: str | None) -> dict[str, Any]:
     return {**config, "device": device}
 
 
-def store_location(value: str | None) -> Path | str | None:
-    """``--store``: a local folder (checked to exist) as a Path, a URI (s3://...) as it is."""
+def path_or_uri(value: str | None) -> Path | str | None:
+    """``--root``, ``--store``: a local path (checked to exist) as a Path, a URI as it is."""
     if value is None:
         return None
     location = storage.as_location(value)
@@ -114,7 +114,7 @@ def store_location(value: str | None) -> Path | str | None:
 
 def data_spec(
     source: str,
-    root: Path | None,
+    root: Path | str | None,
     store: Path | str | None,
     labels: Path | None,
     embedder: str | None,
@@ -213,7 +213,7 @@ def print_metrics(console: Console, metrics: Mapping[str, Any], *, title: str) -
 def command(
     model_name: str,
     source: str,
-    root: Path | None,
+    root: Path | str | None,
     store: Path | str | None,
     labels: Path | None,
     embedder: str | None,

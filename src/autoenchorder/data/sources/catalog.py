@@ -24,6 +24,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from autoenchorder import storage
 from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
 from autoenchorder.audio.processor import InputSpec
 from autoenchorder.data.dataset import PopularityDataset
@@ -79,7 +80,7 @@ def load_catalog(
         no label matches a stored track.
     """
     check_policy(on_bad)
-    audio_dir = Path(audio_dir)
+    audio_dir = storage.as_location(audio_dir)  # a Path, or the URI of a song prefix
     labels_csv = Path(labels_csv)
     if not isinstance(store, str | Path):
         features_store = store
@@ -121,8 +122,8 @@ def load_catalog(
         "audio_input": InputSpec.from_dict((features_store.manifest or {}).get("input")).to_dict(),
     }
     store_root = features_store.manifest.get("audio_root") if features_store.manifest else None
-    if store_root and Path(store_root).resolve() != audio_dir.resolve():
-        info["audio_root_mismatch"] = {"store": store_root, "given": str(audio_dir.resolve())}
+    if store_root and _location_key(store_root) != _location_key(audio_dir):
+        info["audio_root_mismatch"] = {"store": store_root, "given": _location_key(audio_dir)}
 
     sequences = times = None
     if embedder is not None:
@@ -147,7 +148,7 @@ def load_catalog(
 
 
 def read_labels(
-    labels_csv: Path, *, audio_dir: Path | None = None, on_bad: str = "drop"
+    labels_csv: Path, *, audio_dir: Path | str | None = None, on_bad: str = "drop"
 ) -> tuple[pd.DataFrame, dict]:
     """Read and validate a labels file.
 
@@ -193,7 +194,7 @@ def read_labels(
     )
 
 
-def track_id_from_path(path: str, audio_dir: Path | None = None) -> str:
+def track_id_from_path(path: str, audio_dir: Path | str | None = None) -> str:
     r"""The track id of a labels ``path``: relative to the audio folder, posix, no extension.
 
     Parameters
@@ -207,13 +208,22 @@ def track_id_from_path(path: str, audio_dir: Path | None = None) -> str:
     str
     """
     text = path.strip().replace("\\", "/")
-    if audio_dir is not None and Path(text).is_absolute():
+    if audio_dir is not None and storage.is_remote(audio_dir):
+        text = text.removeprefix(str(audio_dir).rstrip("/") + "/")  # a URI below the prefix
+    elif audio_dir is not None and Path(text).is_absolute():
         try:
             text = Path(text).resolve().relative_to(audio_dir.resolve()).as_posix()
         except ValueError:
             return text
     pure = PurePosixPath(text.removeprefix("./"))
     return pure.with_suffix("").as_posix() if pure.suffix else pure.as_posix()
+
+
+def _location_key(location: str | Path) -> str:
+    """A song folder's comparable spelling: a local path resolved, a URI without a final /."""
+    if storage.is_remote(location):
+        return str(location).rstrip("/")
+    return str(Path(location).resolve())
 
 
 def _failure_summary(store: FeatureSource) -> dict:
