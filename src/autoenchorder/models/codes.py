@@ -148,8 +148,9 @@ def build_training_index(
     finite = np.where(np.isfinite(raw), raw, np.nan)
     shift = np.nan_to_num(np.nanmean(finite, axis=0)).astype(np.float32)
     spread = np.nan_to_num(np.nanstd(finite, axis=0))
-    # a nearly constant axis (a dead code unit) would turn noise into distance: floor its scale
-    floor = max(1e-6, 0.05 * float(np.median(spread)))
+    # a nearly constant axis (a unit dead on the training songs, alive on a new one) would
+    # turn noise into distance: no axis counts more than twice a typical one
+    floor = max(1e-6, 0.5 * float(np.median(spread)))
     scale = np.maximum(spread, floor).astype(np.float32)
     codes = np.nan_to_num((finite - shift) / scale)
     return TrainingIndex(

@@ -59,8 +59,8 @@ class TrainingSongs:
         -------
         list of dict
             ``id``, ``popularity`` (true, 0-100), ``distance`` (Euclidean, in standard
-            deviations of the training codes), ``similarity`` (0-1: 1 the same place, 0.5 as
-            far as a typical training song is from its nearest other training song).
+            deviations of the training codes), ``similarity`` (0-1: 1 the same place, halved
+            for every typical distance between a training song and its nearest other one).
         """
         query = self.index.standardise(np.asarray(coordinates, dtype=np.float32))
         if query.shape[-1] != self._codes.shape[1]:
@@ -72,7 +72,7 @@ class TrainingSongs:
                 "id": self.index.ids[i],
                 "popularity": round(float(self.index.popularity[i]), 2),
                 "distance": round(float(distance[i]), 3),
-                "similarity": round(float(0.5 ** ((distance[i] / self.typical) ** 2)), 3),
+                "similarity": round(float(0.5 ** (distance[i] / self.typical)), 3),
             }
             for i in order
         ]
