@@ -176,6 +176,12 @@ def test_training_data_loads_from_a_store_on_s3(s3_bucket: S3Bucket, tmp_path) -
     doc = json.loads((out / JSON_FILE).read_text())
     assert doc["extra"]["data_spec"]["store"] == root  # the URI, as given
     assert doc["feature_spec"]["lowlevel_compat"] == "spotgentrack"  # from the manifest on S3
+    # and data info reads the same store
+    from autoenchorder.commands.data import command as data_command
+
+    info = CliRunner().invoke(data_command, ["info", "catalog", *data[2:], "--store", root])
+    assert info.exit_code == 0, info.output
+    assert f"catalog from {songs}" in info.output and "catalog: 10 tracks" in info.output
 
 
 # ---------------------------------------------------------------- extract s3:// --out s3://

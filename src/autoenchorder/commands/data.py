@@ -215,9 +215,9 @@ def command() -> None:
 @click.argument("source", type=click.Choice(list(SOURCES)))
 @click.option(
     "--root",
-    type=click.Path(path_type=Path),
     default=None,
-    help=f"Source folder (default: ${ENV_VAR}/SOURCE, ./data/SOURCE or ../shared/data/SOURCE).",
+    help=f"Source folder (default: ${ENV_VAR}/SOURCE, ./data/SOURCE or ../shared/data/SOURCE); "
+    "catalog: the song folder or URI.",
 )
 @click.option(
     "--labels",
@@ -227,9 +227,8 @@ def command() -> None:
 )
 @click.option(
     "--store",
-    type=click.Path(path_type=Path),
     default=None,
-    help="catalog/procedural: the feature store made by `extract`.",
+    help="catalog/procedural: the feature store made by `extract` (a folder or a URI).",
 )
 @click.option(
     "--embedder", default=None, help="catalog/procedural: attach this embedder's sequences."
@@ -250,9 +249,9 @@ def command() -> None:
 @click.option("--no-split", is_flag=True, help="Do not compute the default holdout split.")
 def info(
     source: str,
-    root: Path | None,
+    root: str | None,
     labels: Path | None,
-    store: Path | None,
+    store: str | None,
     embedder: str | None,
     feature_sets: str,
     on_bad: str,
@@ -260,7 +259,7 @@ def info(
 ) -> None:
     """Load SOURCE and print row counts, target distribution, groups, joins and validation."""
 
-    def text(path: Path | None) -> str | None:
+    def text(path: Path | str | None) -> str | None:
         return None if path is None else str(path)
 
     spec = DataSpec(
