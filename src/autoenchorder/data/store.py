@@ -33,6 +33,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,6 +168,8 @@ COMMIT_MARKER = "_COMMITTED"
 #: Age after which :meth:`FeatureStore.create` removes an uncommitted shard of an object store
 #: (a younger one may be a node's upload in progress).
 UNCOMMITTED_GRACE_SECONDS = 30 * 60.0
+#: Shard files of an object store read at once (the reads wait on the network, not the CPU).
+REMOTE_READ_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -439,11 +442,18 @@ class FeatureStore:
     def _read_parts(self, file_name: str, columns: Sequence[str] | None = None) -> list[pa.Table]:
         wanted = list(columns) if columns else None
         if self._remote:
-            return [
-                pq.read_table(f"{s.location}/{file_name}", columns=wanted, filesystem=self._fs)
+            paths = [
+                f"{s.location}/{file_name}"
                 for s in self._committed_shards()
                 if file_name in s.files
             ]
+            if len(paths) <= 1:
+                return [pq.read_table(p, columns=wanted, filesystem=self._fs) for p in paths]
+            # each object is a few round trips away: read them side by side, kept in order
+            with ThreadPoolExecutor(min(REMOTE_READ_THREADS, len(paths))) as pool:
+                return list(
+                    pool.map(lambda p: pq.read_table(p, columns=wanted, filesystem=self._fs), paths)
+                )
         return [
             pq.read_table(Path(s.location) / file_name, columns=wanted)
             for s in self._committed_shards()
