@@ -200,3 +200,11 @@ def test_ray_engine_on_two_nodes_contains_a_poison_item_and_raises_errors(
     assert {r[3] for r in results.values()} == nodes
     # Each actor (process) built its function once.
     assert {r[2] for r in results.values()} == {1}
+
+
+@pytest.mark.xdist_group("ray")
+@pytest.mark.usefixtures("ray_cluster")
+def test_ray_engine_refuses_gpus_a_cluster_lacks() -> None:
+    expected = r"\(2.0 CPUs, 0 GPUs\) cannot hold one worker of 1.0 CPUs and 1 GPUs"
+    with pytest.raises(EngineError, match=expected):
+        list(map_items(EngineSpec("ray", workers=1, gpus_per_worker=1), make_square, range(2)))

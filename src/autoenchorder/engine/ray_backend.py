@@ -173,7 +173,7 @@ def _run_chunk(
     make_worker: Callable[[], Callable[[Any], Any]],
     remaining: dict[int, Any],
     ledger: Any,
-    workers: int,
+    workers: tuple[int, int],
     retries: int,
 ) -> Iterator[tuple[Any, Any]]:
     last_error: Exception | None = None
@@ -193,7 +193,7 @@ def _run_chunk(
                 },
                 batch_size=1,
                 batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=max(1, min(workers, len(rows)))),
+                compute=_pool(ray, workers, len(rows)),
                 num_cpus=engine.cpus_per_worker,
                 num_gpus=engine.gpus_per_worker or None,
                 # Ray restarts a dead actor and retries its task; the ledger turns an item
@@ -220,19 +220,31 @@ def _run_chunk(
     )
 
 
-def _ray_workers(ray: Any, engine: EngineSpec) -> int:
-    if engine.workers:
-        return engine.workers
+def _pool(ray: Any, workers: tuple[int, int], items: int) -> Any:
+    wanted, fit = (max(1, min(n, items)) for n in workers)
+    if wanted == fit:
+        return ray.data.ActorPoolStrategy(size=wanted)
+    return ray.data.ActorPoolStrategy(min_size=fit, max_size=wanted)
+
+
+def _ray_workers(ray: Any, engine: EngineSpec) -> tuple[int, int]:
+    """Actors wanted, and how many of them the cluster can hold now.
+
+    The pool starts with the ones that fit (dispatch waits for them, so work spreads over
+    all) and grows to the rest if the cluster grows (an autoscaling cluster adds nodes).
+    """
     resources = ray.cluster_resources()
-    by_cpu = int(resources.get("CPU", 1) // engine.cpus_per_worker)
+    fit = int(resources.get("CPU", 0) // engine.cpus_per_worker)
     if engine.gpus_per_worker:
-        by_cpu = min(by_cpu, int(resources.get("GPU", 0) // engine.gpus_per_worker))
-        if by_cpu < 1:
-            raise EngineError(
-                f"the Ray cluster has {resources.get('GPU', 0)} GPUs: not enough for one "
-                f"worker of {engine.gpus_per_worker}"
-            )
-    return max(1, by_cpu)
+        fit = min(fit, int(resources.get("GPU", 0) // engine.gpus_per_worker))
+    if fit < 1:
+        raise EngineError(
+            f"the Ray cluster ({resources.get('CPU', 0)} CPUs, {resources.get('GPU', 0)} GPUs) "
+            f"cannot hold one worker of {engine.cpus_per_worker} CPUs and "
+            f"{engine.gpus_per_worker} GPUs"
+        )
+    wanted = engine.workers or fit
+    return wanted, min(wanted, fit)
 
 
 @contextmanager
