@@ -303,3 +303,18 @@ def test_songs_on_a_uri_decode_as_their_local_files(memory_root, example_audio) 
         load_audio(storage.join(memory_root, "songs", "missing.wav"))
     with pytest.raises(AudioError, match="no such file or folder"):
         discover_audio(storage.join(memory_root, "nothing"))
+
+
+def test_track_ids_and_relative_paths_of_songs_at_a_uri() -> None:
+    from autoenchorder.data.extract import relative_path_for, track_id_for
+
+    root = "s3://bucket/songs/"
+    song = "s3://bucket/songs/rock/a.b.mp3"
+    assert relative_path_for(song, root) == "rock/a.b.mp3"
+    assert track_id_for(song, root) == "rock/a.b"
+    # one file given as the root: its name
+    assert relative_path_for(song, song) == "a.b.mp3"
+    assert track_id_for(song, song) == "a.b"
+    # the same ids as the same files in a local folder
+    local = Path("/corpus")
+    assert track_id_for(local / "rock" / "a.b.mp3", local) == "rock/a.b"
