@@ -109,3 +109,60 @@ def test_a_corrupt_file_shows_its_message(page, tmp_path):
     assert "Traceback" not in message and "/tmp" not in message
     assert page.is_hidden("#result")
     page.screenshot(path=str(tmp_path / "corrupt.png"), full_page=True)
+
+
+def test_contributions_are_drawn_over_the_waveform(page, tmp_path):
+    """A model with a sequence part: green and red bars per frame, and its moments listed."""
+    frames = [
+        {"start": 3.0 * i, "end": 3.0 * i + 3.0, "contribution": c}
+        for i, c in enumerate([0.8, -1.5, 2.5, 0.1, -0.4, 1.2, -2.2, 0.3, 0.0, 0.6])
+    ]
+    prediction = {
+        "path": "mix.wav",
+        "popularity": 61.0,
+        "band": "mid",
+        "uncertainty": 4.0,
+        "uncertainty_method": "ensemble of 3 bundles",
+        "duration": 30.0,
+        "windows": [{"start": 0.0, "end": 30.0, "popularity": 61.0}],
+        "contributions": frames,
+        "input": "whole file",
+    }
+    wave = np.abs(np.sin(np.linspace(0, 20, 800))).round(3).tolist()
+    strongest = sorted(
+        (f for f in frames if f["contribution"] > 0), key=lambda f: -f["contribution"]
+    )
+    weakest = sorted((f for f in frames if f["contribution"] < 0), key=lambda f: f["contribution"])
+
+    def moment(f):
+        return {"start": f["start"], "end": f["end"], "value": f["contribution"]}
+
+    details = {
+        "interval": [53.2, 68.8],
+        "percentile": 70.0,
+        "neighbours": None,
+        "waveform": {"duration": 30.0, "peaks": wave, "rms": wave},
+        "moments": {
+            "source": "contributions",
+            "strongest": [moment(f) for f in strongest[:3]],
+            "weakest": [moment(f) for f in weakest[:3]],
+        },
+    }
+    page.evaluate("([p, d]) => showResult(p, d)", [prediction, details])
+    colours = page.eval_on_selector(
+        "#timeline",
+        """c => {
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let green = 0, red = 0;
+            for (let i = 0; i < d.length; i += 4) {
+                if (d[i] === 0x1f && d[i + 1] === 0x9d && d[i + 2] === 0x55) green++;
+                if (d[i] === 0xd6 && d[i + 1] === 0x45 && d[i + 2] === 0x45) red++;
+            }
+            return [green, red];
+        }""",
+    )
+    assert colours[0] > 500 and colours[1] > 500, colours
+    assert page.text_content("#strongest li").startswith("0:06–0:09: +2.5")
+    assert page.text_content("#weakest li").startswith("0:18–0:21: -2.2")
+    assert "Green bars" in page.text_content("#timeline-legend")
+    page.screenshot(path=str(tmp_path / "contributions.png"), full_page=True)

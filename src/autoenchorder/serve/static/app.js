@@ -103,6 +103,9 @@ function showResult(p, details) {
   if (!m.source) {
     list($("strongest"), [0], () => "The song is one stretch for this model: no moments stand out.");
     list($("weakest"), [0], () => "–");
+  } else {
+    if (!m.strongest.length) list($("strongest"), [0], () => "No moment raised the score by itself.");
+    if (!m.weakest.length) list($("weakest"), [0], () => "No moment lowered the score by itself.");
   }
   $("timeline-legend").textContent = m.source === "contributions"
     ? "Grey: the waveform. Green bars: moments that raised the score; red: moments that lowered it (points of popularity)."
