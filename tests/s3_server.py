@@ -13,6 +13,7 @@ client that bypasses fsspec (``AWS_ENDPOINT_URL``) is a closed port of 127.0.0.1
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import os
 import socket
 import subprocess
@@ -82,6 +83,9 @@ def _answers(port: int) -> bool:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """Start moto's S3 server on 127.0.0.1 for the session; yields its endpoint URL."""
+    for module, package in (("moto", "moto[server]"), ("s3fs", "s3fs")):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{package} is not installed (the test extra installs it: make test)")
     port = _free_port()
     env = {**os.environ, **S3_ENV}
     process = subprocess.Popen(
