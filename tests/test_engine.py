@@ -160,6 +160,33 @@ def test_unreachable_ray_address_is_named(monkeypatch: pytest.MonkeyPatch) -> No
         pass
 
 
+def test_ray_session_stops_only_the_ray_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+
+    from autoenchorder.engine import ray_session
+
+    calls: list = []
+    joined = {"now": False}
+    monkeypatch.setattr(ray, "is_initialized", lambda: joined["now"])
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(("init", kw)))
+    monkeypatch.setattr(ray, "shutdown", lambda: calls.append(("shutdown", {})))
+    with ray_session(None):
+        pass
+    (init, options), (last, _) = calls
+    assert init == "init" and last == "shutdown"
+    assert options["address"] == "local" and options["include_dashboard"] is False
+    assert options["object_store_memory"] <= 1024**3
+    calls.clear()
+    with ray_session("auto"):
+        pass
+    assert [c[0] for c in calls] == ["init", "shutdown"] and calls[0][1]["address"] == "auto"
+    calls.clear()
+    joined["now"] = True  # a Ray this process already joined is used, and left running
+    with ray_session("ray://10.1.2.3:10001"):
+        pass
+    assert calls == []
+
+
 # -------------------------------------------------------------------------------- Ray engine
 def _square_or_die(poison: int, bad: int, state: tuple, x: int) -> tuple:
     if x == poison:
