@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup weights system-deps test lint demo demo-quick bench clean
+.PHONY: setup weights system-deps test lint demo demo-quick serve bench clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,10 @@ demo: $(STAMP) weights
 demo-quick: $(STAMP) weights
 	$(CLI) demo --quick --out runs/demo-quick
 
+# The page for musicians at http://127.0.0.1:8000/, serving the demo's bundle (make demo first).
+serve: $(STAMP) weights
+	$(CLI) serve --model $(DEMO_OUT)/bundles/autoenchorder
+
 # Speed and memory targets: each script prints a table pairing our code with its reference.
 bench: $(STAMP) weights
 	$(PY) benchmarks/lowlevel.py
@@ -64,6 +68,8 @@ bench: $(STAMP) weights
 	$(PY) benchmarks/training.py
 	$(PY) benchmarks/evaluate.py
 	$(PY) benchmarks/predict.py
+	$(PY) benchmarks/serve.py
+	$(PY) benchmarks/scaling.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
