@@ -161,7 +161,14 @@ def map_ray(
         try:
             while chunk := list(itertools.islice(queue, chunk_size)):
                 keyed = {next(keys): item for item in chunk}
-                yield from _run_chunk(ray, engine, make_worker, keyed, ledger, workers, retries)
+                results = _run_chunk(ray, engine, make_worker, keyed, ledger, workers, retries)
+                # Raised here, out of _run_chunk's reach: a worker's exception is never taken
+                # for a failure of Ray's and run again.
+                try:
+                    for item, result in results:
+                        yield item, unwrap(result)
+                finally:
+                    results.close()  # stops the Ray execution before the ledger goes
                 ledger.forget.remote(list(keyed))
         finally:
             ray.kill(ledger)
@@ -207,7 +214,7 @@ def _run_chunk(
                 keys = batch.column("key").to_pylist()
                 for key, payload in zip(keys, batch.column("payload").to_pylist(), strict=True):
                     if key in remaining:  # a retried block may come twice
-                        yield remaining.pop(key), unwrap(pickle.loads(payload))
+                        yield remaining.pop(key), pickle.loads(payload)
             return
         except ray.exceptions.RayError as exc:
             last_error = exc
