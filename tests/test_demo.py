@@ -6,6 +6,8 @@ data); the second finds it, resumes the procedural study from its files and adds
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -55,6 +57,12 @@ def test_quick_demo_runs_end_to_end(tmp_path, musicoset_root, capsys, monkeypatc
     bundles = out / "bundles" / "autoenchorder"
     assert sorted(p.name for p in bundles.iterdir()) == ["seed-0", "seed-1"]
     assert all((p / "bundle.json").is_file() for p in bundles.iterdir())
+    # Each member's model card has its test metrics, each inside its bootstrap interval.
+    for member in bundles.iterdir():
+        metrics = json.loads((member / "bundle.json").read_text())["metrics"]
+        assert metrics["n_test"] == len(test_ids)
+        for name, (low, high) in metrics["test_ci"].items():
+            assert low <= metrics["test"][name] <= high, name
     assert "predicted" in printed and "ensemble" in printed and "report:" in printed
 
     # A second run finds MusicOSet and resumes: nothing is rendered, extracted or fitted again

@@ -273,29 +273,13 @@ def test_intervals(result: TrainResult, *, seed: int, n_boot: int = 1000) -> dic
 
     Resampling the test songs, as ``evaluate`` does; the bundle's model card shows them.
     """
-    import numpy as np  # noqa: PLC0415
+    from autoenchorder.evaluate.bootstrap import metric_intervals  # noqa: PLC0415
 
-    from autoenchorder.evaluate.bootstrap import (  # noqa: PLC0415
-        bootstrap_replicates,
-        confidence_interval,
-    )
-    from autoenchorder.metrics import metrics_for  # noqa: PLC0415
-
-    if result.test_truth is None or len(result.test_truth) < 2:
+    if result.test_truth is None:
         return {}
-    y = np.asarray(result.test_truth, dtype=np.float64)
-    p = np.asarray(result.test_predictions, dtype=np.float64)
-    intervals = {}
-    for name, metric in metrics_for(result.task).items():
-        replicates = bootstrap_replicates(
-            lambda index, f=metric.function: f(y[index], p[index]),
-            len(y),
-            n_boot=n_boot,
-            seed=seed,
-        )
-        low, high = confidence_interval(replicates, metric.function(y, p))
-        intervals[name] = [float(low), float(high)]
-    return intervals
+    return metric_intervals(
+        result.test_truth, result.test_predictions, result.task, seed=seed, n_boot=n_boot
+    )
 
 
 def _training_index(result: TrainResult, dataset: PopularityDataset, *, seed: int) -> Any:

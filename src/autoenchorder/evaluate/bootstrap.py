@@ -171,6 +171,46 @@ def confidence_interval(
     return low.reshape(shape), high.reshape(shape)
 
 
+def metric_intervals(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    task: str,
+    *,
+    seed: int,
+    n_boot: int = 1000,
+    level: float = 0.95,
+) -> dict[str, list[float]]:
+    """Percentile-bootstrap intervals of every metric of ``task`` on one set of test songs.
+
+    Parameters
+    ----------
+    y_true, y_pred : np.ndarray, shape (n,)
+        The test songs' truth and the model's predictions (class labels for classification).
+    task : {"regression", "classification"}
+    seed : int
+        Seeds the resampling of the songs.
+    n_boot : int
+    level : float
+
+    Returns
+    -------
+    dict of str to list of float
+        ``{metric name: [low, high]}``; empty for fewer than two songs.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(y_pred, dtype=np.float64)
+    if len(y) < 2:
+        return {}
+    intervals: dict[str, list[float]] = {}
+    for name, metric in metrics_for(task).items():
+        replicates = bootstrap_replicates(
+            lambda index, f=metric.function: f(y[index], p[index]), len(y), n_boot=n_boot, seed=seed
+        )
+        low, high = confidence_interval(replicates, metric.function(y, p), level=level)
+        intervals[name] = [float(low), float(high)]
+    return intervals
+
+
 def _bca_quantiles(
     flat: np.ndarray, estimate: np.ndarray, jackknife: np.ndarray, tail: float
 ) -> np.ndarray:

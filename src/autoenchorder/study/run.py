@@ -6,6 +6,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -149,6 +150,7 @@ def score_held_out_songs(
         save_bundle(
             model,
             folder / f"seed-{seed}",
+            metrics=_test_metrics(result, seed=seed),
             feature_spec=feature_spec_from_dataset(ds, groups=["lowlevel"]),
             extra={"dataset": "procedural", "split": split.kind, "seed": seed},
             training_index=build_training_index(model, train_rows, seed=seed),
@@ -170,6 +172,22 @@ def score_held_out_songs(
             f"true {truth[song.with_suffix('').name]:.1f}"
         )
     console.print(f"bundles: {folder}   (try: autoenchorder predict SONG --model {folder})")
+
+
+def _test_metrics(result: FitResult, *, seed: int) -> dict[str, Any]:
+    """A member's test metrics with their 95 % bootstrap intervals, for its bundle's card."""
+    from autoenchorder.evaluate.bootstrap import metric_intervals  # noqa: PLC0415
+    from autoenchorder.metrics import metrics_for  # noqa: PLC0415
+
+    task = "regression"
+    y, p = np.asarray(result.y_true, float), np.asarray(result.y_pred, float)
+    return {
+        "test": {name: float(m.function(y, p)) for name, m in metrics_for(task).items()},
+        "test_ci": metric_intervals(y, p, task, seed=seed),
+        "n_train": result.n_train,
+        "n_val": result.n_val,
+        "n_test": len(y),
+    }
 
 
 def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
