@@ -152,7 +152,12 @@ def score_held_out_songs(
             folder / f"seed-{seed}",
             metrics=_test_metrics(result, seed=seed),
             feature_spec=feature_spec_from_dataset(ds, groups=["lowlevel"]),
-            extra={"dataset": "procedural", "split": split.kind, "seed": seed},
+            extra={
+                "dataset": "procedural",
+                "split": split.kind,
+                "seed": seed,
+                "n_rows": len(ds.ids),
+            },
             training_index=build_training_index(model, train_rows, seed=seed),
         )
     corpus = Path(plan.data["procedural"].spec.root)
