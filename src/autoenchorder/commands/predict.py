@@ -16,6 +16,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from autoenchorder.commands.scoring_options import scoring_options
 from autoenchorder.predict import PredictionFailure, SongPrediction, expand_paths
 from autoenchorder.predict.catalog import load_predictor, read_song_list
 from autoenchorder.progress import counting_progress
@@ -77,21 +78,7 @@ def write_csv(predictions: list[SongPrediction], failures: list[PredictionFailur
 @click.option(
     "--csv", "as_csv", is_flag=True, help="Print CSV (one row per song) instead of a table."
 )
-@click.option(
-    "--windows",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="Windows of the timeline view per long song (0: none). The headline is made from "
-    "the input the model was trained on (the whole file, or its window).",
-)
-@click.option(
-    "--mc-passes",
-    type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    help="MC dropout passes for the uncertainty of a single bundle (0: off).",
-)
+@scoring_options
 @click.option(
     "--no-contributions", is_flag=True, help="Skip the per-frame occlusion contributions (faster)."
 )

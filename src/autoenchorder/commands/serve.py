@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from autoenchorder.commands.scoring_options import scoring_options
+
 
 @click.command(name="serve")
 @click.option(
@@ -59,20 +61,7 @@ import click
     help="Require this token on every API request (Authorization: Bearer TOKEN); "
     "also read from $AUTOENCHORDER_TOKEN.",
 )
-@click.option(
-    "--mc-passes",
-    type=click.IntRange(min=0),
-    default=30,
-    show_default=True,
-    help="MC dropout passes for the uncertainty of a single bundle (0: off).",
-)
-@click.option(
-    "--windows",
-    type=click.IntRange(min=0),
-    default=3,
-    show_default=True,
-    help="Windows of the timeline view per long song (0: none).",
-)
+@scoring_options
 def command(
     bundles: tuple[Path, ...],
     host: str,
