@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -210,6 +211,11 @@ def test_uploads_are_deleted_after_scoring(served):
         p for p in Path("/tmp").glob("autoenchorder-serve-*") if p.stat().st_mode & 0o077 == 0
     ]
     assert folders, "no private upload folder"
+    # Requests an earlier test left queued (the concurrency test's) may still be scoring:
+    # their uploads go when they finish, so wait for those, within a bound.
+    deadline = time.monotonic() + 60
+    while any(any(folder.iterdir()) for folder in folders) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert all(not any(folder.iterdir()) for folder in folders)
 
 
