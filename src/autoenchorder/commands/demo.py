@@ -8,6 +8,7 @@ import click
 
 from autoenchorder.data.locations import find_root
 from autoenchorder.study import DemoSettings, run_demo
+from autoenchorder.study.extras import ALL_STUDIES, check_studies
 
 
 @click.command("demo")
@@ -19,6 +20,16 @@ from autoenchorder.study import DemoSettings, run_demo
     help="Run directory; the report is OUT/report.html.",
 )
 @click.option("--quick", is_flag=True, help="A smoke run: small corpus, few epochs (< 3 min).")
+@click.option(
+    "--study",
+    "studies",
+    multiple=True,
+    type=click.Choice(ALL_STUDIES),
+    help="Run only this study (repeat for several); each is a section of the report. Default: "
+    "procedural and musicoset. Extra studies (docs/models.md): full-length (whole songs vs "
+    "30 s previews), finetune (musicnn fine-tuned in series), ranking (Autoen-chorder's "
+    "objectives), multi-target (Spotify + Billboard + hit on MusicOSet).",
+)
 @click.option(
     "--songs",
     "n_songs",
@@ -61,6 +72,7 @@ from autoenchorder.study import DemoSettings, run_demo
 def command(
     out: Path,
     quick: bool,
+    studies: tuple[str, ...],
     n_songs: int | None,
     workers: int,
     seed: int,
@@ -95,5 +107,7 @@ def command(
         )
     if n_songs is not None:
         options["n_songs"] = n_songs
+    if studies:
+        options["studies"] = check_studies(studies)
     settings = DemoSettings.quick(out, **options) if quick else DemoSettings(out=out, **options)
     run_demo(settings)

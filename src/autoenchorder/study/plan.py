@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +38,12 @@ def study_job(
     fraction: float | None = None,
     keep_state: bool = False,
     key: str | None = None,
+    data: str | None = None,
 ) -> FitJob:
-    """The job fitting ``run`` in ``study``: its config over the seed and scaled epoch limits."""
+    """The job fitting ``run`` in ``study``: its config over the seed and scaled epoch limits.
+
+    ``data`` names the dataset of the plan the job trains on when it is not ``study``'s own.
+    """
     options = {"seed": seed, **scaled_epochs(run.model, epochs_scale), **run.config}
     cost = run.cost * (fraction if fraction is not None else 1.0)
     return FitJob(
@@ -50,6 +54,7 @@ def study_job(
         fraction=fraction,
         keep_state=keep_state,
         cost=cost,
+        data=data,
     )
 
 
@@ -123,11 +128,31 @@ class DemoPlan:
     jobs: list[FitJob] = field(default_factory=list)
     recorders: dict[str, StudyRecorder] = field(default_factory=dict)
     ensemble_keys: tuple[str, ...] = ()
+    finishers: list[Callable[[], None]] = field(default_factory=list)
 
 
-def plan_demo(settings: DemoSettings, corpus: Path, store: Path, console: Console) -> DemoPlan:
-    """Write the studies' headers and list every fit of the demo (run them with run_jobs)."""
+def plan_demo(
+    settings: DemoSettings,
+    console: Console,
+    procedural_features: Callable[[], tuple[Path, Path]],
+) -> DemoPlan:
+    """Write the headers of the standard studies chosen and list their fits (see run_jobs).
+
+    ``procedural_features()`` gives the procedural corpus folder and its feature store (made
+    when first asked for). The extra studies (study/extras.py) add themselves to the plan.
+    """
     plan = DemoPlan()
+    if "procedural" in settings.studies:
+        plan_procedural(plan, settings, *procedural_features(), console)
+    if "musicoset" in settings.studies:
+        plan_musicoset(plan, settings, console)
+    return plan
+
+
+def plan_procedural(
+    plan: DemoPlan, settings: DemoSettings, corpus: Path, store: Path, console: Console
+) -> None:
+    """Study 1: every model on the procedural corpus, the ensemble, the learning curve."""
     seed, scale = settings.seed, settings.epochs_scale
     spec = DataSpec("procedural", root=str(corpus), store=str(store), embedder=settings.embedder)
     plan.data["procedural"] = StudyData(spec, seed=seed)
@@ -187,11 +212,15 @@ def plan_demo(settings: DemoSettings, corpus: Path, store: Path, console: Consol
                 study_job("procedural", run, seed=seed, epochs_scale=scale, fraction=fraction)
             )
 
+
+def plan_musicoset(plan: DemoPlan, settings: DemoSettings, console: Console) -> None:
+    """Study 2: the descriptor models on MusicOSet (skipped, saying why, without the data)."""
+    seed, scale = settings.seed, settings.epochs_scale
     root = find_root("musicoset", settings.musicoset_root)
     if root is None:  # the procedural study runs anywhere; the real-data one needs the data
         note = escape(not_found_message("musicoset"))
         console.print(f"[yellow]Skipping the MusicOSet study. {note}")
-        return plan
+        return
     plan.data["musicoset"] = StudyData(
         DataSpec("musicoset", root=str(Path(root).resolve())),
         seed=seed,
@@ -202,4 +231,3 @@ def plan_demo(settings: DemoSettings, corpus: Path, store: Path, console: Consol
     describe_data(writer, plan.data["musicoset"], *loaded(plan.data["musicoset"]))
     plan.recorders["musicoset"] = StudyRecorder(writer, runs, console)
     plan.jobs += [study_job("musicoset", run, seed=seed, epochs_scale=scale) for run in runs]
-    return plan

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
+from autoenchorder.study.extras import StudyContext, plan_extra_studies
 from autoenchorder.study.plan import DemoPlan, plan_demo
 from autoenchorder.study.settings import ENSEMBLE_MODEL, DemoSettings
 from autoenchorder.train.job_cache import JobCache
@@ -78,14 +79,15 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
             job, recorder = result.job, plan.recorders[result.job.study]
             fit_seconds[job.study] += result.fit_seconds
             cached[job.study] += result.cached
+            member = job.study == "procedural" and job.key in plan.ensemble_keys
             if job.fraction is not None:
                 recorder.curve_point(result)
-            elif job.key in plan.ensemble_keys and job.key != ENSEMBLE_MODEL:
+            elif member and job.key != ENSEMBLE_MODEL:
                 if result.error is None:
                     members[job.key] = result
             else:
                 recorder.model(result)
-                if job.key == ENSEMBLE_MODEL and result.error is None:
+                if member and result.error is None:
                     members[job.key] = result
             advance(f"{job.study} {job.key}")
     wall = time.perf_counter() - started
@@ -203,12 +205,25 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
     console = console or Console()
     settings.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    corpus, store = make_procedural_features(settings, console)
-    features_seconds = time.perf_counter() - started
-    console.rule("[bold]3 - every model: procedural corpus and MusicOSet")
-    plan = plan_demo(settings, corpus, store, console)
-    plan.recorders["procedural"].writer.record_timing("features", features_seconds)
+    made: list[tuple[Path, Path]] = []
+    features_seconds = 0.0
+
+    def procedural_features() -> tuple[Path, Path]:  # made once, for every study needing it
+        nonlocal features_seconds
+        if not made:
+            begun = time.perf_counter()
+            made.append(make_procedural_features(settings, console))
+            features_seconds = time.perf_counter() - begun
+        return made[0]
+
+    plan = plan_demo(settings, console, procedural_features)
+    plan_extra_studies(StudyContext(settings, console, plan, procedural_features))
+    if "procedural" in plan.recorders:
+        plan.recorders["procedural"].writer.record_timing("features", features_seconds)
+    console.rule(f"[bold]3 - every model: {', '.join(plan.recorders) or 'no study'}")
     members = run_plan(plan, settings, console)
+    for finish in plan.finishers:
+        finish()
     console.rule("[bold]4 - report")
     output = write_report(settings.out)
     print_headlines(output.studies, console)

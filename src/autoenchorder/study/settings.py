@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     from autoenchorder.engine import EngineSpec
 
 ENSEMBLE_MODEL = "autoenchorder"
+#: The studies ``make demo`` runs (``demo --study NAME`` picks others; see study/extras.py).
+DEFAULT_STUDIES: tuple[str, ...] = ("procedural", "musicoset")
 #: Models refitted on shares of the training rows for the learning curve.
 LEARNING_CURVE_MODELS: tuple[str, ...] = ("hitmusicnet", "autoenchorder")
 
@@ -66,6 +68,11 @@ class DemoSettings:
         (corpus and features are still made locally).
     device : str
         ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when there is one): where the networks train.
+    studies : tuple of str
+        The studies to run, each its own section of the report: ``procedural``, ``musicoset``
+        and the extra ones of :data:`autoenchorder.study.extras.EXTRA_STUDIES`.
+    smoke : bool
+        True for the smoke-test sizes of :meth:`quick`; extra studies pick their sizes by it.
     """
 
     out: Path
@@ -85,11 +92,14 @@ class DemoSettings:
     torch_threads: int = 1
     engine: EngineSpec | None = None
     device: str = "cpu"
+    studies: tuple[str, ...] = DEFAULT_STUDIES
+    smoke: bool = False
 
     @classmethod
     def quick(cls, out: Path, **overrides: Any) -> DemoSettings:
         """A smoke-test run: a small corpus, short songs, few epochs, no learning curve."""
         values: dict[str, Any] = dict(
+            smoke=True,
             n_songs=120,
             min_duration=9.0,
             max_duration=12.0,

@@ -68,7 +68,8 @@ class FitJob:
     Attributes
     ----------
     study : str
-        Key of the :class:`StudyData` the job trains on.
+        The study the result is reported in (and, unless ``data`` says otherwise, the key of
+        the :class:`StudyData` the job trains on).
     key : str
         Name the result is reported under (e.g. ``"autoenchorder"``).
     model : str
@@ -81,6 +82,9 @@ class FitJob:
         Return the fitted model's state (to bundle it).
     cost : float
         Rough relative cost; the pool starts the costliest jobs first.
+    data : str or None
+        Key of the :class:`StudyData` the job trains on, when it is not ``study`` (one study
+        fitting a model on several datasets of the same songs, e.g. previews and whole songs).
     """
 
     study: str
@@ -90,6 +94,12 @@ class FitJob:
     fraction: float | None = None
     keep_state: bool = False
     cost: float = 1.0
+    data: str | None = None
+
+    @property
+    def data_key(self) -> str:
+        """Key of the :class:`StudyData` the job trains on."""
+        return self.data if self.data is not None else self.study
 
 
 @dataclass

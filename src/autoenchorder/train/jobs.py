@@ -117,9 +117,9 @@ def run_jobs(
     FitResult
     """
     jobs = list(jobs)
-    unknown = sorted({job.study for job in jobs} - set(data))
+    unknown = sorted({job.data_key for job in jobs} - set(data))
     if unknown:
-        raise KeyError(f"jobs name studies without data: {unknown}")
+        raise KeyError(f"jobs name datasets that are not given: {unknown}")
 
     def fit(to_fit: list[FitJob]) -> Iterator[FitResult]:
         if engine is None:
@@ -131,13 +131,13 @@ def run_jobs(
         return
     to_fit = []
     for job in jobs:
-        hit = cache.get(job, data[job.study])
+        hit = cache.get(job, data[job.data_key])
         if hit is None:
             to_fit.append(job)
         else:
             yield hit
     for result in fit(to_fit):
-        cache.put(result, data[result.job.study])
+        cache.put(result, data[result.job.data_key])
         yield result
 
 
@@ -148,7 +148,7 @@ def _fit_all(
         return
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
-            yield fit_job(job, data[job.study])
+            yield fit_job(job, data[job.data_key])
         return
     ordered = list(enumerate(sorted(jobs, key=lambda job: -job.cost)))
     context = multiprocessing.get_context("spawn")
@@ -176,7 +176,7 @@ def _fit_all(
 
 
 def _fit_numbered(data: Mapping[str, StudyData], numbered: tuple[int, FitJob]) -> FitResult:
-    return fit_job(numbered[1], data[numbered[1].study])
+    return fit_job(numbered[1], data[numbered[1].data_key])
 
 
 def _fit_on_engine(
@@ -209,4 +209,4 @@ def job_worker(data: Mapping[str, StudyData]) -> Callable[[FitJob], FitResult]:
 
 
 def _fit_of(data: Mapping[str, StudyData], job: FitJob) -> FitResult:
-    return fit_job(job, data[job.study])
+    return fit_job(job, data[job.data_key])

@@ -1,0 +1,87 @@
+"""``demo --study``: only the studies asked for run; an extra study plugs in with plan_study."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pandas as pd
+import pytest
+
+from autoenchorder.cli import main
+from autoenchorder.data.sources.registry import DataSpec
+from autoenchorder.errors import AutoenchorderError
+from autoenchorder.evaluate.rundir import RunWriter
+from autoenchorder.study import DemoSettings, ModelRun, StudyRecorder, extras, run_demo
+from autoenchorder.study.plan import study_job
+from autoenchorder.train.jobs import FitJob, StudyData, loaded, run_jobs
+
+
+def test_a_job_trains_on_the_dataset_it_names_and_is_reported_in_its_study(musicoset_root):
+    spec = DataSpec("musicoset", root=str(musicoset_root))
+    data = {"big": StudyData(spec, seed=1, rows=900), "small": StudyData(spec, seed=1, rows=400)}
+    jobs = [
+        FitJob("study", "on-big", "mean", {"seed": 0}, data="big"),
+        FitJob("study", "on-small", "mean", {"seed": 0}, data="small"),
+    ]
+    results = {r.job.key: r for r in run_jobs(jobs, data)}
+    for key, name in (("on-big", "big"), ("on-small", "small")):
+        train, val, test = data[name].parts(*loaded(data[name]))
+        assert results[key].job.study == "study"
+        assert (results[key].n_train, len(results[key].ids)) == (len(train), len(test))
+    with pytest.raises(KeyError, match="elsewhere"):
+        list(run_jobs([FitJob("study", "x", "mean", data="elsewhere")], data))
+
+
+def test_unknown_studies_are_refused_and_known_ones_come_in_report_order():
+    assert extras.check_studies(("ranking", "procedural", "ranking")) == ("procedural", "ranking")
+    with pytest.raises(AutoenchorderError, match="unknown study nonsense; the studies are"):
+        extras.check_studies(("nonsense",))
+
+
+def test_the_cli_refuses_an_unknown_study_before_doing_anything(tmp_path, capsys):
+    status = main(["demo", "--quick", "--study", "nonsense", "--out", str(tmp_path / "d")])
+    assert status == 2
+    assert "nonsense" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def _fake_study(musicoset_root):
+    """A study fitting two cheap models on two datasets of the same songs, with a finisher."""
+
+    def plan_study(context: extras.StudyContext) -> None:
+        settings, plan = context.settings, context.plan
+        spec = DataSpec("musicoset", root=str(musicoset_root))
+        plan.data["fake/a"] = StudyData(spec, seed=settings.seed, rows=500)
+        plan.data["fake/b"] = StudyData(spec, seed=settings.seed, rows=500)
+        writer = RunWriter(settings.out, study="fake", order=7, title="A fake extra study")
+        writer.set_headline("gbdt-a", "mean-b")
+        runs = [
+            ModelRun("gbdt-a", "gbdt", {"groups": ("descriptors",), "max_iter": 15}, label="A"),
+            ModelRun("mean-b", "mean", label="B"),
+        ]
+        plan.recorders["fake"] = StudyRecorder(writer, runs, context.console)
+        plan.jobs += [
+            study_job("fake", runs[0], seed=settings.seed, data="fake/a"),
+            study_job("fake", runs[1], seed=settings.seed, data="fake/b"),
+        ]
+        plan.finishers.append(lambda: writer.add_note("the finisher ran after the fits"))
+
+    return types.SimpleNamespace(plan_study=plan_study)
+
+
+def test_an_extra_study_alone_runs_without_the_procedural_corpus(
+    tmp_path, musicoset_root, monkeypatch
+):
+    monkeypatch.setitem(extras.EXTRA_STUDIES, "fake", "fake_study_for_tests")
+    monkeypatch.setitem(
+        sys.modules, "autoenchorder.study.fake_study_for_tests", _fake_study(musicoset_root)
+    )
+    out = tmp_path / "run"
+    settings = DemoSettings.quick(out, studies=("fake",), workers=1)
+    html = run_demo(settings).read_text()
+    assert not (out / "corpus").exists() and not (out / "store").exists()
+    assert "A fake extra study" in html and "the finisher ran after the fits" in html
+    predictions = pd.read_parquet(out / "fake" / "predictions.parquet")
+    ids = {m: set(g["id"]) for m, g in predictions.groupby("model")}
+    assert set(ids) == {"gbdt-a", "mean-b"} and ids["gbdt-a"] == ids["mean-b"]
