@@ -6,6 +6,11 @@ groups (``descriptors``, ``lowlevel``, ``lyrics``, ``metadata`` ...), an optiona
 sequence part (one ``[T_i, D]`` array of embedding frames per track) and optional group keys
 (the main artist), plus a free-form ``info`` dict where loaders record join losses, the
 validation report and the source paths.
+
+Besides the main target ``y``, a dataset may carry ``extra_targets``: further row-aligned
+targets of the same songs (e.g. MusicOSet's Billboard year-end score, a hit / non-hit label),
+NaN where a song has none. Only models trained on several targets read them (HitMusicNet's
+``targets`` option); every other model and the reports see ``y`` alone.
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ class PopularityDataset:
         Source name, e.g. ``"musicoset"``.
     info : dict
         Provenance: source paths, join losses, validation report, policies used.
+    extra_targets : pd.DataFrame, shape (N, K), or None
+        Further float64 targets of the same rows (one column per target, NaN = missing for
+        that song); what each column means is in ``info["extra_targets"]``.
 
     Raises
     ------
@@ -73,6 +81,7 @@ class PopularityDataset:
     class_names: list[str] | None = None
     name: str = ""
     info: dict = field(default_factory=dict)
+    extra_targets: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.ids).astype(str)
@@ -83,6 +92,7 @@ class PopularityDataset:
         self._check_target(n)
         self._check_tabular(n)
         self._check_sequences(n)
+        self._check_extra_targets(n)
         if self.artist is not None:
             self.artist = np.asarray(self.artist).astype(str)
             if self.artist.shape != (n,):
@@ -131,6 +141,21 @@ class PopularityDataset:
                 raise DataError(
                     f"column group {group!r} names columns not in the table: {missing[:5]}"
                 )
+
+    def _check_extra_targets(self, n: int) -> None:
+        if self.extra_targets is None:
+            return
+        if not isinstance(self.extra_targets, pd.DataFrame):
+            raise DataError("extra_targets must be a pandas DataFrame")
+        if len(self.extra_targets) != n:
+            raise DataError(f"extra_targets has {len(self.extra_targets)} rows, expected {n}")
+        try:
+            values = self.extra_targets.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"extra_targets must be numeric (NaN = missing): {exc}") from None
+        if np.isinf(values.to_numpy()).any():
+            raise DataError("extra_targets hold infinite values (use NaN for a missing target)")
+        self.extra_targets = values.reset_index(drop=True)
 
     def _check_sequences(self, n: int) -> None:
         if self.sequences is None:
@@ -195,7 +220,7 @@ class PopularityDataset:
         return int(self.sequences[0].shape[1])
 
     def fingerprint(self) -> str:
-        """SHA-256 of the rows: ids, targets, artists, tabular columns and values, sequences.
+        """SHA-256 of the rows: ids, targets (extra ones too), artists, tabular part, sequences.
 
         Two datasets with the same fingerprint train any model identically (``info`` and
         ``name`` are not part of it).
@@ -207,6 +232,9 @@ class PopularityDataset:
         digest.update(np.ascontiguousarray(self.tabular.to_numpy(np.float64)).tobytes())
         if self.artist is not None:
             digest.update("\x1f".join(self.artist).encode())
+        if self.extra_targets is not None:  # absent: the digest of a dataset without them
+            digest.update("\x1f".join(map(str, self.extra_targets.columns)).encode())
+            digest.update(np.ascontiguousarray(self.extra_targets.to_numpy(np.float64)).tobytes())
         for frames in self.sequences or ():
             digest.update(np.int64(frames.shape[0]).tobytes())
             digest.update(np.ascontiguousarray(frames).tobytes())
@@ -247,6 +275,11 @@ class PopularityDataset:
             artist=None if self.artist is None else self.artist[idx],
             class_names=None if self.class_names is None else list(self.class_names),
             info=dict(self.info),
+            extra_targets=(
+                None
+                if self.extra_targets is None
+                else self.extra_targets.iloc[idx].reset_index(drop=True)
+            ),
         )
 
     def positions(self, ids: Iterable[str]) -> np.ndarray:

@@ -28,6 +28,11 @@ regressor heads               1                            3 seeds on the same c
 epochs, batch                 100, 256                     300, 256
 ============================  ===========================  ===============================
 
+Several targets (``targets=("popularity", "billboard", "hit")``, default popularity alone): the
+heads get one output per target, trained with a masked joint loss on each target's own scale
+(:mod:`autoenchorder.models.multitarget`); popularity stays the first output and is what
+``predict`` returns, :meth:`HitMusicNet.predict_targets` gives them all.
+
 The default's scaling, code size and dropout were picked among 8 combinations by MAE on a
 validation split carved from MusicOSet's *training* rows (never its test rows): 12.7 against
 14.5 for the faithful choices. The minimum widths, the inputs beside the code, the log of
@@ -48,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -83,6 +89,7 @@ from autoenchorder.models.losses import (
     spearman_metric,
     target_sd,
 )
+from autoenchorder.models.multitarget import MAIN_TARGET, TargetSet
 from autoenchorder.models.registry import register_model
 from autoenchorder.models.scaling import ColumnScaler
 from autoenchorder.models.training import (
@@ -180,6 +187,13 @@ class HitMusicNetConfig(ModelConfig):
         margin are in units of the MinMax-scaled target.
     loss_mean, loss_alpha, loss_beta : float
         The weighting of ``"weighted"``: centre on the popularity / 100 scale, width, softness.
+    targets : tuple of str
+        ``("popularity",)`` (the original's one output), or popularity first and then columns
+        of the dataset's ``extra_targets`` (e.g. ``"billboard"``, ``"hit"``): one output each,
+        a masked joint loss (:mod:`~autoenchorder.models.multitarget`; ``objective`` must then
+        be ``"mse"``).
+    aux_weight : float
+        Weight of each target but popularity in the joint loss.
     """
 
     setting: str = "default"
@@ -222,6 +236,8 @@ class HitMusicNetConfig(ModelConfig):
     loss_mean: float = DEFAULT_LOSS_MEAN
     loss_alpha: float = DEFAULT_LOSS_ALPHA
     loss_beta: float = DEFAULT_LOSS_BETA
+    targets: tuple[str, ...] = ("popularity",)
+    aux_weight: float = 1.0
 
     SETTINGS: ClassVar[Mapping[str, Mapping[str, Any]]] = {"default": {}, "faithful": _FAITHFUL}
 
@@ -262,6 +278,7 @@ class HitMusicNet(Model):
         # built (and a bad option refused) before any training
         objective = None if self.task_ == "classification" else self._objective(y_train)
         ranks_only = objective is not None and objective.arbitrary_scale
+        target_set = self._target_set(train)
 
         with seeded(cfg.seed):
             widths = self._autoencoder_widths(x_train.shape[1])
@@ -297,6 +314,7 @@ class HitMusicNet(Model):
             )
             hidden = tuple(max(w, cfg.min_width) for w in hidden)
             out = 1 if self.task_ == "regression" else len(self.class_names_)
+            out = out if target_set is None else len(target_set)
             classification = self.task_ == "classification"
             settings = TrainSettings(
                 epochs=cfg.epochs,
@@ -317,6 +335,11 @@ class HitMusicNet(Model):
             else:
                 loss_fn = _objective_loss(objective)
             metric = _accuracy if classification else spearman_metric if ranks_only else _mae
+            train_data, val_data = (c_train, y_train), (c_val, y_val)
+            if target_set is not None:  # popularity and the extra targets, masked
+                loss_fn, metric = target_set.loss, target_set.val_mae
+                train_data = (c_train, *target_set.tensors(train, device))
+                val_data = (c_val, *target_set.tensors(val, device))
             if cfg.n_seeds < 1:
                 raise ModelError(f"n_seeds must be at least 1, not {cfg.n_seeds}")
             self.regressors_ = []
@@ -329,8 +352,8 @@ class HitMusicNet(Model):
                 self.history_ += train_module(
                     regressor,
                     loss_fn,
-                    (c_train, y_train),
-                    (c_val, y_val),
+                    train_data,
+                    val_data,
                     settings,
                     seed=cfg.seed + i,
                     stage="regressor" if cfg.n_seeds == 1 else f"regressor {i + 1}",
@@ -340,6 +363,49 @@ class HitMusicNet(Model):
                 self.regressors_.append(regressor)
             if ranks_only:  # scores on no scale: map them to popularity on the training rows
                 self.calibration_ = ScoreCalibration.fit(self._raw_output(c_train), train.y)
+
+    def _target_set(self, train: PopularityDataset) -> TargetSet | None:
+        """The fitted targets of a multi-target fit (None with popularity alone)."""
+        targets = tuple(self.config.targets)
+        if targets == (MAIN_TARGET,):
+            self.target_set_ = None
+            return None
+        if self.task_ != "regression":
+            raise ModelError("several targets need the regression task (popularity first)")
+        if self.config.objective != "mse":
+            raise ModelError(
+                f"several targets are trained with the masked joint loss (MSE and BCE); "
+                f"objective={self.config.objective!r} is for popularity alone"
+            )
+        self.target_set_ = TargetSet.fit(train, targets, aux_weight=self.config.aux_weight)
+        return self.target_set_
+
+    def predict_targets(self, ds: PopularityDataset) -> pd.DataFrame:
+        """Every output of the model, each on its own scale.
+
+        Parameters
+        ----------
+        ds : PopularityDataset
+
+        Returns
+        -------
+        pd.DataFrame, shape (N, K)
+            One column per target of ``config.targets``: popularity 0-100 (as ``predict``),
+            scores in their units, a binary label's probability.
+        """
+        self.check_fitted()
+        ds.require(*self.groups_)
+        target_set = getattr(self, "target_set_", None)
+        if target_set is None:
+            return pd.DataFrame({MAIN_TARGET: self.predict(ds)})
+        device = next(self.autoencoder_.parameters()).device
+        head_inputs = self._head_inputs(self._inputs(ds, device))
+        raw = torch.stack(
+            [predict_batches(r.eval(), (head_inputs,)).cpu().double() for r in self.regressors_]
+        )
+        # the mean over heads of each output on its own scale (probabilities for labels)
+        per_head = [target_set.outputs(r.numpy()) for r in raw]
+        return sum(per_head[1:], per_head[0]) / len(per_head)
 
     def _objective(self, y_train: torch.Tensor) -> Objective:
         """The regression objective on the MinMax-scaled targets ``y_train`` (N,).
@@ -410,6 +476,8 @@ class HitMusicNet(Model):
         for regressor in self.regressors_:
             regressor.eval()
             out = predict_batches(regressor, (head_inputs,)).cpu().double()
+            if getattr(self, "target_set_", None) is not None:  # popularity: the first output
+                out = torch.sigmoid(out[:, 0])
             outs.append(torch.softmax(out, dim=1) if self.task_ == "classification" else out)
         return torch.stack(outs).mean(dim=0).numpy()
 
@@ -471,6 +539,8 @@ class HitMusicNet(Model):
             ][:-1],
             "n_heads": len(self.regressors_),
         }
+        if getattr(self, "target_set_", None) is not None:
+            state["targets"] = self.target_set_.to_state()
         arrays = {
             **module_arrays("autoencoder", self.autoencoder_),
             **{
@@ -498,6 +568,10 @@ class HitMusicNet(Model):
         self.autoencoder_ = DenseAutoencoder(state["ae_widths"], output=output)
         load_module_arrays(self.autoencoder_, "autoencoder", arrays)
         out = 1 if self.task_ == "regression" else len(self.class_names_)
+        self.target_set_ = None
+        if state.get("targets") is not None:
+            self.target_set_ = TargetSet.from_state(state["targets"])
+            out = len(self.target_set_)
         d_head = self.autoencoder_.code_size + (len(self.feature_names_) if cfg.skip_inputs else 0)
         self.regressors_ = []
         for i in range(int(state.get("n_heads", 1))):

@@ -25,6 +25,9 @@ files of neighbouring decades, 26 of them with a different target). Policy ``dup
 - ``"fail"``: raise :class:`~autoenchorder.errors.DataError`.
 
 ``ds.info["duplicates"]`` reports the counts.
+
+:func:`hit_labels` and :func:`match_hit_labels` give the label to songs of another source
+(MusicOSet's ``hit`` extra target): by Spotify id, else by normalised title and main artist.
 """
 
 from __future__ import annotations
@@ -125,6 +128,100 @@ def load_hit_predictor(
             "target": "1 = charted on the Billboard Hot 100 in its decade, 0 = did not",
         },
     )
+
+
+def hit_labels(root: str | Path) -> pd.DataFrame:
+    """Every Hit Predictor track's label with the keys other sources are matched on.
+
+    Parameters
+    ----------
+    root : str or Path
+        Folder with the ``dataset-of-<decade>s.csv`` files.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``track_id`` (Spotify id), ``match_key`` (:func:`match_key` of title and
+        artist) and ``hit`` (0.0 / 1.0), one row per file row (duplicates kept; the matcher
+        counts a track a hit if any copy is, as ``duplicates="keep-hit"`` does).
+
+    Raises
+    ------
+    DataError
+        If no file is found or a column is missing.
+    """
+    files = sorted(Path(root).glob("dataset-of-*.csv"))
+    if not files:
+        raise DataError(f"{root}: no dataset-of-<decade>s.csv files")
+    frames = [read_table(path, ["track", "artist", "uri", "target"]) for path in files]
+    table = pd.concat(frames, ignore_index=True)
+    hit = pd.to_numeric(table["target"], errors="coerce")
+    return pd.DataFrame(
+        {
+            "track_id": table["uri"]
+            .astype("string")
+            .str.strip()
+            .str.removeprefix("spotify:track:"),
+            "match_key": match_key(table["track"], pd.Series(main_artist_key(table["artist"]))),
+            "hit": hit.where(hit.isin([0, 1])).astype(np.float64),
+        }
+    )
+
+
+def match_hit_labels(
+    track_ids: np.ndarray, titles: pd.Series, artists: pd.Series, labels: pd.DataFrame
+) -> np.ndarray:
+    """The Hit Predictor label of other tracks: by Spotify id, else by title and main artist.
+
+    Parameters
+    ----------
+    track_ids : np.ndarray, str, shape (N,)
+        Spotify track ids of the tracks to label.
+    titles, artists : pd.Series of str, length N
+        Their titles and main artists' names (matched case- and punctuation-blind).
+    labels : pd.DataFrame
+        :func:`hit_labels`'s table.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (N,)
+        1.0 hit, 0.0 non-hit (a track or key listed as both counts as a hit), NaN unmatched.
+    """
+    known = labels.dropna(subset=["hit"])
+    by_id = known.groupby("track_id")["hit"].max()
+    by_key = known[known["match_key"] != ""].groupby("match_key")["hit"].max()
+    keys = match_key(
+        pd.Series(titles, dtype="string").reset_index(drop=True),
+        pd.Series(main_artist_key(pd.Series(artists, dtype="string"))),
+    )
+    from_id = by_id.reindex(pd.Index(np.asarray(track_ids).astype(str))).to_numpy(np.float64)
+    from_key = by_key.reindex(pd.Index(keys)).to_numpy(np.float64, copy=True)
+    from_key[keys.to_numpy() == ""] = np.nan
+    return np.where(np.isnan(from_id), from_key, from_id)
+
+
+def match_key(titles: pd.Series, artists: pd.Series) -> pd.Series:
+    """``"title|artist"`` lower-cased, apostrophes dropped, other non-alphanumeric runs a space.
+
+    Parameters
+    ----------
+    titles, artists : pd.Series of str, length N
+        Row-aligned (their indexes are ignored).
+
+    Returns
+    -------
+    pd.Series of str, length N
+        ``""`` where either part is missing or empty.
+    """
+
+    def norm(text: pd.Series) -> pd.Series:
+        text = pd.Series(np.asarray(text.astype("string").fillna(""), dtype=str))
+        text = text.str.lower().str.replace("['\u2019]", "", regex=True)  # don't = dont
+        return text.str.replace(r"[^0-9a-z]+", " ", regex=True).str.strip()
+
+    title, artist = norm(titles), norm(artists)
+    key = title + "|" + artist
+    return key.where((title != "") & (artist != ""), "")
 
 
 def main_artist_key(artist: pd.Series) -> np.ndarray:

@@ -18,6 +18,20 @@ Target: the song's Spotify popularity (0-100). Column groups:
   ``main_genre=...`` of the main artist for the :data:`N_GENRES` most frequent main genres of
   the file, plus ``main_genre=other`` and ``main_genre=unknown`` (for "-").
 
+Extra targets (``extra_targets=``, none by default; see :func:`musicoset_extra_targets`), as
+``ds.extra_targets`` columns, NaN where a song has none:
+
+- ``billboard``: the song's best Billboard year-end score (``musicoset_popularity/song_pop.csv``,
+  ``year_end_score``: peak position and weeks on the Hot 100 combined, the largest over the
+  years the song charted; 1 ... 6851, median 563);
+- ``billboard_hit``: 1 when the authors flag the song popular (``is_pop``) in any of its years,
+  else 0 (46 % of the songs are);
+- ``hit``: the Hit Predictor label of the same song (1 = charted on the Hot 100), matched by
+  Spotify id, else by normalised title and main artist
+  (:func:`~autoenchorder.data.sources.hit_predictor.hit_labels`). Every MusicOSet song charted,
+  so the matches are nearly all hits (15,449 matched, 34 of them non-hits): a label
+  with almost no information on these songs, kept for completeness.
+
 Artist group keys: the main artist's Spotify id. Note that ``artist_popularity`` is computed by
 Spotify from the popularity of the artist's tracks, so it leaks the target; leave the
 ``metadata`` group out for audio-only studies.
@@ -25,12 +39,16 @@ Spotify from the popularity of the artist's tracks, so it leaks the target; leav
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from autoenchorder.data.dataset import DESCRIPTOR_COLUMNS, PopularityDataset
+from autoenchorder.data.locations import require_root
 from autoenchorder.data.sources._common import (
     mean_over_artists,
     one_hot,
@@ -38,9 +56,18 @@ from autoenchorder.data.sources._common import (
     release_year,
     top_categories,
 )
+from autoenchorder.data.sources.hit_predictor import hit_labels, match_hit_labels
 from autoenchorder.data.validate import check_policy, join_report, read_table, validate_table
+from autoenchorder.errors import DataError
 
 SONGS = "musicoset_metadata/songs.csv"
+SONG_POP = "musicoset_popularity/song_pop.csv"
+#: the extra targets :func:`load_musicoset` can attach (see the module docstring)
+EXTRA_TARGETS: dict[str, str] = {
+    "billboard": "best Billboard year-end score of the song (song_pop.csv year_end_score, max)",
+    "billboard_hit": "1 if song_pop.csv flags the song popular (is_pop) in any year, else 0",
+    "hit": "Hit Predictor's label of the same song (1 = charted), matched by id or title+artist",
+}
 ARTISTS = "musicoset_metadata/artists.csv"
 TRACKS = "musicoset_metadata/tracks.csv"
 FEATURES = "musicoset_songfeatures/acoustic_features.csv"
@@ -50,7 +77,13 @@ ARTIST_TYPES = ("singer", "band", "duo", "rapper", "DJ")
 UNKNOWN = "-"
 
 
-def load_musicoset(root: str | Path, *, on_bad: str = "drop") -> PopularityDataset:
+def load_musicoset(
+    root: str | Path,
+    *,
+    on_bad: str = "drop",
+    extra_targets: Sequence[str] = (),
+    hit_predictor_root: str | Path | None = None,
+) -> PopularityDataset:
     """Load MusicOSet as a regression dataset.
 
     Parameters
@@ -59,12 +92,19 @@ def load_musicoset(root: str | Path, *, on_bad: str = "drop") -> PopularityDatas
         The folder holding ``musicoset_metadata/`` and ``musicoset_songfeatures/``.
     on_bad : {"drop", "impute", "fail"}
         Policy for bad rows (see :mod:`autoenchorder.data.validate`).
+    extra_targets : sequence of str
+        Names from :data:`EXTRA_TARGETS` to attach as ``ds.extra_targets`` (default none: the
+        dataset is then exactly what it was before extra targets existed).
+    hit_predictor_root : str or Path or None
+        The Hit Predictor folder for the ``hit`` target (None: found by
+        :func:`~autoenchorder.data.locations.require_root`).
 
     Returns
     -------
     PopularityDataset
         ``name="musicoset"``, groups ``descriptors`` (13) and ``metadata``; ``artist`` = main
-        artist id; ``info`` holds ``validation``, ``join_losses``, ``source``, ``genres``.
+        artist id; ``info`` holds ``validation``, ``join_losses``, ``source``, ``genres`` (and
+        ``extra_targets``: what each extra column is and how many songs have it).
 
     Raises
     ------
@@ -153,7 +193,7 @@ def load_musicoset(root: str | Path, *, on_bad: str = "drop") -> PopularityDatas
         on_bad=on_bad,
         where="musicoset",
     )
-    return PopularityDataset(
+    ds = PopularityDataset(
         ids=clean["song_id"].to_numpy(dtype=str),
         y=clean["popularity"].to_numpy(dtype=np.float64),
         tabular=clean[[*DESCRIPTOR_COLUMNS, *metadata_cols]],
@@ -168,6 +208,95 @@ def load_musicoset(root: str | Path, *, on_bad: str = "drop") -> PopularityDatas
             "target": "Spotify popularity of the song (songs.csv), 0-100",
         },
     )
+    if not extra_targets:
+        return ds
+    extra = musicoset_extra_targets(
+        root, ds.ids, extra_targets, hit_predictor_root=hit_predictor_root
+    )
+    described = {
+        name: {"meaning": EXTRA_TARGETS[name], "n_known": int(extra[name].notna().sum())}
+        for name in extra.columns
+    }
+    return replace(ds, extra_targets=extra, info={**ds.info, "extra_targets": described})
+
+
+def musicoset_extra_targets(
+    root: str | Path,
+    song_ids: Sequence[str] | np.ndarray,
+    names: Sequence[str],
+    *,
+    hit_predictor_root: str | Path | None = None,
+) -> pd.DataFrame:
+    """The extra targets of the given songs (see the module docstring), NaN where unknown.
+
+    Parameters
+    ----------
+    root : str or Path
+        The MusicOSet folder.
+    song_ids : sequence of str, length N
+        MusicOSet song ids (Spotify track ids).
+    names : sequence of str
+        Names from :data:`EXTRA_TARGETS`, in the wanted column order.
+    hit_predictor_root : str or Path or None
+        The Hit Predictor folder (``hit`` only; None: found by its usual rule).
+
+    Returns
+    -------
+    pd.DataFrame, float64, shape (N, len(names))
+
+    Raises
+    ------
+    DataError
+        An unknown name, or a file the asked targets need that is missing.
+    """
+    unknown = [n for n in names if n not in EXTRA_TARGETS]
+    if unknown:
+        raise DataError(
+            f"musicoset has no extra target {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(EXTRA_TARGETS)}"
+        )
+    root = Path(root)
+    ids = pd.Index(np.asarray(song_ids).astype(str))
+    columns: dict[str, np.ndarray] = {}
+    if {"billboard", "billboard_hit"} & set(names):
+        pop = read_table(
+            root / SONG_POP,
+            ["song_id", "year_end_score", "is_pop"],
+            sep="\t",
+            usecols=["song_id", "year_end_score", "is_pop"],
+        )
+        pop["year_end_score"] = pd.to_numeric(pop["year_end_score"], errors="coerce")
+        pop["is_pop"] = _as_flag(pop["is_pop"])
+        per_song = pop.groupby("song_id")[["year_end_score", "is_pop"]].max()
+        columns["billboard"] = per_song["year_end_score"].reindex(ids).to_numpy(np.float64)
+        columns["billboard_hit"] = per_song["is_pop"].reindex(ids).to_numpy(np.float64)
+    if "hit" in names:
+        hit_root = require_root("hit-predictor", hit_predictor_root)
+        songs = read_table(
+            root / SONGS,
+            ["song_id", "song_name", "artists"],
+            sep="\t",
+            usecols=["song_id", "song_name", "artists"],
+        ).drop_duplicates("song_id")
+        songs = songs.set_index("song_id").reindex(ids)
+        main_name = songs["artists"].map(_main_artist_name)
+        columns["hit"] = match_hit_labels(
+            ids.to_numpy(), songs["song_name"], main_name, hit_labels(hit_root)
+        )
+    return pd.DataFrame({name: columns[name] for name in names})
+
+
+def _main_artist_name(artists: object) -> str:
+    """The first name of songs.csv's ``artists`` text ``{'id': 'Name', ...}`` ("" if none)."""
+    if not isinstance(artists, str):
+        return ""
+    try:
+        parsed = ast.literal_eval(artists)
+    except (ValueError, SyntaxError):
+        return ""
+    if isinstance(parsed, dict) and parsed:
+        return str(next(iter(parsed.values())))
+    return ""
 
 
 def _as_flag(values: pd.Series) -> np.ndarray:

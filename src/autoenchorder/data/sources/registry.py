@@ -24,7 +24,7 @@ from autoenchorder.errors import DataError
 #: source name -> (module under autoenchorder.data.sources, loader function, DataSpec fields
 #: passed positionally (required), DataSpec fields passed by keyword when set)
 SOURCES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
-    "musicoset": ("musicoset", "load_musicoset", ("root",), ("on_bad",)),
+    "musicoset": ("musicoset", "load_musicoset", ("root",), ("on_bad", "extra_targets")),
     "hit-predictor": ("hit_predictor", "load_hit_predictor", ("root",), ("on_bad",)),
     "spotgentrack": ("spotgentrack", "load_spotgentrack", ("root",), ("feature_sets", "on_bad")),
     "catalog": ("catalog", "load_catalog", ("root", "labels", "store"), ("embedder", "on_bad")),
@@ -54,6 +54,9 @@ class DataSpec:
         Column groups or aliases (``spotgentrack``; default all).
     on_bad : str or None
         Bad-row policy (``"drop"``, ``"impute"``, ``"fail"``; default the loader's ``"drop"``).
+    extra_targets : tuple of str or None
+        Further targets to attach as ``ds.extra_targets`` (``musicoset``: ``"billboard"``,
+        ``"billboard_hit"``, ``"hit"``); None: none.
     """
 
     source: str
@@ -63,6 +66,7 @@ class DataSpec:
     embedder: str | None = None
     feature_sets: tuple[str, ...] | None = None
     on_bad: str | None = None
+    extra_targets: tuple[str, ...] | None = None
 
 
 def load_dataset(spec: DataSpec) -> PopularityDataset:
