@@ -361,3 +361,33 @@ def test_strongest_moment(values, expected):
         "x.mp3", 50.0, "mid", 1.0, "none", 180.0, contributions=contributions
     )
     assert strongest_moment(prediction) == expected
+
+
+def test_timeline_windows_reuse_the_whole_songs_frames(long_song, sequence_predictor, monkeypatch):
+    """The embedder runs once for a whole-file model: the windows slice the song's frames."""
+    processor = sequence_predictor.processor
+    embedded = []
+    original = processor.embed
+
+    def counting(audio):
+        embedded.append((audio.start, audio.length))
+        return original(audio)
+
+    monkeypatch.setattr(processor, "embed", counting)
+    result = sequence_predictor.predict(long_song)
+    assert embedded == [(0.0, pytest.approx(150.0))]
+    # the frames of a window are those of the whole song inside it: the same score as the
+    # window embedded on its own (this embedder's 1 s grid is the same in both)
+    middle = _model_on(sequence_predictor.models[0], long_song, offset=60.0, duration=30.0)
+    assert result.windows[1]["popularity"] == pytest.approx(middle, abs=1e-4)
+
+
+def test_frames_within_keeps_whole_windows_inside_the_span():
+    from autoenchorder.audio.embed.base import Embedding
+    from autoenchorder.predict.inputs import frames_within
+
+    song = Embedding(np.arange(20, dtype=np.float32)[:, None], np.arange(20) * 3.0)
+    part = frames_within(song, 31.0, 12.0, window_seconds=3.0)  # windows at 33, 36, 39 s
+    assert part.frames[:, 0].tolist() == [11.0, 12.0, 13.0]
+    assert part.times.tolist() == [2.0, 5.0, 8.0]
+    assert frames_within(song, 31.0, 2.0, window_seconds=3.0) is None

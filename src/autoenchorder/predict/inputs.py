@@ -8,12 +8,13 @@ into a :class:`~autoenchorder.data.dataset.PopularityDataset`, one row per span.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from autoenchorder.audio.embed.base import Embedding
 from autoenchorder.audio.processor import AudioProcessor, DecodedAudio, InputSpec
 from autoenchorder.errors import AudioError, ModelError
 
@@ -109,13 +110,20 @@ class ModelInputs:
                 )
         return get_embedder(str(name))
 
-    def dataset(self, spans: Sequence[DecodedAudio]) -> PopularityDataset:
+    def dataset(
+        self, spans: Sequence[DecodedAudio], *, frames_from: Mapping[int, int] | None = None
+    ) -> PopularityDataset:
         """The model's inputs of decoded spans: one dataset row per span.
 
         Parameters
         ----------
         spans : sequence of DecodedAudio
             From ``self.processor.decode`` / ``from_signal``.
+        frames_from : mapping of int to int, optional
+            ``{row: source_row}``: the embedder frames of ``row`` are those of ``source_row``
+            (a span containing it, e.g. the whole file) whose windows lie inside ``row``'s
+            span, instead of being computed again (see :func:`frames_within`). Their windows
+            then sit on the source's grid, up to one hop later than the span's own would.
 
         Returns
         -------
@@ -145,7 +153,7 @@ class ModelInputs:
             groups["lowlevel"] = list(self.lowlevel_columns)
         sequences = times = None
         if "sequences" in self.parts:
-            embeddings = [self.processor.embed(audio) for audio in spans]
+            embeddings = self._embeddings(spans, dict(frames_from or {}))
             sequences = [e.frames for e in embeddings]
             times = [e.times for e in embeddings]
         return PopularityDataset(
@@ -157,3 +165,55 @@ class ModelInputs:
             sequence_times=times,
             name="predict",
         )
+
+    def _embeddings(
+        self, spans: Sequence[DecodedAudio], frames_from: dict[int, int]
+    ) -> list[Embedding]:
+        """Every span's embedding; rows of ``frames_from`` sliced from their source's."""
+        computed = {
+            i: self.processor.embed(audio)
+            for i, audio in enumerate(spans)
+            if i not in frames_from or frames_from[i] in frames_from
+        }
+        embeddings = []
+        for i, audio in enumerate(spans):
+            if i not in computed:
+                source = frames_from[i]
+                sliced = frames_within(
+                    computed[source],
+                    audio.start - spans[source].start,
+                    audio.length,
+                    window_seconds=float(self.embedder.window_seconds),
+                )
+                computed[i] = sliced if sliced is not None else self.processor.embed(audio)
+            embeddings.append(computed[i])
+        return embeddings
+
+
+def frames_within(
+    embedding: Embedding, start: float, length: float, *, window_seconds: float
+) -> Embedding | None:
+    """The frames of ``embedding`` whose windows lie in ``[start, start + length]``.
+
+    Parameters
+    ----------
+    embedding : Embedding
+        Frames [T, D] with their start times (seconds from the source's start).
+    start, length : float
+        The span, seconds from the source's start.
+    window_seconds : float
+        Length of one embedder window.
+
+    Returns
+    -------
+    Embedding or None
+        The frames inside the span, times from the span's start; None when no whole window
+        fits (the caller then embeds the span itself).
+    """
+    tolerance = 1e-6
+    inside = (embedding.times >= start - tolerance) & (
+        embedding.times + window_seconds <= start + length + tolerance
+    )
+    if not inside.any():
+        return None
+    return Embedding(embedding.frames[inside], embedding.times[inside] - start)

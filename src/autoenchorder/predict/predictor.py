@@ -10,7 +10,7 @@ whole-file model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,9 +209,11 @@ class Predictor:
                 progress(str(path))
         return predictions, failures
 
-    def input_dataset(self, spans: Sequence[DecodedAudio]) -> PopularityDataset:
+    def input_dataset(
+        self, spans: Sequence[DecodedAudio], *, frames_from: Mapping[int, int] | None = None
+    ) -> PopularityDataset:
         """The model's inputs of decoded spans, one row per span (see :class:`ModelInputs`)."""
-        return self.inputs.dataset(spans)
+        return self.inputs.dataset(spans, frames_from=frames_from)
 
     # ---------------------------------------------------------------- the pieces
     def _score(
@@ -230,9 +232,9 @@ class Predictor:
         spans = list(dict.fromkeys([*headline, *view]))  # a span in both is scored once
         decoded = {(first.start, first.length): first}
         audio = [decoded.get(span) or decode(span) for span in spans]
-        ds = self.input_dataset(audio)
         headline_rows = [spans.index(s) for s in headline]
         view_rows = [spans.index(s) for s in view]
+        ds = self.input_dataset(audio, frames_from=self._view_frames_from(audio, headline_rows))
         if self.task == "classification":
             return self._classify(path, duration, ds, spans, headline_rows, view_rows)
         per_model = np.stack([m.predict(ds) for m in self.models])  # [M, rows]
@@ -272,6 +274,20 @@ class Predictor:
             contributions=contributions,
             input=self.input_spec.describe(),
         )
+
+    def _view_frames_from(
+        self, audio: Sequence[DecodedAudio], headline_rows: Sequence[int]
+    ) -> dict[int, int]:
+        """Timeline-only rows whose embedder frames are sliced from the whole file's.
+
+        A whole-file model embeds the whole song for its headline; the timeline's windows
+        then take their frames from it instead of running the embedder again over the same
+        audio (their windows sit on the whole file's grid). The headline is never sliced.
+        """
+        whole = [i for i in headline_rows if audio[i].whole_file]
+        if self.embedder is None or not whole:
+            return {}
+        return {i: whole[0] for i in range(len(audio)) if i not in headline_rows}
 
     def _ensemble_mean(self, ds: PopularityDataset) -> np.ndarray:
         return np.mean([m.predict(ds) for m in self.models], axis=0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -44,10 +44,12 @@ class RecordingInputs:
         self.spans: list[DecodedAudio] = []
         self.dataset: PopularityDataset | None = None
 
-    def dataset_of(self, spans: Sequence[DecodedAudio]) -> PopularityDataset:
+    def dataset_of(
+        self, spans: Sequence[DecodedAudio], *, frames_from: Mapping[int, int] | None = None
+    ) -> PopularityDataset:
         """Compute the rows (as ModelInputs.dataset) and keep them with their spans."""
         self.spans = list(spans)
-        self.dataset = self._inputs.dataset(spans)
+        self.dataset = self._inputs.dataset(spans, frames_from=frames_from)
         return self.dataset
 
 
