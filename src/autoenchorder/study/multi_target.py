@@ -1,0 +1,213 @@
+"""Study "multi-target": HitMusicNet on Spotify popularity alone, or jointly with Billboard.
+
+On MusicOSet (artist-grouped split, the MusicOSet study's seed and rows), the same HitMusicNet
+(our defaults) is fitted twice on the same rows: with one output (Spotify popularity), and with
+three (Spotify popularity, the song's best Billboard year-end score, Hit Predictor's hit label;
+:mod:`autoenchorder.models.multitarget`), on the descriptors and, unless ``--quick``, on
+descriptors + metadata too. The table compares the Spotify-popularity predictions (the main
+output) with paired intervals; the headline is multi vs single on the descriptors. A finisher
+adds the other outputs' test scores (Billboard R^2, hit AUC) as notes.
+
+Without MusicOSet the study is skipped with a note saying where to put the data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.markup import escape
+
+from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.data.locations import find_root, not_found_message
+from autoenchorder.data.sources.registry import DataSpec
+from autoenchorder.evaluate.rundir import RunWriter
+from autoenchorder.study.extras import StudyContext
+from autoenchorder.study.plan import describe_data, study_job
+from autoenchorder.study.recorder import StudyRecorder
+from autoenchorder.study.settings import ModelRun
+from autoenchorder.train.jobs import FitResult, StudyData, loaded
+
+NAME = "multi-target"
+ORDER = 5
+#: the extra outputs of the multi-target model, after Spotify popularity
+EXTRA_TARGETS: tuple[str, ...] = ("billboard", "hit")
+#: songs of the quick run (a seeded sample, as the MusicOSet study's)
+QUICK_ROWS = 3000
+DESCRIPTORS, WITH_METADATA = ("descriptors",), ("descriptors", "metadata")
+
+
+def multi_target_runs(*, metadata: bool) -> list[ModelRun]:
+    """The study's models in report order: single and multi-target, per feature set."""
+    targets = ("popularity", *EXTRA_TARGETS)
+    sets = [("", DESCRIPTORS, "descriptors")]
+    if metadata:
+        sets.append(("+metadata", WITH_METADATA, "descriptors + metadata"))
+    runs = []
+    for suffix, groups, words in sets:
+        base = {"setting": "default", "groups": groups}
+        runs += [
+            ModelRun(
+                f"single{suffix}",
+                "hitmusicnet",
+                base,
+                label=f"HitMusicNet, Spotify popularity alone ({words})",
+            ),
+            ModelRun(
+                f"multi{suffix}",
+                "hitmusicnet",
+                {**base, "targets": targets},
+                label=f"HitMusicNet, + Billboard score and hit label ({words})",
+                cost=1.2,
+            ),
+        ]
+    return runs
+
+
+def plan_study(context: StudyContext) -> None:
+    """Add the multi-target study to the demo's plan (skipped, with a note, without MusicOSet).
+
+    Parameters
+    ----------
+    context : StudyContext
+    """
+    settings, console, plan = context.settings, context.console, context.plan
+    root = find_root("musicoset", settings.musicoset_root)
+    if root is None:
+        console.print(
+            f"[yellow]Skipping the multi-target study. {escape(not_found_message('musicoset'))}"
+        )
+        return
+    spec = DataSpec("musicoset", root=str(Path(root).resolve()), extra_targets=("billboard", "hit"))
+    rows = QUICK_ROWS if settings.smoke else settings.musicoset_rows
+    data = StudyData(spec, seed=settings.seed, rows=rows)
+    plan.data[NAME] = data
+    runs = multi_target_runs(metadata=not settings.smoke)
+    writer = RunWriter(
+        settings.out,
+        study=NAME,
+        order=ORDER,
+        title="MusicOSet: several targets at once",
+        description=(
+            "HitMusicNet (our defaults) trained on Spotify popularity alone, or jointly with "
+            "the song's best Billboard year-end score and Hit Predictor's hit / non-hit label "
+            "(one output each, a masked joint loss: MSE on the scaled scores, cross-entropy on "
+            "the label; a song without a target leaves it out). Same songs, split and seed; "
+            "the table scores the Spotify-popularity output."
+        ),
+    )
+    ds, split = loaded(data)
+    describe_data(writer, data, ds, split, **_known_counts(ds))
+    writer.set_headline("multi", "single")
+    recorder = KeepingRecorder(writer, runs, console)
+    plan.recorders[NAME] = recorder
+    plan.jobs += [
+        study_job(
+            NAME, run, seed=settings.seed, epochs_scale=settings.epochs_scale, keep_state=True
+        )
+        for run in runs
+    ]
+    plan.finishers.append(lambda: note_other_outputs(writer, recorder.results, data))
+
+
+class KeepingRecorder(StudyRecorder):
+    """A :class:`StudyRecorder` that also keeps each successful result (with its state)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003, D107
+        super().__init__(*args, **kwargs)
+        self.results: dict[str, FitResult] = {}
+
+    def model(self, result: FitResult) -> None:  # noqa: D102
+        super().model(result)
+        if result.error is None and result.state is not None:
+            self.results[result.job.key] = result
+
+
+def note_other_outputs(
+    writer: RunWriter, results: dict[str, FitResult], data: StudyData
+) -> list[str]:
+    """Add a note per multi-target model: its other outputs' test scores.
+
+    Parameters
+    ----------
+    writer : RunWriter
+    results : dict of str to FitResult
+        Results with their fitted states, by key.
+    data : StudyData
+        The study's data (rebuilt here, as the jobs did).
+
+    Returns
+    -------
+    list of str
+        The notes added.
+    """
+    from autoenchorder.models.registry import model_from_state  # noqa: PLC0415
+
+    multi = {k: r for k, r in results.items() if r.state and _targets(r) != ("popularity",)}
+    if not multi:
+        return []
+    ds, split = loaded(data)
+    _, _, test = data.parts(ds, split)
+    notes = []
+    for key, result in multi.items():
+        model = model_from_state(*result.state)
+        outputs = model.predict_targets(test)
+        scores = other_output_scores(test, outputs, _targets(result)[1:])
+        text = ", ".join(scores) if scores else "no test song has the other targets"
+        notes.append(f"{key}: other outputs on the test songs: {text}")
+        writer.add_note(notes[-1])
+    writer.save()
+    return notes
+
+
+def other_output_scores(
+    test: PopularityDataset, outputs: pd.DataFrame, names: Sequence[str]
+) -> list[str]:
+    """``"billboard R^2 0.123 (n=3000)"``, ``"hit AUC 0.61 (n=2200, 12 non-hits)"`` ...
+
+    Parameters
+    ----------
+    test : PopularityDataset
+        Test rows with ``extra_targets``.
+    outputs : pd.DataFrame
+        :meth:`HitMusicNet.predict_targets` on ``test``.
+    names : sequence of str
+        The extra targets to score.
+
+    Returns
+    -------
+    list of str
+    """
+    from sklearn.metrics import r2_score, roc_auc_score  # noqa: PLC0415
+
+    texts = []
+    for name in names:
+        if test.extra_targets is None or name not in test.extra_targets.columns:
+            continue
+        truth = test.extra_targets[name].to_numpy(np.float64)
+        known = np.isfinite(truth)
+        if not known.any():
+            continue
+        y, p = truth[known], outputs[name].to_numpy(np.float64)[known]
+        if np.isin(y, (0.0, 1.0)).all():
+            negatives = int((y == 0).sum())
+            auc = roc_auc_score(y, p) if 0 < negatives < len(y) else math.nan
+            texts.append(f"{name} AUC {auc:.3f} (n={len(y)}, {negatives} negatives)")
+        else:
+            r2 = r2_score(y, p)
+            texts.append(f"{name} R^2 {r2:.3f} (n={len(y)})")
+    return texts
+
+
+def _targets(result: FitResult) -> tuple[str, ...]:
+    return tuple(result.config.get("targets", ("popularity",)))
+
+
+def _known_counts(ds: PopularityDataset) -> dict[str, int]:
+    """Songs that have each extra target (for the dataset's description)."""
+    if ds.extra_targets is None:
+        return {}
+    return {f"n_{name}": int(ds.extra_targets[name].notna().sum()) for name in ds.extra_targets}

@@ -1,0 +1,85 @@
+"""The multi-target study's plan: skipped without MusicOSet, single vs multi on the same rows."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.study import DemoPlan, DemoSettings
+from autoenchorder.study import multi_target as study
+from autoenchorder.study.extras import StudyContext
+from autoenchorder.train.jobs import run_jobs
+
+
+def _context(tmp_path, **overrides) -> tuple[StudyContext, io.StringIO]:
+    text = io.StringIO()
+    settings = DemoSettings.quick(tmp_path / "run", studies=("multi-target",), **overrides)
+    return StudyContext(settings, Console(file=text, width=200), DemoPlan()), text
+
+
+def test_without_musicoset_the_study_is_skipped_with_a_note(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(study, "find_root", lambda *a, **k: None)
+    context, text = _context(tmp_path)
+    study.plan_study(context)
+    assert not context.plan.jobs and not context.plan.data and not context.plan.recorders
+    said = " ".join(text.getvalue().split())
+    assert "Skipping the multi-target study" in said and "MusicOSet data not found" in said
+
+
+def test_other_outputs_are_scored_on_their_own_scale() -> None:
+    test = PopularityDataset(
+        ids=["a", "b", "c", "d", "e"],
+        y=[10.0, 20.0, 30.0, 40.0, 50.0],
+        tabular=pd.DataFrame({"x": np.zeros(5)}),
+        column_groups={"descriptors": ["x"]},
+        extra_targets=pd.DataFrame(
+            {"score": [100.0, 200.0, np.nan, 400.0, 500.0], "label": [1, 0, 1, np.nan, 0]}
+        ),
+    )
+    outputs = pd.DataFrame(
+        {
+            "score": [100.0, 200.0, -1e9, 400.0, 400.0],  # the NaN row's output is not read
+            "label": [0.9, 0.2, 0.4, 0.5, 0.3],  # every hit above every non-hit
+        }
+    )
+    texts = study.other_output_scores(test, outputs, ["score", "label"])
+    r2 = 1 - 100.0**2 / np.sum((np.array([100, 200, 400, 500]) - 300.0) ** 2)
+    assert texts[0] == f"score R^2 {r2:.3f} (n=4)"
+    assert texts[1] == "label AUC 1.000 (n=4, 2 negatives)"
+    only_hits = test.take([0, 2])
+    assert study.other_output_scores(only_hits, outputs.iloc[[0, 2]], ["label"]) == [
+        "label AUC nan (n=2, 0 negatives)"
+    ]
+
+
+def test_the_plan_fits_single_and_multi_on_the_same_rows_and_notes_the_other_outputs(
+    tmp_path, musicoset_root, hit_predictor_root
+) -> None:
+    context, _ = _context(tmp_path, musicoset_root=musicoset_root, workers=1)
+    study.plan_study(context)
+    plan = context.plan
+    data = plan.data[study.NAME]
+    assert data.spec.extra_targets == ("billboard", "hit") and data.rows == study.QUICK_ROWS
+    jobs = {job.key: job for job in plan.jobs}
+    assert set(jobs) == {"single", "multi"}  # --quick: descriptors only
+    assert jobs["multi"].options["targets"] == ("popularity", "billboard", "hit")
+    assert "targets" not in jobs["single"].options
+    assert {job.data_key for job in plan.jobs} == {study.NAME}
+    writer = plan.recorders[study.NAME].writer
+    assert writer.meta["headline"] == {"model_a": "multi", "model_b": "single"}
+    # the fits themselves, made cheap, then the finisher's note on the other outputs
+    cheap = {"epochs": 2, "ae_epochs": 2, "n_seeds": 1, "quiet": True}
+    jobs = [dataclasses.replace(j, options={**j.options, **cheap}) for j in plan.jobs]
+    results = list(run_jobs(jobs, plan.data, workers=1))
+    assert len({tuple(r.ids) for r in results}) == 1  # paired: the same test songs
+    for result in results:
+        plan.recorders[study.NAME].model(result)
+    for finish in plan.finishers:
+        finish()
+    notes = [n for n in writer.meta["notes"] if n.startswith("multi:")]
+    assert len(notes) == 1 and "billboard R^2" in notes[0] and "hit AUC" in notes[0]
