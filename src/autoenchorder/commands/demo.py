@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from autoenchorder.commands.engine_options import address_option, device_option, engine_option
 from autoenchorder.data.locations import find_root
 from autoenchorder.study import DemoSettings, run_demo
 from autoenchorder.study.extras import ALL_STUDIES, check_studies
@@ -48,27 +49,9 @@ from autoenchorder.study.extras import ALL_STUDIES, check_studies
     help="MusicOSet folder (default: $AUTOENCHORDER_DATA/musicoset, ./data/musicoset or "
     "../shared/data/musicoset; without it only the procedural study runs).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Where the model fits run: local processes, or --workers Ray actors (the corpus and "
-    "its features are made locally either way).",
-)
-@click.option(
-    "--address",
-    default=None,
-    help="With --engine ray: the cluster (auto, ray://HOST:10001; none: a Ray started for "
-    "this run).",
-)
-@click.option(
-    "--device",
-    type=click.Choice(["cpu", "cuda", "auto"]),
-    default="cpu",
-    show_default=True,
-    help="Where the networks train; auto: CUDA when there is one.",
-)
+@engine_option("Where the model fits run (the corpus and its features are made locally)")
+@address_option
+@device_option("Where the networks train", default="cpu")
 def command(
     out: Path,
     quick: bool,

@@ -10,8 +10,14 @@ from rich.table import Table
 
 from autoenchorder import storage
 from autoenchorder.audio.processor import InputSpec
+from autoenchorder.commands.engine_options import (
+    address_option,
+    device_option,
+    engine_option,
+    gpus_per_worker_option,
+)
 from autoenchorder.data.extract import ExtractSummary, extract_corpus
-from autoenchorder.engine import ENGINES, EngineSpec
+from autoenchorder.engine import EngineSpec
 
 
 def print_summary(
@@ -70,22 +76,8 @@ def _location(value: str, *, exists: bool = False) -> Path | str:
     callback=lambda ctx, param, value: _location(value),
     help="Feature store folder or URI, e.g. s3://bucket/store (created, or resumed).",
 )
-@click.option(
-    "--engine",
-    "engine_name",
-    type=click.Choice(ENGINES),
-    default="local",
-    show_default=True,
-    help="Where the per-file work runs: a process pool on this machine, or a Ray cluster "
-    "(pip install autoenchorder[ray]). This process writes the store either way.",
-)
-@click.option(
-    "--address",
-    default=None,
-    metavar="ADDRESS",
-    help="Ray only: 'auto' (the cluster `ray start` made on this machine), HOST:6379, or "
-    "ray://HOST:10001; default: start a local Ray for this run.",
-)
+@engine_option("Where the per-file work runs (this process writes the store)", name="engine_name")
+@address_option
 @click.option(
     "--workers",
     default=1,
@@ -101,20 +93,8 @@ def _location(value: str, *, exists: bool = False) -> Path | str:
     type=click.FloatRange(min=0, min_open=True),
     help="Ray only: CPUs each actor reserves (and its torch / BLAS threads).",
 )
-@click.option(
-    "--gpus-per-worker",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Ray only: GPUs each actor reserves (0.5: two actors share a GPU); use with "
-    "--device cuda.",
-)
-@click.option(
-    "--device",
-    type=click.Choice(["cpu", "cuda", "auto"]),
-    default=None,
-    help="Where the embedder's network runs (default cpu; auto: CUDA when available).",
-)
+@gpus_per_worker_option
+@device_option("Where the embedder's network runs [default: cpu]")
 @click.option(
     "--embedder",
     default=None,

@@ -16,6 +16,12 @@ from typing import Any
 import click
 from rich.console import Console
 
+from autoenchorder.commands.engine_options import (
+    address_option,
+    device_option,
+    engine_option,
+    gpus_per_worker_option,
+)
 from autoenchorder.commands.scoring_options import scoring_options
 from autoenchorder.predict import PredictionFailure, SongPrediction, expand_paths
 from autoenchorder.predict.catalog import load_predictor, read_song_list
@@ -82,26 +88,11 @@ def write_csv(predictions: list[SongPrediction], failures: list[PredictionFailur
 @click.option(
     "--no-contributions", is_flag=True, help="Skip the per-frame occlusion contributions (faster)."
 )
-@click.option(
-    "--device",
-    type=click.Choice(["cpu", "cuda", "auto"]),
-    default=None,
-    help="Where the networks and the embedder run [default: cuda with --gpus-per-worker, "
-    "else cpu]; auto: CUDA when there is one.",
+@device_option(
+    "Where the networks and the embedder run [default: cuda with --gpus-per-worker, else cpu]"
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="With --out: score in local worker processes, or as Ray actors.",
-)
-@click.option(
-    "--address",
-    default=None,
-    help="With --engine ray: the cluster (auto, ray://HOST:10001; none: a Ray started for "
-    "this run).",
-)
+@engine_option("With --out: where the songs are scored")
+@address_option
 @click.option(
     "--workers",
     type=click.IntRange(min=0),
@@ -110,13 +101,7 @@ def write_csv(predictions: list[SongPrediction], failures: list[PredictionFailur
     help="With --out: workers, each loading the model once (0: one per core, or per CPU of "
     "the Ray cluster).",
 )
-@click.option(
-    "--gpus-per-worker",
-    type=click.FloatRange(min=0.0),
-    default=0.0,
-    show_default=True,
-    help="With --engine ray: GPUs each worker asks for.",
-)
+@gpus_per_worker_option
 @click.option(
     "--retry-failed",
     is_flag=True,

@@ -30,12 +30,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from autoenchorder.commands.engine_options import address_option, engine_option
 from autoenchorder.commands.train import (
     config_options,
     data_options,
     data_spec,
-    device_option,
     model_config,
+    network_device_option,
     with_device,
 )
 from autoenchorder.config import ConfigError, read_toml
@@ -129,21 +130,12 @@ def search_space(space_file: Path | None, params: tuple[str, ...]) -> dict[str, 
     type=click.IntRange(1, 64),
     help="Workers on the study: local processes, or Ray actors with --engine ray.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Run the workers as local processes or as Ray actors. Every worker must reach "
-    "--storage: a SQLite file serves one machine, a cluster needs postgresql://.",
+@engine_option(
+    "Where the workers run (every worker must reach --storage: a SQLite file serves one "
+    "machine, a cluster needs postgresql://)"
 )
-@click.option(
-    "--address",
-    default=None,
-    help="With --engine ray: the cluster (auto, ray://HOST:10001; none: a Ray started for "
-    "this run).",
-)
-@device_option
+@address_option
+@network_device_option
 @click.option("--seed", default=0, show_default=True, help="Seeds the split, grid order, models.")
 @click.option(
     "--out",

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from autoenchorder import storage
+from autoenchorder.commands.engine_options import device_option
 from autoenchorder.config import ConfigError, read_toml
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.sources.registry import SOURCES, DataSpec
@@ -81,15 +82,8 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def device_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--device cpu|cuda|auto``: where the networks run (sets the config's ``device``)."""
-    return click.option(
-        "--device",
-        type=click.Choice(["cpu", "cuda", "auto"]),
-        default=None,
-        help="Where the networks train and predict [default: the config's, cpu]; auto: CUDA "
-        "when there is one.",
-    )(func)
+#: ``--device``: where the networks run (sets the config's ``device``).
+network_device_option = device_option("Where the networks train and predict [default: cpu]")
 
 
 def with_device(config: dict[str, Any], device: str | None) -> dict[str, Any]:
@@ -208,7 +202,7 @@ def print_metrics(console: Console, metrics: Mapping[str, Any], *, title: str) -
     help="Also record the model and its test predictions in this run directory "
     "(read by `autoenchorder evaluate`; added to an existing run).",
 )
-@device_option
+@network_device_option
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(
     model_name: str,
