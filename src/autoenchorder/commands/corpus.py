@@ -49,18 +49,41 @@ def print_summary(summary: CorpusSummary, seconds: float, console: Console) -> N
     stats = Table(title="popularity (0-100)", show_header=True)
     for col in ("statistic", "value"):
         stats.add_column(col)
-    rows = [
-        ("mean / sd", f"{r['mean']:.1f} / {r['sd']:.1f}"),
-        ("oracle R^2 (noise ceiling)", f"{r['oracle_r2']:.3f}"),
-        ("R^2 without idiosyncratic artist effect", f"{r['audio_ceiling_r2']:.3f}"),
-        ("order-blind R^2 (everything but section order)", f"{r['order_blind_r2']:.3f}"),
-        ("R^2 only temporal structure explains", f"{r['temporal_only_r2']:.3f}"),
-        ("temporal share of explainable variance", f"{100 * r['temporal_share']:.1f} %"),
-    ]
+    rows = (
+        full_length_rows(r)
+        if "spotify_oracle_r2" in r
+        else [
+            ("mean / sd", f"{r['mean']:.1f} / {r['sd']:.1f}"),
+            ("oracle R^2 (noise ceiling)", f"{r['oracle_r2']:.3f}"),
+            ("R^2 without idiosyncratic artist effect", f"{r['audio_ceiling_r2']:.3f}"),
+            ("order-blind R^2 (everything but section order)", f"{r['order_blind_r2']:.3f}"),
+            ("R^2 only temporal structure explains", f"{r['temporal_only_r2']:.3f}"),
+            ("temporal share of explainable variance", f"{100 * r['temporal_share']:.1f} %"),
+        ]
+    )
     for name, value in rows:
         stats.add_row(name, value)
     console.print(stats)
     console.print(f"corpus: {summary.out}  (labels.csv, truth.json, audio/)")
+
+
+def full_length_rows(r: dict) -> list[tuple[str, str]]:
+    """The statistics of a full-length corpus: its ceilings, whole song and previews."""
+    return [
+        ("mean / sd", f"{r['mean']:.1f} / {r['sd']:.1f}"),
+        ("oracle R^2, whole song (noise ceiling)", f"{r['oracle_r2']:.3f}"),
+        ("oracle R^2, 30 s preview from the first chorus", f"{r['spotify_oracle_r2']:.3f}"),
+        ("oracle R^2, 30 s preview from the start", f"{r['start_oracle_r2']:.3f}"),
+        (
+            "same without the artist effect (whole / chorus / start)",
+            f"{r['audio_ceiling_r2']:.3f} / {r['spotify_audio_ceiling_r2']:.3f} / "
+            f"{r['start_audio_ceiling_r2']:.3f}",
+        ),
+        (
+            "share of the whole-song ceiling the chorus preview misses",
+            f"{100 * r['spotify_missed_share']:.1f} %",
+        ),
+    ]
 
 
 @click.group("corpus")
@@ -75,8 +98,18 @@ def command() -> None:
 @click.option(
     "--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Processes."
 )
-@click.option("--min-duration", default=10.0, show_default=True, type=float, help="Seconds.")
-@click.option("--max-duration", default=30.0, show_default=True, type=float, help="Seconds.")
+@click.option(
+    "--min-duration", default=None, type=float, help="Seconds [default: 10; full-length 120]."
+)
+@click.option(
+    "--max-duration", default=None, type=float, help="Seconds [default: 30; full-length 300]."
+)
+@click.option(
+    "--full-length",
+    is_flag=True,
+    help="Full-length songs (2-5 min, intro / verses / choruses / bridge / outro) whose "
+    "popularity depends in part on what a 30 s preview misses.",
+)
 @click.option(
     "--formats",
     default="wav,flac,ogg,mp3",
@@ -89,8 +122,9 @@ def make(
     seed: int,
     out: Path,
     workers: int,
-    min_duration: float,
-    max_duration: float,
+    min_duration: float | None,
+    max_duration: float | None,
+    full_length: bool,
     formats: str,
     quiet: bool,
 ) -> None:
@@ -98,6 +132,8 @@ def make(
 
     The corpus depends only on its settings (not on --workers); re-running the same command
     resumes, skipping songs already written. docs/procedural-corpus.md gives the formula.
+    With --full-length, truth.json also states the ceilings (oracle R^2) of the whole song and
+    of 30 s previews from the first chorus and from the start.
     """
     config = CorpusConfig(
         n=n,
@@ -106,6 +142,7 @@ def make(
         max_duration=max_duration,
         formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
         sample_rate=SAMPLE_RATE,
+        full_length=full_length,
     )
     console = Console()
     progress = counting_progress("rendering", unit="songs", console=console, disable=quiet)

@@ -300,6 +300,29 @@ def render_section(spec: SongSpec, name: str, *, sr: int, cache: NoteCache) -> n
     return mix * _ramp(recipe.energy, n, total)
 
 
+def section_envelope(name: str, n: int, total: int) -> np.ndarray:
+    """The gain ramp a section's mix is multiplied by (its recipe's energy).
+
+    Parameters
+    ----------
+    name : str
+        A section name (:data:`SECTION_NAMES`).
+    n, total : int
+        Samples of the section, and with its release tail.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (total,)
+    """
+    return _ramp(RECIPES[name].energy, n, total)
+
+
+def section_degrees(spec: SongSpec, name: str, sr: int) -> list[int]:
+    """The chord scale degree of each bar of a section (the bridge has its own progression)."""
+    progression = spec.bridge_progression if name == "bridge" else spec.progression
+    return [progression[i % len(progression)] for i in range(section_grid(spec, sr).n_bars)]
+
+
 def render_song(spec: SongSpec, *, sr: int) -> np.ndarray:
     """Render and master a whole song.
 

@@ -26,9 +26,15 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from autoenchorder.atomic import write_atomic, write_text_atomic
+from autoenchorder.data.procedural import full_length
 from autoenchorder.data.procedural import popularity as formula
 from autoenchorder.data.procedural.arrangement import render_song as _render
-from autoenchorder.data.procedural.spec import PATCH_SECONDS, SongSpec
+from autoenchorder.data.procedural.spec import (
+    PATCH_SECONDS,
+    FullLengthSpec,
+    SongSpec,
+    spec_from_dict,
+)
 from autoenchorder.data.procedural.styles import Artist, artist_of_songs, sample_artist
 from autoenchorder.data.procedural.theory import BRIDGE_PROGRESSIONS, PROGRESSIONS
 from autoenchorder.errors import DataError
@@ -59,34 +65,58 @@ class CorpusConfig:
         Number of songs.
     seed : int
         Corpus seed.
-    min_duration, max_duration : float
+    min_duration, max_duration : float or None
         Range of song lengths in seconds (a song is a whole number of sections inside it
-        where the tempo allows).
+        where the tempo allows). None: 10-30 s, or 120-300 s for full-length songs.
     formats : tuple of str
         File extensions cycled through by song number (keys of :data:`AUDIO_FORMATS`).
     sample_rate : int
         Hz.
+    full_length : bool
+        Full-length songs in pop form (:mod:`~autoenchorder.data.procedural.full_length`),
+        with their own popularity formula and preview ceilings. Off, the corpus is exactly
+        the one made before full-length songs existed (``to_dict`` leaves the key out).
     """
 
     n: int
     seed: int = 0
-    min_duration: float = 10.0
-    max_duration: float = 30.0
+    min_duration: float | None = None
+    max_duration: float | None = None
     formats: tuple[str, ...] = ("wav", "flac", "ogg", "mp3")
     sample_rate: int = SAMPLE_RATE
+    full_length: bool = False
 
     def __post_init__(self) -> None:
+        low, high = (
+            (full_length.FULL_MIN_DURATION, full_length.FULL_MAX_DURATION)
+            if self.full_length
+            else (10.0, 30.0)
+        )
+        if self.min_duration is None:
+            object.__setattr__(self, "min_duration", low)
+        if self.max_duration is None:
+            object.__setattr__(self, "max_duration", high)
         if self.n < 1:
             raise DataError(f"a corpus needs at least one song, got n={self.n}")
         if not 0 < self.min_duration <= self.max_duration:
             raise DataError(f"bad duration range {self.min_duration}-{self.max_duration} s")
+        section = full_length.FULL_PATCHES_PER_SECTION * PATCH_SECONDS
+        fewest = full_length.FULL_MIN_SECTIONS
+        if self.full_length and self.max_duration < fewest * section:
+            raise DataError(
+                f"full-length songs have at least {fewest} sections of {section:.2f} s "
+                f"({fewest * section:.0f} s); --max-duration {self.max_duration:g} is too short"
+            )
         unknown = [f for f in self.formats if f not in AUDIO_FORMATS]
         if unknown or not self.formats:
             raise DataError(f"unknown audio formats {unknown}; known: {', '.join(AUDIO_FORMATS)}")
 
     def to_dict(self) -> dict:
-        """JSON-able form."""
-        return {**asdict(self), "formats": list(self.formats)}
+        """JSON-able form (``full_length`` only when set, so older manifests still match)."""
+        out = {**asdict(self), "formats": list(self.formats)}
+        if not self.full_length:
+            del out["full_length"]
+        return out
 
 
 def _motif(rng: np.random.Generator, *, bars: int, onsets: int, grid: int) -> list[list[int]]:
@@ -148,7 +178,9 @@ def sample_song(config: CorpusConfig, index: int, artist: Artist) -> SongSpec:
     wanted_tempo = float(np.clip(artist.tempo + rng.normal(0.0, 5.0), 66.0, 170.0))
     mode = "major" if rng.random() < artist.major_probability else "minor"
     patches = PATCHES_PER_SECTION
-    if config.max_duration < 3 * patches * PATCH_SECONDS:
+    if config.full_length:
+        patches = full_length.FULL_PATCHES_PER_SECTION
+    elif config.max_duration < 3 * patches * PATCH_SECONDS:
         patches = 1
     section_seconds = patches * PATCH_SECONDS
     # A whole number of beats per section: the tempo snaps to a grid of 10 BPM (20 BPM for
@@ -156,8 +188,12 @@ def sample_song(config: CorpusConfig, index: int, artist: Artist) -> SongSpec:
     beats = max(3, int(round(wanted_tempo * section_seconds / 60.0)))
     tempo = 60.0 * beats / section_seconds
     n_sections = _section_count(rng, section_seconds, config.min_duration, config.max_duration)
+    arrangement = _arrangement
+    if config.full_length:
+        n_sections = max(n_sections, full_length.FULL_MIN_SECTIONS)
+        arrangement = full_length.full_arrangement
     progressions, bridges = PROGRESSIONS[mode], BRIDGE_PROGRESSIONS[mode]
-    return SongSpec(
+    spec = SongSpec(
         id=f"song_{index:06d}",
         index=index,
         seed=config.seed,
@@ -179,10 +215,17 @@ def sample_song(config: CorpusConfig, index: int, artist: Artist) -> SongSpec:
         kit=artist.kit,
         patches_per_section=patches,
         beats_per_section=beats,
-        sections=_arrangement(rng, n_sections),
+        sections=arrangement(rng, n_sections),
         hook=_motif(rng, bars=2, onsets=int(rng.integers(6, 10)), grid=2),
         verse_motif=_motif(rng, bars=1, onsets=int(rng.integers(3, 6)), grid=4),
         audio_format=config.formats[index % len(config.formats)],
+    )
+    if not config.full_length:
+        return spec
+    return FullLengthSpec(
+        **spec.to_dict(),
+        hook_strength=round(float(rng.uniform()), 4),
+        final_lift=round(float(rng.uniform()), 4),
     )
 
 
@@ -216,6 +259,8 @@ def render_song(spec: SongSpec, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     np.ndarray, float32, shape (n,)
         Mono, mastered (peaks at most -1 dBFS).
     """
+    if isinstance(spec, FullLengthSpec):
+        return full_length.render_full_song(spec, sr=sr)
     return _render(spec, sr=sr)
 
 
@@ -243,7 +288,7 @@ def _try_write_song(args: tuple[dict, str, int]) -> tuple[str, str | None]:
     """Worker job: ``(id, None)`` on success, ``(id, reason)`` if the song could not be written."""
     spec, out, sr = args
     try:
-        return write_song(SongSpec.from_dict(spec), Path(out), sr), None
+        return write_song(spec_from_dict(spec), Path(out), sr), None
     except (OSError, RuntimeError, ValueError) as exc:
         return spec["id"], f"{type(exc).__name__}: {exc}"
 
@@ -366,8 +411,7 @@ def write_corpus(
             failures.append((song_id, reason))
         if on_song is not None:
             on_song(song_id)
-    decompositions = [formula.popularity_decomposition(s) for s in specs]
-    report = formula.variance_report(decompositions)
+    decompositions, report = popularity_truth(config, specs)
     _write_labels(out, specs, decompositions)
     _write_truth(out, config, specs, decompositions, report)
     return CorpusSummary(
@@ -379,6 +423,29 @@ def write_corpus(
         failures=failures,
         report=report,
     )
+
+
+def popularity_truth(config: CorpusConfig, specs: list[SongSpec]) -> tuple[list[dict], dict]:
+    """Every song's popularity decomposition and the corpus's report (ceilings).
+
+    Parameters
+    ----------
+    config : CorpusConfig
+    specs : list of SongSpec
+        :func:`sample_songs` output.
+
+    Returns
+    -------
+    (list of dict, dict)
+        Per song: :func:`popularity.popularity_decomposition` (full-length songs:
+        :func:`full_length.full_length_decomposition`); the corpus's
+        :func:`popularity.variance_report` (:func:`full_length.full_length_report`).
+    """
+    if config.full_length:
+        decompositions = [full_length.full_length_decomposition(s) for s in specs]
+        return decompositions, full_length.full_length_report(decompositions)
+    decompositions = [formula.popularity_decomposition(s) for s in specs]
+    return decompositions, formula.variance_report(decompositions)
 
 
 def _render_all(
@@ -442,8 +509,15 @@ def _write_truth(
     report = {k: (v if math.isfinite(v) else None) for k, v in report.items()}
     truth = {
         "config": config.to_dict(),
-        "formula": formula_constants(),
+        "formula": full_length.formula_constants() if config.full_length else formula_constants(),
         "report": report,
         "songs": songs,
     }
+    if config.full_length:
+        truth["previews"] = {
+            "seconds": full_length.PREVIEW_SECONDS,
+            "spotify": "30 s from the first chorus (per song: popularity.spotify_offset_seconds)",
+            "start": "30 s from 0 s",
+            "missed_by": {k: list(v) for k, v in full_length.MISSED_BY.items()},
+        }
     write_text_atomic(out / "truth.json", json.dumps(truth, indent=1))

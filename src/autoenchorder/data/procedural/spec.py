@@ -109,3 +109,32 @@ class SongSpec:
         """Rebuild a spec from :meth:`to_dict` output (extra keys are ignored)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class FullLengthSpec(SongSpec):
+    """A full-length song (2-5 min, pop form): a :class:`SongSpec` and two hidden qualities.
+
+    Its sections are ``intro``, ``verse``, ``build``, ``chorus`` (the early part), then
+    ``bridge``, ``final`` (a last chorus) and ``outro`` (the late part); see
+    :mod:`~autoenchorder.data.procedural.full_length`.
+
+    Attributes
+    ----------
+    hook_strength : float
+        In [0, 1]: level of a bell doubling the hook two octaves up in every chorus (heard only
+        where a chorus plays).
+    final_lift : float
+        In [0, 1]: level of the lift layer (shaker and high pad) over the late part, from the
+        bridge to the end (never inside a 30 s preview).
+    """
+
+    hook_strength: float = 0.5
+    final_lift: float = 0.5
+
+
+def spec_from_dict(data: dict) -> SongSpec:
+    """Rebuild a :class:`SongSpec` or a :class:`FullLengthSpec` from its ``to_dict`` output."""
+    if "final_lift" in data:
+        return FullLengthSpec.from_dict(data)
+    return SongSpec.from_dict(data)
