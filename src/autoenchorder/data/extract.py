@@ -13,7 +13,7 @@ resumes where it stopped.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -104,7 +104,12 @@ def relative_path_for(path: Path | str, root: Path | str) -> str:
 
 
 def plan_work(
-    audio_dir: Path, store: FeatureStore, *, embedder: str | None, retry_failed: bool
+    audio_dir: Path,
+    store: FeatureStore,
+    *,
+    embedder: str | None,
+    retry_failed: bool,
+    track_ids: Collection[str] | None = None,
 ) -> tuple[list[WorkItem], int]:
     """List the files that still need work and the stages each needs.
 
@@ -118,6 +123,8 @@ def plan_work(
         The embedder whose sequences are wanted, if any.
     retry_failed : bool
         Retry stages that failed in an earlier run.
+    track_ids : collection of str or None
+        Only these tracks (None: every file found); the others are neither done nor counted.
 
     Returns
     -------
@@ -134,6 +141,8 @@ def plan_work(
     items, skipped = [], 0
     for path in discover_audio(audio_dir):
         tid = track_id_for(path, audio_dir)
+        if track_ids is not None and tid not in track_ids:
+            continue
         need = tuple(s for s in stages if tid not in done[s] and (tid, s) not in failed)
         if need:
             rel = relative_path_for(path, audio_dir)
@@ -262,6 +271,7 @@ def extract_corpus(
     on_progress: Callable[[int, int], None] | None = None,
     progress: bool = False,
     engine: EngineSpec | None = None,
+    track_ids: Collection[str] | None = None,
 ) -> ExtractSummary:
     """Extract features of every audio file below ``audio_dir`` into a feature store.
 
@@ -298,6 +308,9 @@ def extract_corpus(
         Where the per-file work runs (default: ``EngineSpec("local", workers=workers)``).
         With Ray, the song files must be readable at the same path on every node; this process
         writes the store.
+    track_ids : collection of str or None
+        Extract only these tracks (None: every file below ``audio_dir``); e.g. to cache the
+        ``musicnn-logmel`` patches of a study's songs only.
 
     Returns
     -------
@@ -313,7 +326,9 @@ def extract_corpus(
     )
     if embedder:
         store.register_embedder(embedder, _embedder_identity(embedder, embedder_options))
-    items, skipped = plan_work(audio_dir, store, embedder=embedder, retry_failed=retry_failed)
+    items, skipped = plan_work(
+        audio_dir, store, embedder=embedder, retry_failed=retry_failed, track_ids=track_ids
+    )
     summary = ExtractSummary(total=len(items) + skipped, skipped=skipped)
     engine = engine or EngineSpec("local", workers=workers)
     if engine.name == "local":

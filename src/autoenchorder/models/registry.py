@@ -24,6 +24,7 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "autoenchorder.models.autoenchorder",
     "autoenchorder.models.sequence_alternates",
     "autoenchorder.models.lossnet",
+    "autoenchorder.models.autoenchorder_finetune",
 )
 
 

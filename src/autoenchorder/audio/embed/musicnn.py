@@ -97,6 +97,8 @@ class MusicnnEmbedder(Embedder):
     version = "musicnn-0.1.0"
     sample_rate = fe.SAMPLE_RATE
     window_seconds = fe.PATCH_FRAMES * fe.HOP / fe.SAMPLE_RATE
+    #: whether the constructor loads the network (the log-mel patch variant needs none)
+    loads_network: bool = True
 
     def __init__(
         self,
@@ -119,7 +121,7 @@ class MusicnnEmbedder(Embedder):
             raise ModelError(f"short_input must be one of {SHORT_INPUT_POLICIES}")
         if hop_frames < 1 or batch_size < 1 or block_seconds <= 0:
             raise ModelError("hop_frames and batch_size must be >= 1, block_seconds > 0")
-        model_dir, tags = _MODELS[dataset]
+        tags = _MODELS[dataset][1]
         self.name = f"musicnn-{dataset}"
         self.layer = layer
         self.dim = LAYERS[layer]
@@ -135,8 +137,8 @@ class MusicnnEmbedder(Embedder):
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ModelError(f"device {device!r} requested but CUDA is not available")
         self.device = torch.device(device)
-        prefix = _checkpoint_prefix(weights, model_dir)
-        self.net = MusicnnNet.from_checkpoint(read_checkpoint(prefix)).to(self.device)
+        if self.loads_network:
+            self.net = load_musicnn_net(dataset, weights).to(self.device)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -289,6 +291,93 @@ class MusicnnEmbedder(Embedder):
         }
 
 
+class MusicnnLogmelEmbedder(MusicnnEmbedder):
+    """musicnn's *input*: each 3 s log-mel patch, flattened, as one frame (``musicnn-logmel``).
+
+    The frames are the patches musicnn-msd / -mtt would run through the network, in the same
+    order and at the same times (same resampling, streaming and short-input policy), each
+    [187, 96] patch flattened row-major to 17,952 values (float32, exactly the network's input).
+    Storing them (``extract --embedder musicnn-logmel``) lets a model run or train musicnn on a
+    corpus without decoding its audio again (``autoenchorder-finetune``); reshape a frame with
+    :func:`patches_from_frames`. No weights are loaded.
+
+    Parameters
+    ----------
+    hop_frames, res_type, short_input, block_seconds
+        As :class:`MusicnnEmbedder`.
+    """
+
+    version = "musicnn-0.1.0-logmel"
+    loads_network = False
+
+    def __init__(
+        self,
+        *,
+        hop_frames: int = fe.PATCH_FRAMES,
+        res_type: str = "soxr_hq",
+        short_input: str = "error",
+        block_seconds: float = 60.0,
+    ) -> None:
+        super().__init__(
+            hop_frames=hop_frames,
+            res_type=res_type,
+            short_input=short_input,
+            block_seconds=block_seconds,
+        )
+        self.name = "musicnn-logmel"
+        self.layer = "logmel"
+        self.dim = PATCH_DIM
+        self.tags = ()
+
+    def _embed_patches(
+        self, patches: Iterable[tuple[int, np.ndarray]], layers: tuple[str, ...]
+    ) -> dict[str, Embedding]:
+        starts: list[int] = []
+        frames: list[np.ndarray] = []
+        for start, patch in patches:
+            starts.append(start)
+            frames.append(np.asarray(patch, dtype=np.float32).reshape(-1))
+        times = np.asarray(starts, dtype=np.float64) * (fe.HOP / fe.SAMPLE_RATE)
+        stacked = np.stack(frames) if frames else np.zeros((0, PATCH_DIM), np.float32)
+        return dict.fromkeys(layers, Embedding(stacked, times))
+
+
+#: Width of a ``musicnn-logmel`` frame: one flattened [187, 96] patch.
+PATCH_DIM = fe.PATCH_FRAMES * fe.N_MELS
+
+
+def patches_from_frames(frames: np.ndarray) -> np.ndarray:
+    """``musicnn-logmel`` frames [P, 17952] as musicnn input patches [P, 187, 96] (a view)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 2 or frames.shape[1] != PATCH_DIM:
+        raise ModelError(
+            f"musicnn-logmel frames must be [P, {PATCH_DIM}] (flattened [187, 96] patches), "
+            f"got shape {frames.shape}"
+        )
+    return frames.reshape(len(frames), fe.PATCH_FRAMES, fe.N_MELS)
+
+
+def load_musicnn_net(dataset: str = "msd", weights: str | Path | None = None) -> MusicnnNet:
+    """The pretrained musicnn network (``"msd"`` or ``"mtt"``) from the PyPI weights.
+
+    Parameters
+    ----------
+    dataset : {"msd", "mtt"}
+    weights : str or Path or None
+        As :class:`MusicnnEmbedder`'s ``weights``.
+
+    Returns
+    -------
+    MusicnnNet
+        In eval mode, on the CPU.
+    """
+    if dataset not in _MODELS:
+        raise ModelError(f"musicnn dataset must be one of {sorted(_MODELS)}, got {dataset!r}")
+    return MusicnnNet.from_checkpoint(
+        read_checkpoint(_checkpoint_prefix(weights, _MODELS[dataset][0]))
+    )
+
+
 def _chain(first: tuple[int, np.ndarray], rest: Iterator[tuple[int, np.ndarray]]):
     yield first
     yield from rest
@@ -314,3 +403,8 @@ def _musicnn_msd(**options: object) -> MusicnnEmbedder:
 @register_embedder("musicnn-mtt")
 def _musicnn_mtt(**options: object) -> MusicnnEmbedder:
     return MusicnnEmbedder(dataset="mtt", **options)  # type: ignore[arg-type]
+
+
+@register_embedder("musicnn-logmel")
+def _musicnn_logmel(**options: object) -> MusicnnLogmelEmbedder:
+    return MusicnnLogmelEmbedder(**options)  # type: ignore[arg-type]

@@ -142,6 +142,21 @@ class MusicnnNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Run the network on log-mel patches ``x`` [B, T, 96]; see the class docstring."""
+        max_pool, mean_pool, flat = self.pooled(self.midend_features(self.frontend_features(x)))
+        penultimate = self.backend(flat)
+        taggram = torch.sigmoid(self.logits(penultimate))
+        return {
+            "taggram": taggram,
+            "penultimate": penultimate,
+            "max_pool": max_pool,
+            "mean_pool": mean_pool,
+        }
+
+    # The stages of ``forward`` one by one, so a caller can run the lower ones once (frozen)
+    # and train the upper ones (autoenchorder.models.autoenchorder_finetune).
+
+    def frontend_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The front-end: log-mel patches [B, T, 96] -> [B, 561, T] (timbral and temporal)."""
         x = self.input_bn(x).unsqueeze(1)  # [B, 1, T, 96]
         branches = []
         for conv, bn, (before, after) in zip(
@@ -156,25 +171,28 @@ class MusicnnNet(nn.Module):
             m = F.max_pool2d(z, kernel_size=(1, z.shape[3])).squeeze(3)  # [B, C, T]
             sign = torch.where(bn.scale < 0, -1.0, 1.0)[:, None]
             branches.append(bn(torch.relu(m * sign), channel_dim=1))
-        front = torch.cat(branches, dim=1)  # [B, 561, T]
+        return torch.cat(branches, dim=1)  # [B, 561, T]
+
+    def midend_features(self, front: torch.Tensor) -> torch.Tensor:
+        """The mid-end: front-end output [B, 561, T] -> dense concatenation [B, 753, T]."""
         layers = [front]
         h = front
         for i, (conv, bn) in enumerate(zip(self.midend, self.midend_bn, strict=True)):
             out = bn(torch.relu(conv(F.pad(h, (3, 3)))), channel_dim=1)
             h = out if i == 0 else out + h
             layers.append(h)
-        features = torch.cat(layers, dim=1)  # [B, 753, T]
+        return torch.cat(layers, dim=1)  # [B, 753, T]
+
+    def pooled(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Temporal pooling of [B, 753, T]: ``(max_pool, mean_pool, flat)``, flat [B, 1506]."""
         max_pool = features.amax(dim=2)
         mean_pool = features.mean(dim=2)
-        flat = torch.stack([max_pool, mean_pool], dim=2).reshape(x.shape[0], 2 * POOL_DIM)
-        penultimate = self.dense_bn(torch.relu(self.dense(self.pool_bn(flat))))
-        taggram = torch.sigmoid(self.logits(penultimate))
-        return {
-            "taggram": taggram,
-            "penultimate": penultimate,
-            "max_pool": max_pool,
-            "mean_pool": mean_pool,
-        }
+        flat = torch.stack([max_pool, mean_pool], dim=2).reshape(features.shape[0], 2 * POOL_DIM)
+        return max_pool, mean_pool, flat
+
+    def backend(self, flat: torch.Tensor) -> torch.Tensor:
+        """The back-end up to the penultimate layer: [B, 1506] -> [B, 200]."""
+        return self.dense_bn(torch.relu(self.dense(self.pool_bn(flat))))
 
 
 class _Affine(nn.Module):
