@@ -228,7 +228,9 @@ def render_full_song(spec: FullLengthSpec, *, sr: int) -> np.ndarray:
     fade = int(0.05 * sr)
     song[-fade:] *= np.linspace(1.0, 0.0, fade)
     first_verse = spec.sections.index("verse")
-    return _master(song, sr, spec.loudness_db - VERSE_BELOW_DB, (first_verse * n, n))
+    reference = (first_verse * n, n)
+    song = sosfilt(butter(2, 30.0, btype="highpass", fs=sr, output="sos"), song)  # drops the mix
+    return _master(song, sr, spec.loudness_db - VERSE_BELOW_DB, reference)
 
 
 def _full_section(
@@ -249,21 +251,22 @@ def _full_section(
 
 
 def _master(y: np.ndarray, sr: int, reference_db: float, reference: tuple[int, int]) -> np.ndarray:
-    """High-pass, gain so that ``y[reference]`` has RMS ``reference_db``, limit.
+    """Gain a high-passed mix (in place) so that ``y[reference]`` has RMS ``reference_db``; limit.
 
     The gain depends on the first verse only, so what plays later (the hidden late part) does
     not change the level of the early part a preview hears.
     """
-    y = sosfilt(butter(2, 30.0, btype="highpass", fs=sr, output="sos"), y)
     first, length = reference
     level = rms_db(y[first : first + length])
     if not np.isfinite(level):
         return y.astype(np.float32)
-    gain_db = reference_db - level
-    out = limit(y * 10 ** (gain_db / 20.0))
+    y *= 10 ** ((reference_db - level) / 20.0)  # in place: a 5-minute song is 53 MB a copy
+    out = limit(y)
     shortfall = reference_db - rms_db(out[first : first + length])
     if shortfall > 0.1:
-        out = limit(y * 10 ** ((gain_db + shortfall) / 20.0))
+        y *= 10 ** (shortfall / 20.0)
+        out = limit(y)
+    del y
     return out.astype(np.float32)
 
 
