@@ -305,6 +305,8 @@ class MusicnnLogmelEmbedder(MusicnnEmbedder):
     ----------
     hop_frames, res_type, short_input, block_seconds
         As :class:`MusicnnEmbedder`.
+    device : str
+        Accepted for ``extract --device`` and ignored: there is no network to run.
     """
 
     version = "musicnn-0.1.0-logmel"
@@ -317,7 +319,9 @@ class MusicnnLogmelEmbedder(MusicnnEmbedder):
         res_type: str = "soxr_hq",
         short_input: str = "error",
         block_seconds: float = 60.0,
+        device: str = "cpu",
     ) -> None:
+        del device  # nothing runs on it
         super().__init__(
             hop_frames=hop_frames,
             res_type=res_type,
