@@ -261,6 +261,10 @@ def test_study_plans_both_fits_on_the_same_songs(tmp_path: Path) -> None:
     for finish in plan.finishers:
         finish()
     assert any("25 s against 10 s" in note for note in writer.meta["notes"])
+    # the full study takes a seeded sample of the corpus' songs
+    sample = study.study_songs(corpus, demo_store, n=5, seed=0)
+    assert len(sample) == 5 and sample == sorted(sample) and set(sample) <= set(ds_f.ids)
+    assert sample == study.study_songs(corpus, demo_store, n=5, seed=0)
     # resumable: planning again caches nothing twice
     again = DemoPlan()
     study.plan_study(StudyContext(settings, console, again, lambda: (corpus, demo_store)))
