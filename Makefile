@@ -71,6 +71,8 @@ bench: $(STAMP) weights
 	$(PY) benchmarks/predict.py
 	$(PY) benchmarks/serve.py
 	$(PY) benchmarks/scaling.py
+	@if $(PY) -c "import transformers" 2>/dev/null; then $(PY) benchmarks/clap.py; \
+	else echo "benchmarks/clap.py skipped: CLAP needs the clap extra (pip install -e '.[clap]')"; fi
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
