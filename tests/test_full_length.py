@@ -108,6 +108,13 @@ def test_no_preview_hears_the_late_part_and_the_start_hears_no_chorus(full_specs
                 assert heard[:2] == ["chorus", "chorus"]
 
 
+def test_every_full_length_song_has_its_own_artist(full_specs) -> None:
+    artists = [s.artist for s in full_specs]
+    assert len(set(artists)) == len(artists)
+    styles = {s.style for s in full_specs}
+    assert len(styles) >= 5  # artists still come from the style clusters
+
+
 def test_full_length_needs_room_for_its_sections() -> None:
     with pytest.raises(DataError, match="too short"):
         CorpusConfig(n=1, full_length=True, min_duration=10.0, max_duration=60.0)

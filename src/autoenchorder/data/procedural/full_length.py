@@ -72,6 +72,11 @@ PREVIEW_POSITIONS: tuple[str, ...] = ("spotify", "start")
 #: whole song's RMS lands near ``loudness_db``).
 VERSE_BELOW_DB = 6.0
 
+#: Gains of the hidden layers at full strength: the hook bell, the shaker and each pad note.
+HOOK_BELL_GAIN = 0.8
+LIFT_SHAKER_GAIN = 1.2
+LIFT_PAD_GAIN = 0.12
+
 FULL_BASE = 40.0
 FULL_LOUDNESS_POINTS = 2.0
 FULL_LOUDNESS_REF = -14.0
@@ -155,10 +160,10 @@ def preview_span(spec: FullLengthSpec, position: str) -> tuple[float, float]:
 def _hook_bell(
     spec: FullLengthSpec, degrees: list[int], sr: int, cache: NoteCache, rng: np.random.Generator
 ) -> np.ndarray:
-    """The hook on a bell two octaves above the lead, at ``0.35 * hook_strength``."""
+    """The hook on a bell two octaves above the lead, at ``HOOK_BELL_GAIN * hook_strength``."""
     grid = section_grid(spec, sr)
     out = np.zeros(section_samples(spec, sr) + int(TAIL_SECONDS * sr))
-    gain = 0.35 * spec.hook_strength
+    gain = HOOK_BELL_GAIN * spec.hook_strength
     for phrase in range(0, len(degrees), 2):
         for s, length, degree in spec.hook:
             step = 16 * phrase + s
@@ -190,13 +195,13 @@ def _lift_layer(
         accent = 1.0 if step % 2 else 0.55
         start = grid.sample(step)
         end = min(out.size, start + burst)
-        out[start:end] += 0.5 * accent * shake[: end - start]
+        out[start:end] += LIFT_SHAKER_GAIN * accent * shake[: end - start]
     for i, degree in enumerate(degrees):
         for pitch in triad(tonic=spec.tonic, mode=spec.mode, degree=degree, octave=6):
             note = cache.note("pad", pitch, grid.gate(16 * i, 16))
             start = grid.sample(16 * i)
             end = min(out.size, start + note.size)
-            out[start:end] += 0.07 * note[: end - start]
+            out[start:end] += LIFT_PAD_GAIN * note[: end - start]
     return spec.final_lift * out
 
 

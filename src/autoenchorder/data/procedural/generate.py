@@ -241,6 +241,10 @@ def sample_songs(config: CorpusConfig) -> list[SongSpec]:
     list of SongSpec, in song-number order.
     """
     owners = artist_of_songs(config.seed, config.n)
+    if config.full_length:
+        # One artist per song: a study of a hundred long songs then hears a hundred artist
+        # centres rather than a dozen artists' blocks.
+        owners = np.arange(config.n)
     artists = {int(a): sample_artist(config.seed, int(a)) for a in np.unique(owners)}
     return [sample_song(config, i, artists[int(owners[i])]) for i in range(config.n)]
 
