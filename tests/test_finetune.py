@@ -279,8 +279,27 @@ def test_bundle_scores_audio_through_the_patch_embedder(fitted, corpus: Path, tm
     model, ds = fitted
     spec = feature_spec_from_dataset(ds, groups=["lowlevel"], embedder={"name": PATCH_EMBEDDER})
     folder = save_bundle(model, tmp_path / "bundle", feature_spec=spec)
-    predictor = Predictor.load(folder, max_windows=0)
+    predictor = Predictor.load(folder, max_windows=0, mc_passes=0)
     song = predictor.predict(corpus / "song1.wav")
     rows = predictor.inputs.dataset([predictor.processor.decode(corpus / "song1.wav")])
     assert rows.sequence_dim == PATCH_DIM and len(rows.sequences[0]) == 3
     assert song.popularity == pytest.approx(float(model.predict(rows)[0]), abs=1e-6)
+
+
+def test_repeated_predictions_run_musicnn_once(fitted, monkeypatch) -> None:
+    """MC dropout predicts the same rows many times: musicnn (no dropout) runs once for them."""
+    model, ds = fitted
+    some = ds.take([1, 2])
+    first = model.predict(some)
+    calls = []
+    hold = MusicnnSeries.hold
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return hold(self, *args, **kwargs)
+
+    monkeypatch.setattr(MusicnnSeries, "hold", counted)
+    np.testing.assert_array_equal(model.predict(some), first)
+    assert calls == []  # served from the cache
+    other = model.predict(ds.take([3]))
+    assert calls == [1] and other.shape == (1,)  # other rows: musicnn runs

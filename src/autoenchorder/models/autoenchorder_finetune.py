@@ -233,6 +233,7 @@ class AutoenchorderFinetune(Autoenchorder):
 
     def _fit(self, train: PopularityDataset, val: PopularityDataset | None) -> None:
         cfg = self.config
+        self._frames_cache = None  # frames of an earlier fit's musicnn
         objective = objective_from_config(cfg, sd=float(np.std(train.y / 100.0)) or 1.0)
         if objective.arbitrary_scale:
             raise ModelError(
@@ -319,7 +320,25 @@ class AutoenchorderFinetune(Autoenchorder):
         return load_musicnn_net(self.config.musicnn, self.config.weights)
 
     def _musicnn_frames(self, ds: PopularityDataset) -> PopularityDataset:
-        """``ds`` with its log-mel patches replaced by the (tuned) musicnn's frames [P_i, 200]."""
+        """``ds`` with its log-mel patches replaced by the (tuned) musicnn's frames [P_i, 200].
+
+        The last call's frames are kept: musicnn has no dropout, so repeated predictions of
+        the same rows (MC dropout's passes, the Predictor's headline and windows) run it once.
+        The cache holds the patch arrays themselves, so their ids cannot be reused meanwhile.
+        """
+        sequences = list(ds.sequences or [])
+        cached = getattr(self, "_frames_cache", None)
+        if (
+            cached is not None
+            and len(cached[0]) == len(sequences)
+            and all(a is b for a, b in zip(cached[0], sequences, strict=True))
+        ):
+            return _with_frames(ds, cached[1])
+        framed = self._run_musicnn(ds)
+        self._frames_cache = (sequences, framed.sequences)
+        return framed
+
+    def _run_musicnn(self, ds: PopularityDataset) -> PopularityDataset:
         device = next(self.musicnn_.parameters()).device
         series = MusicnnSeries(self.musicnn_, "frontend")  # held = the patches: all at once
         held = series.hold(
@@ -344,6 +363,7 @@ class AutoenchorderFinetune(Autoenchorder):
         from autoenchorder.audio.embed.musicnn_net import MusicnnNet  # noqa: PLC0415
 
         super()._load_state(state, arrays)
+        self._frames_cache = None
         self.musicnn_ = MusicnnNet().to(memory_format=torch.channels_last)
         load_module_arrays(self.musicnn_, "musicnn", arrays)
         for p in self.musicnn_.parameters():
