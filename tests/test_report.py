@@ -377,3 +377,29 @@ def test_report_page_is_unchanged_for_the_same_run(tmp_path):
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
         GOLDEN.write_text(page, encoding="utf-8")
     assert page == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_a_headline_on_spearman_is_stated_and_checked_on_spearman(tmp_path):
+    """A study of ranking objectives compares its headline pair on Spearman, not R²."""
+    rng = np.random.default_rng(3)
+    ids = [f"s{i}" for i in range(80)]
+    y = np.clip(rng.normal(40, 17, 80), 0, 100)
+    run = RunWriter(tmp_path, study="ranking", title="Objectives", order=0)
+    run.set_dataset("procedural", n=400, info={"oracle_r2": 0.8})
+    # "ranking" orders the songs perfectly but on a squashed scale (bad R², Spearman 1)
+    run.add_predictions(
+        "ranking", ids=ids, y_true=y, y_pred=40 + (y - 40) / 4, family="autoenchorder"
+    )
+    run.add_predictions(
+        "mse", ids=ids, y_true=y, y_pred=y + rng.normal(0, 9, 80), family="autoenchorder"
+    )
+    run.set_headline("ranking", "mse", metric="spearman")
+    study = write_report(tmp_path, settings=ReportSettings(n_boot=200)).studies[0]
+    comparison = study.headline["comparison"]
+    assert comparison["metric"] == "spearman" and comparison["a"]["estimate"] == pytest.approx(1.0)
+    checks = {c["check"]: c for c in study.headline["checks"]}
+    beats = checks["ranking beats mse (Spearman ρ difference interval above 0)"]
+    assert beats["met"] == (comparison["difference"]["low"] > 0) and beats["met"]
+    assert not any("noise ceiling" in c for c in checks)  # the ceiling is an R² figure
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<b>ranking</b> orders songs by popularity better than <b>mse</b>" in html

@@ -298,7 +298,13 @@ def analyse_study(study: Study, settings: ReportSettings | None = None) -> Study
         confusion=confusion,
         calibration=calibration,
     )
-    report.headline = headline_numbers(report, pair=headline_pair, primary=primary, scores=scores)
+    report.headline = headline_numbers(
+        report,
+        pair=headline_pair,
+        primary=primary,
+        scores=scores,
+        metric=(study.meta.get("headline") or {}).get("metric") or primary,
+    )
     report.headline["checks"] = target_checks(report, scores=scores)
     if settings.figures:
         report.figures = draw_figures(report)
@@ -316,7 +322,12 @@ def _with_unit_scale(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline_numbers(
-    report: StudyReport, *, pair: tuple[str, str] | None, primary: str, scores: dict
+    report: StudyReport,
+    *,
+    pair: tuple[str, str] | None,
+    primary: str,
+    scores: dict,
+    metric: str | None = None,
 ) -> dict:
     """Collect the numbers the summary states for one study, as a JSON-able dict.
 
@@ -329,12 +340,15 @@ def headline_numbers(
         The ranking metric.
     scores : dict of str to float
         Each model's primary metric.
+    metric : str or None
+        The metric of the comparison (default ``primary``; run.json's headline may name one).
 
     Returns
     -------
     dict
         ``study, title, dataset, n_dataset, split, n_train, n_test, models, best, primary,
-        comparison`` (model_a, model_b, their metric rows, the difference row and the win rate).
+        comparison`` (model_a, model_b, the comparison's metric, their metric rows, the
+        difference row and the win rate).
     """
     study = report.study
     split = study.meta.get("split") or {}
@@ -360,14 +374,15 @@ def headline_numbers(
     }
     if pair:
         a, b = pair
+        metric = metric or primary
         d = report.differences
-        diff = d[(d["model_a"] == a) & (d["model_b"] == b) & (d["metric"] == primary)]
+        diff = d[(d["model_a"] == a) & (d["model_b"] == b) & (d["metric"] == metric)]
         comparison: dict[str, Any] = {
             "model_a": a,
             "model_b": b,
-            "metric": primary,
-            "a": _row_dict(report.value(a, primary)),
-            "b": _row_dict(report.value(b, primary)),
+            "metric": metric,
+            "a": _row_dict(report.value(a, metric)),
+            "b": _row_dict(report.value(b, metric)),
             "difference": _row_dict(diff.iloc[0]) if len(diff) else None,
             "win_rate": None,
         }
@@ -421,9 +436,10 @@ def target_checks(report: StudyReport, *, scores: dict[str, float]) -> list[dict
     comparison = report.headline.get("comparison")
     if comparison and comparison.get("difference"):
         a, b, d = comparison["model_a"], comparison["model_b"], comparison["difference"]
+        name = metrics_for(report.study.task)[comparison["metric"]].label
         checks.append(
             {
-                "check": f"{labels[a]} beats {labels[b]} (R² difference interval above 0)",
+                "check": f"{labels[a]} beats {labels[b]} ({name} difference interval above 0)",
                 "met": bool(d["low"] > 0),
                 "detail": f"{d['estimate']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]",
             }
@@ -444,7 +460,7 @@ def target_checks(report: StudyReport, *, scores: dict[str, float]) -> list[dict
                 }
             )
         oracle = report.headline.get("oracle_r2")
-        if oracle:
+        if oracle and comparison["metric"] == "r2":
             share = comparison["a"]["estimate"] / oracle
             checks.append(
                 {

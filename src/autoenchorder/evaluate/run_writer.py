@@ -330,9 +330,15 @@ class RunWriter:
             self.path / "learning_curve.parquet", lambda tmp: table.to_parquet(tmp, index=False)
         )
 
-    def set_headline(self, model_a: str, model_b: str) -> None:
-        """Name the comparison "A vs B" that the report's summary states first."""
+    def set_headline(self, model_a: str, model_b: str, *, metric: str | None = None) -> None:
+        """Name the comparison "A vs B" that the report's summary states first.
+
+        ``metric`` compares them on another metric than the task's primary one (R² for
+        regression), e.g. ``"spearman"`` for a study of ranking objectives.
+        """
         self.meta["headline"] = {"model_a": model_a, "model_b": model_b}
+        if metric is not None:
+            self.meta["headline"]["metric"] = metric
         self.save()
 
     def record_timing(self, step: str, seconds: float) -> None:

@@ -35,11 +35,12 @@ def summary_sentence(report: StudyReport, level: float) -> str:
     if comparison:
         a, b = labels[comparison["model_a"]], labels[comparison["model_b"]]
         ra, rb, d = comparison["a"], comparison["b"], comparison["difference"]
-        kind, words = verdict(metric, d["low"], d["high"])
+        on = comparison.get("metric", metric)  # the headline may compare on another metric
+        kind, words = verdict(on, d["low"], d["high"])
         parts.append(
-            f"<b>{escape(a)}</b> vs <b>{escape(b)}</b>: {name} {fmt(metric, ra['estimate'])} vs "
-            f"{fmt(metric, rb['estimate'])}, difference {fmt_signed(metric, d['estimate'])} "
-            f"({pct} CI {fmt_signed(metric, d['low'])} to {fmt_signed(metric, d['high'])}) "
+            f"<b>{escape(a)}</b> vs <b>{escape(b)}</b>: {LABELS[on]} {fmt(on, ra['estimate'])} vs "
+            f"{fmt(on, rb['estimate'])}, difference {fmt_signed(on, d['estimate'])} "
+            f"({pct} CI {fmt_signed(on, d['low'])} to {fmt_signed(on, d['high'])}) "
             f"<span class='pill {kind}'>{words}</span>."
         )
         wins = comparison.get("win_rate")
@@ -58,8 +59,9 @@ def summary_sentence(report: StudyReport, level: float) -> str:
             )
     oracle = h.get("oracle_r2")
     if oracle and metric == "r2":
-        model = comparison["model_a"] if comparison else best["model"]
-        value = comparison["a"]["estimate"] if comparison else best["estimate"]
+        on_r2 = comparison and comparison.get("metric", metric) == "r2"
+        model = comparison["model_a"] if on_r2 else best["model"]
+        value = comparison["a"]["estimate"] if on_r2 else best["estimate"]
         parts.append(
             f"The noise ceiling (oracle R²) is {oracle:.3f}: {escape(labels[model])} reaches "
             f"{100 * value / oracle:.0f} % of it."
@@ -81,14 +83,15 @@ def headline_words(report: StudyReport, level: float) -> str:
     if not comparison:
         return summary_sentence(report, level)
     labels = report.labels
-    metric = h["primary"]
+    metric = comparison.get("metric", h["primary"])
     a, b = escape(labels[comparison["model_a"]]), escape(labels[comparison["model_b"]])
     d = comparison["difference"]
     kind, _ = verdict(metric, d["low"], d["high"])
     pct = f"{100 * level:.0f} % CI"
+    what = "orders songs by popularity" if metric == "spearman" else "predicts popularity"
     opening = {
-        "good": f"<b>{a}</b> predicts popularity better than <b>{b}</b>",
-        "bad": f"<b>{a}</b> predicts popularity worse than <b>{b}</b>",
+        "good": f"<b>{a}</b> {what} better than <b>{b}</b>",
+        "bad": f"<b>{a}</b> {what} worse than <b>{b}</b>",
         "flat": f"No clear difference between <b>{a}</b> and <b>{b}</b>",
     }[kind]
     sentence = (
@@ -132,14 +135,15 @@ def summary_card(report: StudyReport, level: float) -> str:
         a = escape(labels[comparison["model_a"]])
         b = escape(labels[comparison["model_b"]])
         d = comparison["difference"]
-        kind, words = verdict(metric, d["low"], d["high"])
-        value_a = fmt(metric, comparison["a"]["estimate"])
-        value_b = fmt(metric, comparison["b"]["estimate"])
+        on = comparison.get("metric", metric)  # the headline may compare on another metric
+        kind, words = verdict(on, d["low"], d["high"])
+        value_a = fmt(on, comparison["a"]["estimate"])
+        value_b = fmt(on, comparison["b"]["estimate"])
         tiles.append(
             _tile(
-                f"{name}: {a} − {b}",
-                f"{fmt_signed(metric, d['estimate'])} <span class='pill {kind}'>{words}</span>",
-                f"CI {fmt_signed(metric, d['low'])} to {fmt_signed(metric, d['high'])}; "
+                f"{LABELS[on]}: {a} − {b}",
+                f"{fmt_signed(on, d['estimate'])} <span class='pill {kind}'>{words}</span>",
+                f"CI {fmt_signed(on, d['low'])} to {fmt_signed(on, d['high'])}; "
                 f"{value_a} vs {value_b}",
             )
         )
