@@ -55,6 +55,6 @@ def test_the_plan_fits_every_objective_on_the_procedural_songs(tmp_path, monkeyp
     # the quick run's scaled epochs, as every other study's models
     assert jobs["mse"].options["epochs"] < 100
     writer = plan.recorders[study.NAME].writer
-    assert writer.meta["headline"] == {"model_a": "ranking", "model_b": "mse"}
+    assert writer.meta["headline"] == {"model_a": "ranking", "model_b": "mse", "metric": "spearman"}
     assert writer.meta["split"]["seed"] == 3 and writer.meta["dataset"]["n"] == 60
     assert list(writer.meta["models"]) == ["mse", "weighted", "ranking", "mixed"]
