@@ -85,3 +85,23 @@ def test_an_extra_study_alone_runs_without_the_procedural_corpus(
     predictions = pd.read_parquet(out / "fake" / "predictions.parquet")
     ids = {m: set(g["id"]) for m, g in predictions.groupby("model")}
     assert set(ids) == {"gbdt-a", "mean-b"} and ids["gbdt-a"] == ids["mean-b"]
+
+
+def test_jobs_fitted_in_this_process_use_the_threads_asked_for(monkeypatch):
+    """One worker fits in this process: with the worker's thread limit, restored afterwards."""
+    import torch
+
+    from autoenchorder.train import jobs as jobs_module
+
+    seen = []
+    monkeypatch.setattr(
+        jobs_module, "fit_job", lambda job, data: seen.append(torch.get_num_threads()) or job
+    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        data = {"d": StudyData(DataSpec("musicoset"))}
+        list(run_jobs([FitJob("d", "a", "mean"), FitJob("d", "b", "mean")], data, threads=1))
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,21 @@ def _init_worker(threads: int) -> None:
     _init_worker.limits = threadpool_limits(threads)  # kept alive for the worker's lifetime
 
 
+@contextmanager
+def _limited_threads(threads: int) -> Iterator[None]:
+    """Torch and BLAS use ``threads`` threads in this process inside the block, as before after."""
+    import torch  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_jobs(
     jobs: Iterable[FitJob],
     data: Mapping[str, StudyData],
@@ -102,7 +118,8 @@ def run_jobs(
     workers : int
         Processes (1: fit in this process, in the given order).
     threads : int
-        Torch and BLAS threads per worker process (small networks: 1 is fastest).
+        Torch and BLAS threads per worker process, and of this process while it fits the jobs
+        itself (one worker; small networks: 1 is fastest).
     cache : JobCache or None
         Jobs found there are yielded first, without fitting; every successful fit is stored
         there as soon as it is done (so an interrupted run resumes).
@@ -147,8 +164,9 @@ def _fit_all(
     if not jobs:
         return
     if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield fit_job(job, data[job.data_key])
+        with _limited_threads(threads):  # as in a worker: torch's default would oversubscribe
+            for job in jobs:
+                yield fit_job(job, data[job.data_key])
         return
     ordered = list(enumerate(sorted(jobs, key=lambda job: -job.cost)))
     context = multiprocessing.get_context("spawn")
