@@ -123,3 +123,27 @@ def test_a_metric_monitor_checked_upfront_still_trains() -> None:
         seed=0, stage="linear", metrics=_mae, quiet=True,
     )  # fmt: skip
     assert [h["epoch"] for h in history] == [1, 2] and "val_mae" in history[0]
+
+
+def _fitted_linear() -> torch.nn.Linear:
+    module = torch.nn.Linear(3, 1)
+    with torch.no_grad():  # exactly the data's rule: any further step can only be worse
+        module.weight.copy_(torch.tensor([[1.0, -2.0, 0.5]]))
+        module.bias.zero_()
+    return module
+
+
+def test_a_stage_that_keeps_its_start_never_leaves_the_model_worse() -> None:
+    train, val = _data()
+    noisy = (train[0], train[1] + torch.randn(32, generator=torch.Generator().manual_seed(1)))
+    wild = TrainSettings(epochs=4, batch_size=8, lr=5.0, monitor="val_mae", patience=None)
+    kept, moved = _fitted_linear(), _fitted_linear()
+    start = {k: v.clone() for k, v in kept.state_dict().items()}
+    for module, keep in ((kept, True), (moved, False)):
+        settings = TrainSettings(**{**wild.__dict__, "keep_start": keep})
+        history = train_module(
+            module, _mse, noisy, val, settings, seed=0, stage="s", metrics=_mae, quiet=True
+        )
+        assert len(history) == 4  # the start is scored, not recorded as an epoch
+    assert all(torch.equal(kept.state_dict()[k], v) for k, v in start.items())
+    assert _mae(moved, val)["val_mae"] > _mae(kept, val)["val_mae"] == pytest.approx(0.0, abs=1e-6)

@@ -325,6 +325,7 @@ class Autoenchorder(Model):
                     patience=cfg.patience,
                     monitor=monitor,
                     mode=mode,
+                    keep_start=True,  # end to end must not leave the two-stage model worse
                 )
 
                 def noisy_loss(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:

@@ -291,6 +291,7 @@ class AutoenchorderFinetune(Autoenchorder):
             weight_decay=cfg.weight_decay,
             patience=cfg.patience,
             monitor="val_mae",
+            keep_start=True,  # the series stage must not leave the two-stage model worse
         )
         groups = [
             {"params": series.parameters, "lr": cfg.musicnn_lr},

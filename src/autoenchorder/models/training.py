@@ -50,6 +50,10 @@ class TrainSettings:
         ``"min"`` or ``"max"``: whether smaller or larger ``monitor`` is better.
     restore_best : bool
         Load the best epoch's weights at the end (False keeps the last epoch's, as Keras does).
+    keep_start : bool
+        Score the weights the stage starts from on the validation rows too: if no epoch beats
+        them, they are what the stage leaves (with ``restore_best``). For a stage that refines
+        a trained model (end to end), so that it never leaves the model worse than it found it.
     """
 
     epochs: int = 100
@@ -62,6 +66,7 @@ class TrainSettings:
     monitor: str = "val_loss"
     mode: str = "min"
     restore_best: bool = True
+    keep_start: bool = False
 
     def epoch_budget(self, n: int) -> int:
         """Epochs to run on ``n`` training rows: ``epochs``, fewer if ``max_steps`` is reached."""
@@ -118,6 +123,10 @@ def train_module(
     sign = 1.0 if settings.mode == "min" else -1.0
     history: list[dict[str, Any]] = []
     best_score, best_state, waited = float("inf"), None, 0
+    if settings.keep_start and val is not None:  # the weights the stage starts from compete
+        start = evaluate(module, loss_fn, val, settings.batch_size, metrics).get(settings.monitor)
+        if start is not None and math.isfinite(sign * start):
+            best_score, best_state = sign * start, copy.deepcopy(module.state_dict())
     with _progress(quiet) as bar:
         epochs = settings.epoch_budget(n)
         task = bar.add_task(stage, total=epochs, losses="")
