@@ -263,3 +263,21 @@ def test_study_notes_state_ceilings_and_shares(two_song_corpus, tmp_path: Path) 
     assert notes[0].startswith("oracle R^2 on the test songs")
     assert "whole R^2" in notes[1] and "(100 % of its ceiling)" in notes[1]
     assert "whole - preview R^2" in notes[1]
+
+
+def test_the_truth_table_of_a_full_length_corpus_has_its_hidden_qualities(two_song_corpus) -> None:
+    from autoenchorder.data.sources.procedural import (
+        FULL_LENGTH_TRUTH_COLUMNS,
+        read_truth,
+        truth_table,
+    )
+
+    out, _ = two_song_corpus
+    truth = read_truth(out)
+    table = truth_table(truth)
+    assert list(table.columns) == ["track_id", *FULL_LENGTH_TRUTH_COLUMNS]
+    assert not table.isna().any().any()
+    by_id = table.set_index("track_id")
+    for song in truth["songs"]:
+        assert by_id.loc[song["id"], "hook_strength"] == song["hook_strength"]
+        assert by_id.loc[song["id"], "final_lift"] == song["final_lift"]

@@ -22,7 +22,8 @@ from autoenchorder.errors import DataError
 
 #: Generative facts offered as the ``truth`` column group (for oracle baselines only: they
 #: are not audio features).
-TRUTH_COLUMNS: tuple[str, ...] = (
+#: The song-level generative facts every corpus records.
+SONG_TRUTH_COLUMNS: tuple[str, ...] = (
     "tempo",
     "major",
     "brightness",
@@ -32,6 +33,9 @@ TRUTH_COLUMNS: tuple[str, ...] = (
     "n_sections",
     "n_choruses",
     "n_builds",
+)
+TRUTH_COLUMNS: tuple[str, ...] = (
+    *SONG_TRUTH_COLUMNS,
     "first_chorus_seconds",
     "expected_first_chorus_seconds",
     "builds_into_chorus",
@@ -39,6 +43,22 @@ TRUTH_COLUMNS: tuple[str, ...] = (
     "chorus_returns",
     "expected_chorus_returns",
 )
+
+
+#: The generative facts of a full-length corpus (``corpus make --full-length``): the song-level
+#: ones, and the two qualities a 30 s preview may miss (docs/procedural-corpus.md).
+FULL_LENGTH_TRUTH_COLUMNS: tuple[str, ...] = (
+    *SONG_TRUTH_COLUMNS,
+    "hook_strength",
+    "final_lift",
+)
+
+
+def truth_columns(truth: dict) -> tuple[str, ...]:
+    """The ``truth`` column group of a corpus: :data:`TRUTH_COLUMNS`, or the full-length ones."""
+    if (truth.get("config") or {}).get("full_length"):
+        return FULL_LENGTH_TRUTH_COLUMNS
+    return TRUTH_COLUMNS
 
 
 def read_truth(corpus_dir: str | Path) -> dict:
@@ -71,9 +91,10 @@ def truth_table(truth: dict) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame, shape (n_songs, 1 + len(TRUTH_COLUMNS))
-        ``track_id`` then :data:`TRUTH_COLUMNS` (float64).
+    pandas.DataFrame, shape (n_songs, 1 + len(columns))
+        ``track_id`` then :func:`truth_columns` (float64).
     """
+    columns = truth_columns(truth)
     rows = []
     for song in truth["songs"]:
         pop = song["popularity"]
@@ -90,10 +111,11 @@ def truth_table(truth: dict) -> pd.DataFrame:
                 "n_choruses": song["sections"].count("chorus"),
                 "n_builds": song["sections"].count("build"),
                 **{key: pop[key] for key in TRUTH_COLUMNS if key in pop},
+                **{key: song[key] for key in ("hook_strength", "final_lift") if key in song},
             }
         )
     table = pd.DataFrame(rows)
-    return table.astype({c: np.float64 for c in TRUTH_COLUMNS})
+    return table[["track_id", *columns]].astype({c: np.float64 for c in columns})
 
 
 def load_procedural(
@@ -157,7 +179,7 @@ def load_procedural(
         if facts.isna().any().any():
             raise DataError(f"{corpus_dir / 'truth.json'} lacks songs that labels.csv lists")
         tabular = pd.concat([tabular, facts.reset_index(drop=True)], axis=1)
-        groups["truth"] = list(TRUTH_COLUMNS)
+        groups["truth"] = list(truth_columns(truth))
     info["corpus"] = {"config": truth.get("config"), "report": truth.get("report")}
     info["target"] = "popularity by construction, docs/procedural-corpus.md"
     return PopularityDataset(
