@@ -14,10 +14,17 @@ Every step writes files the next one reads, so a re-run resumes where an interru
 stopped: generation and extraction skip what is done, and every fitted model is kept in
 ``OUT/jobs/`` (keyed by its complete configuration and data) and not fitted again.
 
+``demo --study NAME`` runs only the studies named; besides the two above there are extra
+studies (:mod:`~autoenchorder.study.extras`): ``full-length`` (whole songs against 30 s
+previews), ``finetune`` (musicnn fine-tuned in series), ``ranking`` (Autoen-chorder's
+objectives) and ``multi-target`` (several popularity targets).
+
 The package has one module per job: :mod:`~autoenchorder.study.settings` (the sizes and the
 models of each study), :mod:`~autoenchorder.study.plan` (every fit of the demo as a job, the
 studies' run directories set up), :mod:`~autoenchorder.study.recorder` (results into a run
-directory as they arrive) and :mod:`~autoenchorder.study.run` (the steps in order).
+directory as they arrive), :mod:`~autoenchorder.study.extras` (the extra studies' registry and
+context) and :mod:`~autoenchorder.study.run` (the steps in order); each extra study is a module
+of its own.
 """
 
 from autoenchorder.study.plan import DemoPlan, plan_demo
