@@ -232,6 +232,11 @@ def quick_model(name: str, **overrides) -> Model:
 
 @pytest.mark.parametrize("name", available_models())
 def test_every_registered_model_round_trips(name, tmp_path):
+    if name == "autoenchorder-finetune":  # runs musicnn on [P, 187 x 96] log-mel patches
+        pytest.skip(
+            "reads musicnn's log-mel patches, not this synthetic set's frames; its bundle round "
+            "trip is tests/test_finetune.py::test_bundle_scores_audio_through_the_patch_embedder"
+        )
     data = learnable_dataset(48, seed=2, max_len=6)
     model = quick_model(name)
     try:
