@@ -20,6 +20,11 @@ SCALER_KINDS = ("minmax", "standard", "none")
 #: fill values are medians of at most this many evenly spaced training rows (exact below it):
 #: frame scalers see hundreds of thousands of frames, and their exact medians cost seconds
 MEDIAN_ROWS = 10_000
+#: A column whose spread (range or sd) is at most this share of its largest magnitude -- or
+#: at most this much, for a column near 0 -- is constant up to float32 rounding: it is
+#: shifted but not scaled. (musicnn-msd has a unit that is constant to ~1e-8 on most songs;
+#: divided by that spread, a validation song's 1e-2 became 1e6 and drowned every loss.)
+CONSTANT_SPREAD = 1e-6
 
 
 @dataclass
@@ -35,7 +40,7 @@ class ColumnScaler:
     kind : str
         ``"minmax"`` (to [0, 1] on the fitted rows, like scikit-learn's MinMaxScaler),
         ``"standard"`` (zero mean, unit variance, population sd) or ``"none"``.
-        Constant columns get scale 1.
+        Constant columns -- up to float rounding, see ``CONSTANT_SPREAD`` -- get scale 1.
 
     Attributes
     ----------
@@ -72,7 +77,8 @@ class ColumnScaler:
         else:
             shift, scale = np.zeros(columns.shape[1]), np.ones(columns.shape[1])
         self.shift_ = shift
-        self.scale_ = np.where(scale > 0, scale, 1.0)
+        floor = CONSTANT_SPREAD * np.maximum(1.0, np.abs(columns).max(axis=0))
+        self.scale_ = np.where(scale > floor, scale, 1.0)
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
