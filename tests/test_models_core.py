@@ -21,6 +21,7 @@ from autoenchorder.models import (
     model_from_state,
     register_model,
 )
+from autoenchorder.models.autoenchorder import DEAD_CODE_SD, code_scale
 from autoenchorder.models.base import MODEL_FAMILIES, popularity_classes, split_validation
 from autoenchorder.models.training import TrainSettings, seeded, train_module
 from synthetic_popularity import learnable_dataset
@@ -222,6 +223,17 @@ def test_frame_noise_is_for_training_only(data) -> None:
     np.testing.assert_array_equal(model.predict(test), model.predict(test))
     quiet = build("autoenchorder-lstm", epochs=3, ae_epochs=2, frame_noise=0.0).fit(train)
     assert not np.array_equal(model.predict(test), quiet.predict(test))
+
+
+def test_dead_code_dimensions_are_not_magnified() -> None:
+    live = torch.linspace(-2.0, 2.0, 50)
+    dead = torch.full((50,), 0.3) + torch.linspace(0.0, DEAD_CODE_SD / 10, 50)
+    codes = torch.stack([live, dead], dim=1)
+    scale = code_scale(codes)
+    assert scale[0] == pytest.approx(float(live.std(unbiased=False)))
+    assert scale[1] == 1.0
+    # a dead dimension that comes alive in end-to-end training moves by its own size
+    assert float((codes[:, 1] + 0.5 - 0.3).abs().max() / scale[1]) < 1.0
 
 
 def test_init_only_stores_the_config() -> None:

@@ -203,6 +203,31 @@ class AutoenchorderConfig(ModelConfig):
     SETTINGS: ClassVar[Mapping[str, Mapping[str, Any]]] = {"default": {}, "faithful": _FAITHFUL}
 
 
+#: A code dimension whose spread over the training songs is below this is "dead": it is
+#: left unscaled. Dividing it by its tiny spread (as a plain standardisation does) multiplies
+#: it by up to 1e6 once the end-to-end stage brings it to life, which saturated the regressor's
+#: sigmoid in its first epoch (every song scored 0 on a 570-song corpus, seed 1).
+DEAD_CODE_SD = 1e-3
+
+
+def code_scale(codes: torch.Tensor) -> torch.Tensor:
+    """Return the per-dimension scale that standardises the joint codes.
+
+    Parameters
+    ----------
+    codes : torch.Tensor
+        Joint codes of the training songs, shape (N, C).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (C,): each dimension's standard deviation, or 1 where it is below
+        ``DEAD_CODE_SD`` (a dead dimension is centred but not magnified).
+    """
+    sd = codes.std(0, unbiased=False)
+    return torch.where(sd < DEAD_CODE_SD, torch.ones_like(sd), sd)
+
+
 class AutoenchorderNet(nn.Module):
     """The whole network: both encoders, the fixed code standardisation and the regressor."""
 
@@ -290,7 +315,7 @@ class Autoenchorder(Model):
 
             codes_tr = predict_batches(self.net_.codes, (x_tr, f_tr, n_tr))
             self.net_.code_shift.copy_(codes_tr.mean(0))
-            self.net_.code_scale.copy_(codes_tr.std(0, unbiased=False).clamp(min=1e-6))
+            self.net_.code_scale.copy_(code_scale(codes_tr))
             codes_tr = predict_batches(self.net_.codes, (x_tr, f_tr, n_tr))
             codes_va = predict_batches(self.net_.codes, (x_va, f_va, n_va))
 
