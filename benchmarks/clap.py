@@ -2,7 +2,8 @@
 
 CLAP's weights (laion/clap-htsat-unfused, ~600 MB) are not downloaded: the audio tower is a
 seeded random initialisation of the *published* configuration (the checkpoint's config.json
-and preprocessor_config.json, as in tests/test_clap.py), saved as a snapshot folder and loaded
+and preprocessor_config.json: ``autoenchorder.audio.embed.clap_published``, as in
+tests/test_clap.py), saved as a snapshot folder and loaded
 by the real embedder. Same architecture, same shapes, same feature extractor: the cost is the
 real one (random weights change the numbers, not the arithmetic). The text tower, which the
 embedder never loads, is shrunk to one small layer. VGGish is likewise random weights of the
@@ -29,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from autoenchorder.audio.embed.clap_published import write_random_snapshot
 from embeddings import SR, _random_vggish_weights, _rss_mb, synth
 from machine import print_machine
 
@@ -40,60 +42,6 @@ EMBEDDERS: dict[str, tuple[str, dict]] = {
     "musicnn-msd": ("musicnn-msd", {}),
     "vggish": ("vggish", {}),
 }
-#: laion/clap-htsat-unfused config.json as published (only the keys differing from the
-#: defaults), with the text tower shrunk (the embedder never loads it); see tests/test_clap.py.
-CLAP_CONFIG: dict = {
-    "architectures": ["ClapModel"],
-    "audio_config": {
-        "fusion_num_hidden_layers": 2,
-        "model_type": "clap_audio_model",
-        "projection_hidden_size": 768,
-    },
-    "hidden_size": 768,
-    "initializer_factor": 1.0,
-    "logit_scale_init_value": 14.285714285714285,
-    "model_type": "clap",
-    "num_hidden_layers": 16,
-    "projection_dim": 512,
-    "projection_hidden_act": "relu",
-    "text_config": {
-        "model_type": "clap_text_model",
-        "projection_hidden_size": 768,
-        "vocab_size": 99,
-        "hidden_size": 32,
-        "num_hidden_layers": 1,
-        "num_attention_heads": 4,
-        "intermediate_size": 37,
-    },
-}
-#: laion/clap-htsat-unfused preprocessor_config.json (ClapFeatureExtractor's arguments).
-CLAP_PREPROCESSOR: dict = {
-    "feature_size": 64,
-    "sampling_rate": 48000,
-    "hop_length": 480,
-    "max_length_s": 10,
-    "fft_window_size": 1024,
-    "padding_value": 0.0,
-    "return_attention_mask": False,
-    "frequency_min": 50,
-    "frequency_max": 14000,
-    "top_db": None,
-    "truncation": "rand_trunc",
-    "padding": "repeatpad",
-}
-
-
-def clap_snapshot(folder: Path) -> Path:
-    """A snapshot folder of a seeded random ClapModel of the published configuration."""
-    import torch
-    import transformers
-
-    torch.manual_seed(0)
-    config = transformers.ClapConfig.from_dict(CLAP_CONFIG)
-    transformers.ClapModel(config).save_pretrained(folder)
-    (folder / "config.json").write_text(json.dumps(CLAP_CONFIG, indent=2))
-    transformers.ClapFeatureExtractor(**CLAP_PREPROCESSOR).save_pretrained(folder)
-    return folder
 
 
 def child(name: str, snapshot: str, repeat: int) -> dict:
@@ -174,7 +122,9 @@ def main() -> None:
     ):
         table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
-        snapshot = clap_snapshot(Path(tmp) / "clap") if any("clap" in n for n in names) else tmp
+        snapshot = (
+            write_random_snapshot(Path(tmp) / "clap") if any("clap" in n for n in names) else tmp
+        )
         for name in names:
             res = run_child(name, Path(snapshot), args.repeat)
             if "error" in res:

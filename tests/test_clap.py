@@ -17,7 +17,6 @@ RoBERTa-base tower of the checkpoint would take most of the test's time and ~500
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from autoenchorder.audio.embed import Embedding, available_embedders, get_embedd
 from autoenchorder.audio.embed import clap_weights as cw
 from autoenchorder.audio.embed import weights as registry
 from autoenchorder.audio.embed.clap import ClapEmbedder
+from autoenchorder.audio.embed.clap_published import write_random_snapshot
 from autoenchorder.audio.io import load_audio
 from autoenchorder.cli import USER_ERROR_STATUS, cli
 from autoenchorder.errors import AudioError, ModelError, WeightsError
@@ -50,76 +50,13 @@ needs_hub = pytest.mark.skipif(
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "examples" / "audio" / "singularity_awakening_20s.ogg"  # 20 s, 48 kHz stereo
 
-#: laion/clap-htsat-unfused config.json as published (transformers 4.36 wrote it, listing only
-#: the keys that differ from the defaults; all others are transformers' defaults).
-LAION_UNFUSED_CONFIG: dict = {
-    "architectures": ["ClapModel"],
-    "audio_config": {
-        "fusion_num_hidden_layers": 2,
-        "model_type": "clap_audio_model",
-        "projection_hidden_size": 768,
-    },
-    "hidden_size": 768,
-    "initializer_factor": 1.0,
-    "logit_scale_init_value": 14.285714285714285,
-    "model_type": "clap",
-    "num_hidden_layers": 16,
-    "projection_dim": 512,
-    "projection_hidden_act": "relu",
-    "text_config": {
-        "classifier_dropout": None,
-        "fusion_hidden_size": 768,
-        "fusion_num_hidden_layers": 2,
-        "initializer_range": 0.02,
-        "model_type": "clap_text_model",
-        "projection_hidden_size": 768,
-    },
-    "transformers_version": "4.36.0.dev0",
-}
-#: The text tower used here instead of the checkpoint's RoBERTa-base (not read by the embedder).
-SMALL_TEXT_CONFIG: dict = {
-    "vocab_size": 99,
-    "hidden_size": 32,
-    "num_hidden_layers": 1,
-    "num_attention_heads": 4,
-    "intermediate_size": 37,
-}
-#: laion/clap-htsat-unfused preprocessor_config.json, the arguments ClapFeatureExtractor takes.
-LAION_UNFUSED_PREPROCESSOR: dict = {
-    "feature_size": 64,
-    "sampling_rate": 48000,
-    "hop_length": 480,
-    "max_length_s": 10,
-    "fft_window_size": 1024,
-    "padding_value": 0.0,
-    "return_attention_mask": False,
-    "frequency_min": 50,
-    "frequency_max": 14000,
-    "top_db": None,
-    "truncation": "rand_trunc",
-    "padding": "repeatpad",
-}
-
 
 @pytest.fixture(scope="module")
 def snapshot(tmp_path_factory) -> Path:
-    """A snapshot folder: random ClapModel (seed 0) + the laion feature extractor config.
-
-    config.json is then replaced by the published one in its own terse form (with the small
-    text tower), so that loading reads the checkpoint's real config file, not 5.x's rewrite.
-    """
+    """A snapshot folder: random ClapModel (seed 0) of the published configuration."""
     if transformers is None:
         pytest.skip(NO_TRANSFORMERS)
-    folder = tmp_path_factory.mktemp("clap_snapshot")
-    published = {
-        **LAION_UNFUSED_CONFIG,
-        "text_config": {**LAION_UNFUSED_CONFIG["text_config"], **SMALL_TEXT_CONFIG},
-    }
-    torch.manual_seed(0)
-    transformers.ClapModel(transformers.ClapConfig.from_dict(published)).save_pretrained(folder)
-    (folder / cw.CONFIG_FILE).write_text(json.dumps(published, indent=2))
-    transformers.ClapFeatureExtractor(**LAION_UNFUSED_PREPROCESSOR).save_pretrained(folder)
-    return folder
+    return write_random_snapshot(tmp_path_factory.mktemp("clap_snapshot"), seed=0)
 
 
 @pytest.fixture(scope="module")
