@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -77,11 +77,10 @@ def _failed(job: FitJob, reason: str) -> FitResult:
 
 
 def _init_worker(threads: int) -> None:
-    import torch  # noqa: PLC0415
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415
-
-    torch.set_num_threads(threads)
-    _init_worker.limits = threadpool_limits(threads)  # kept alive for the worker's lifetime
+    """Pool initializer: the worker keeps to ``threads`` threads for its whole lifetime."""
+    limits = ExitStack()
+    limits.enter_context(_limited_threads(threads))
+    _init_worker.limits = limits  # kept alive, never closed: the worker ends with it
 
 
 @contextmanager
