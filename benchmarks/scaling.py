@@ -48,8 +48,22 @@ def render(out: Path, n: int, seconds: float) -> Path:
     cli = Path(sys.executable).with_name("autoenchorder")
     if not (out / "audio").is_dir() or len(list((out / "audio").iterdir())) < n:
         subprocess.run(
-            [str(cli), "corpus", "make", "--n", str(n), "--out", str(out), "--workers", "2",
-             "--min-duration", str(seconds), "--max-duration", str(seconds), "--quiet"],
+            [
+                str(cli),
+                "corpus",
+                "make",
+                "--n",
+                str(n),
+                "--out",
+                str(out),
+                "--workers",
+                "2",
+                "--min-duration",
+                str(seconds),
+                "--max-duration",
+                str(seconds),
+                "--quiet",
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -149,8 +163,11 @@ def start_ray(**kwargs) -> float:  # noqa: ANN003
 
     started = time.perf_counter()
     ray.init(
-        address="local", include_dashboard=False, logging_level=logging.WARNING,
-        log_to_driver=False, **kwargs,
+        address="local",
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+        **kwargs,
     )
     return time.perf_counter() - started
 
@@ -225,8 +242,11 @@ def main() -> None:
         print(f"2/4 extract {n_scaling} songs on {nodes} node(s) x 1 CPU ...", file=sys.stderr)
         cluster = Cluster(
             initialize_head=True,
-            head_node_args={"num_cpus": 1, "include_dashboard": False,
-                            "object_store_memory": 150 * 1024**2},
+            head_node_args={
+                "num_cpus": 1,
+                "include_dashboard": False,
+                "object_store_memory": 150 * 1024**2,
+            },
         )
         for _ in range(nodes - 1):
             cluster.add_node(num_cpus=1, object_store_memory=150 * 1024**2)

@@ -140,4 +140,3 @@ def test_data_info_reports_cells_kept_for_the_models():
     )
     assert result.exit_code == 0, result.output
     assert "kept as NaN" in result.output
-

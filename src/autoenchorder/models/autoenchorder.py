@@ -342,16 +342,7 @@ class Autoenchorder(Model):
                 **run,
             )
             if cfg.finetune:
-                tune = TrainSettings(
-                    epochs=cfg.finetune_epochs,
-                    batch_size=cfg.batch_size,
-                    lr=cfg.finetune_lr,
-                    weight_decay=cfg.weight_decay,
-                    patience=cfg.patience,
-                    monitor=monitor,
-                    mode=mode,
-                    keep_start=True,  # end to end must not leave the two-stage model worse
-                )
+                tune = self._end_to_end_settings(monitor=monitor, mode=mode)
 
                 def noisy_loss(module: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
                     x, frames, lengths, y = batch
@@ -392,6 +383,24 @@ class Autoenchorder(Model):
             dropout=cfg.dropout,
         )
         return AutoenchorderNet(dense, sequence, regressor)
+
+    def _end_to_end_settings(self, monitor: str = "val_mae", mode: str = "min") -> TrainSettings:
+        """Settings of a stage that trains everything end to end (from the two-stage model).
+
+        It keeps the weights it started from when no epoch beats them on the validation split:
+        end to end must not leave the two-stage model worse.
+        """
+        cfg = self.config
+        return TrainSettings(
+            epochs=cfg.finetune_epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.finetune_lr,
+            weight_decay=cfg.weight_decay,
+            patience=cfg.patience,
+            monitor=monitor,
+            mode=mode,
+            keep_start=True,
+        )
 
     def _dense_inputs(self, ds: PopularityDataset) -> np.ndarray:
         """The low-level features, and with ``center_frames`` each song's mean frame beside them."""

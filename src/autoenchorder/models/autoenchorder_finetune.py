@@ -55,7 +55,7 @@ from autoenchorder.models.base import split_validation
 from autoenchorder.models.blocks import load_module_arrays, module_arrays
 from autoenchorder.models.losses import objective_from_config
 from autoenchorder.models.registry import register_model
-from autoenchorder.models.training import TrainSettings, resolve_device, seeded, train_module
+from autoenchorder.models.training import resolve_device, seeded, train_module
 
 #: Where the trainable part of musicnn may start (see the module docstring).
 FINETUNE_FROM: tuple[str, ...] = ("backend", "midend", "frontend")
@@ -284,15 +284,7 @@ class AutoenchorderFinetune(Autoenchorder):
                 out = torch.cat([module(data[0][s : s + 512]) for s in range(0, len(data[0]), 512)])
             return {"val_mae": float((out - data[1]).abs().mean())}
 
-        settings = TrainSettings(
-            epochs=cfg.finetune_epochs,
-            batch_size=cfg.batch_size,
-            lr=cfg.finetune_lr,
-            weight_decay=cfg.weight_decay,
-            patience=cfg.patience,
-            monitor="val_mae",
-            keep_start=True,  # the series stage must not leave the two-stage model worse
-        )
+        settings = self._end_to_end_settings()
         groups = [
             {"params": series.parameters, "lr": cfg.musicnn_lr},
             {"params": list(self.net_.parameters())},
