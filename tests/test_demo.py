@@ -63,6 +63,14 @@ def test_quick_demo_runs_end_to_end(tmp_path, musicoset_root, capsys, monkeypatc
         assert metrics["n_test"] == len(test_ids)
         for name, (low, high) in metrics["test_ci"].items():
             assert low <= metrics["test"][name] <= high, name
+    # ... and the ensemble's: the test metrics of the members' mean prediction (the predictor's)
+    ensemble = metrics["ensemble"]
+    assert ensemble["n_members"] == 2
+    member_rows = procedural[procedural["model"] == "autoenchorder"].set_index("id")
+    ensemble_rows = procedural[procedural["model"] == "autoenchorder-ensemble"].set_index("id")
+    ensemble_mae = (ensemble_rows["y_pred"] - ensemble_rows["y_true"]).abs().mean()
+    assert ensemble["test"]["mae"] == pytest.approx(ensemble_mae)  # the report's ensemble row
+    assert ensemble["n_test"] == len(member_rows)
     assert "predicted" in printed and "ensemble" in printed and "report:" in printed
 
     # A second run finds MusicOSet and resumes: nothing is rendered, extracted or fitted again

@@ -309,6 +309,21 @@ def test_the_card_shows_test_metrics_with_intervals(served):
     assert "n" not in metrics  # a count, not a metric
 
 
+def test_an_ensembles_card_shows_the_ensembles_metrics_when_all_members_are_loaded():
+    from autoenchorder.serve.card import model_card
+
+    def member(mae: float) -> dict:
+        ensemble = {"test": {"mae": 6.2}, "test_ci": {"mae": [5.9, 6.6]}, "n_members": 2}
+        return {"model": "autoenchorder", "metrics": {"test": {"mae": mae}, "ensemble": ensemble}}
+
+    both = model_card([member(6.5), member(6.7)], [Path("a"), Path("b")], None)
+    assert both["metrics"] == [{"name": "mae", "value": 6.2, "ci": [5.9, 6.6]}]
+    assert both["metrics_of"] == "the ensemble of 2"
+    alone = model_card([member(6.5)], [Path("a")], None)  # one member loaded: its own metrics
+    assert alone["metrics"] == [{"name": "mae", "value": 6.5, "ci": None}]
+    assert alone["metrics_of"] == "this model"
+
+
 def test_a_procedural_model_says_its_scores_say_nothing_about_listeners():
     from autoenchorder.serve.card import model_card
 

@@ -43,7 +43,8 @@ def model_card(
         ``model``, ``setting``, ``members``, ``trained_on`` (dataset, rows, training /
         validation / test rows, split, seed),
         ``input`` (what part of a song it reads, the embedder), ``metrics`` (test metrics, each
-        ``{"value", "ci"}`` where the bundle has a confidence interval), ``created``,
+        ``{"value", "ci"}`` where the bundle has a confidence interval; an ensemble's own where
+        its bundles record them), ``metrics_of`` (whose metrics they are), ``created``,
         ``version``, ``neighbours`` (whether "songs that sound like yours" is available, and in
         which space), ``popularity_histogram`` and ``notice`` (None, or why the scores say
         nothing about real listeners).
@@ -56,6 +57,11 @@ def model_card(
     dataset = str(extra.get("dataset") or "unknown")
     source = str((extra.get("data_spec") or {}).get("source") or dataset)
     index = doc.get("training_index") or None
+    # an ensemble's bundles record the test metrics of the members' mean prediction, which is
+    # what the served model answers; shown when every member was loaded
+    together = metrics.get("ensemble") or None
+    if not together or len(docs) < 2 or together.get("n_members") != len(docs):
+        together = None
     return {
         "model": doc.get("model"),
         "setting": config.get("setting"),
@@ -77,7 +83,8 @@ def model_card(
             else spec.get("embedder"),
             "task": spec.get("task") or "regression",
         },
-        "metrics": _test_metrics(metrics),
+        "metrics": _test_metrics(together or metrics),
+        "metrics_of": f"the ensemble of {len(docs)}" if together else "this model",
         "created": doc.get("created"),
         "version": (doc.get("libraries") or {}).get("autoenchorder"),
         "neighbours": {

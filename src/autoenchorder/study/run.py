@@ -146,13 +146,14 @@ def score_held_out_songs(
     ds, split = loaded(plan.data["procedural"])
     folder = settings.out / "bundles" / ENSEMBLE_MODEL
     train_rows, _ = split.apply(ds)
+    together = _ensemble_metrics(list(members.values()), seed=settings.seed)
     for result in members.values():
         seed = result.job.options["seed"]
         model = model_from_state(*result.state)
         save_bundle(
             model,
             folder / f"seed-{seed}",
-            metrics=_test_metrics(result, seed=seed),
+            metrics={**_test_metrics(result, seed=seed), "ensemble": together},
             feature_spec=feature_spec_from_dataset(ds, groups=["lowlevel"]),
             extra={
                 "dataset": "procedural",
@@ -183,11 +184,30 @@ def score_held_out_songs(
 
 def _test_metrics(result: FitResult, *, seed: int) -> dict[str, Any]:
     """A member's test metrics with their 95 % bootstrap intervals, for its bundle's card."""
+    y, p = np.asarray(result.y_true, float), np.asarray(result.y_pred, float)
+    return _metrics_of(y, p, result, seed=seed)
+
+
+def _ensemble_metrics(members: list[FitResult], *, seed: int) -> dict[str, Any]:
+    """The test metrics of the members' mean prediction (what the bundle's predictor answers).
+
+    Every member was tested on the same songs in the same order (one split); ``n_members``
+    lets a reader check that it loaded the whole ensemble.
+    """
+    ids = np.asarray(members[0].ids)
+    if any(not np.array_equal(np.asarray(m.ids), ids) for m in members):
+        raise ValueError("the ensemble's members were tested on different songs")
+    y = np.asarray(members[0].y_true, float)
+    p = np.mean([np.asarray(m.y_pred, float) for m in members], axis=0)
+    return {**_metrics_of(y, p, members[0], seed=seed), "n_members": len(members)}
+
+
+def _metrics_of(y: np.ndarray, p: np.ndarray, result: FitResult, *, seed: int) -> dict[str, Any]:
+    """Metrics of predictions ``p`` (n,) of true ``y`` (n,), with 95 % bootstrap intervals."""
     from autoenchorder.evaluate.bootstrap import metric_intervals  # noqa: PLC0415
     from autoenchorder.metrics import metrics_for  # noqa: PLC0415
 
     task = "regression"
-    y, p = np.asarray(result.y_true, float), np.asarray(result.y_pred, float)
     return {
         "test": {name: float(m.function(y, p)) for name, m in metrics_for(task).items()},
         "test_ci": metric_intervals(y, p, task, seed=seed),
