@@ -1,5 +1,10 @@
 """Benchmark: ``Predictor.predict`` on a 30 s clip and on a 4-minute song, warm, one core.
 
+A second table runs the same songs on all the machine's cores (as ``predict`` and ``serve``
+do): a song's spans and musicnn's patch batches side by side on one-thread kernels
+(:mod:`autoenchorder.side_by_side`, the default) against the same work one piece after another
+on multi-threaded kernels (``threads=1``, the way before), interleaved, median wall seconds.
+
 Issue 6 targets: < 1.5 s for a 30 s clip and < 4 s for a 4-minute song. The bundle is an
 Autoen-chorder model (low-level features + musicnn-msd sequences) trained for one epoch on
 random data: its prediction is meaningless, its cost is that of a trained one. It records no
@@ -31,6 +36,7 @@ import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from autoenchorder.audio.embed import get_embedder  # noqa: E402
 from autoenchorder.audio.io import load_audio  # noqa: E402
@@ -89,6 +95,7 @@ def best_of(repeats: int, work) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--all-cores-repeats", type=int, default=7)
     args = parser.parse_args()
     print_machine()
     torch.set_num_threads(1)
@@ -146,6 +153,42 @@ def main() -> None:
             )
         console.print(table)
         console.print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        console.print(all_cores(bundle_path, tmp, args.all_cores_repeats))
+        console.print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+def all_cores(bundle_path: Path, tmp: Path, repeats: int) -> Table:
+    """Side by side (the default) against one after another, all cores, interleaved."""
+    cores = os.cpu_count() or 1
+    ours = Predictor.load(bundle_path, threads=cores)
+    before = Predictor.load(bundle_path, threads=1)
+    table = Table(title=f"predict, warm, {cores} cores, median of {repeats}: wall s (CPU s)")
+    for column in ("input", "side by side (ours)", "one after another", "speed-up"):
+        table.add_column(column, justify="right")
+    saved = torch.get_num_threads()
+    torch.set_num_threads(cores)
+    try:
+        with threadpool_limits(limits=cores):
+            for seconds in TARGETS:
+                path = tmp / f"song{int(seconds)}.flac"
+                times: dict[str, list[tuple[float, float]]] = {"ours": [], "before": []}
+                for predictor in (ours, before):  # warm-up
+                    predictor.predict(path)
+                for _ in range(repeats):
+                    for name, predictor in (("ours", ours), ("before", before)):
+                        times[name].append(best_of(1, lambda p=path, q=predictor: q.predict(p)))
+                (ours_wall, ours_cpu), (before_wall, before_cpu) = (
+                    np.median(np.array(times[k]), axis=0) for k in ("ours", "before")
+                )
+                table.add_row(
+                    f"{seconds / 60:.1f} min song" if seconds > 30 else "30 s clip",
+                    f"{ours_wall:.2f} ({ours_cpu:.2f})",
+                    f"{before_wall:.2f} ({before_cpu:.2f})",
+                    f"{before_wall / ours_wall:.2f}x",
+                )
+    finally:
+        torch.set_num_threads(saved)
+    return table
 
 
 if __name__ == "__main__":

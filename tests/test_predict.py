@@ -391,3 +391,39 @@ def test_frames_within_keeps_whole_windows_inside_the_span():
     assert part.frames[:, 0].tolist() == [11.0, 12.0, 13.0]
     assert part.times.tolist() == [2.0, 5.0, 8.0]
     assert frames_within(song, 31.0, 2.0, window_seconds=3.0) is None
+
+
+def test_scoring_side_by_side_equals_one_after_another(long_song, bundles):
+    """Two threads (spans' features and embedder batches side by side) score as one does."""
+    one = Predictor.load(bundles / "ensemble", threads=1).predict(long_song)
+    two = Predictor.load(bundles / "ensemble", threads=2).predict(long_song)
+    assert two.popularity == pytest.approx(one.popularity, abs=1e-4)
+    assert [w["popularity"] for w in two.windows] == pytest.approx(
+        [w["popularity"] for w in one.windows], abs=1e-4
+    )
+    assert [c["contribution"] for c in two.contributions] == pytest.approx(
+        [c["contribution"] for c in one.contributions], abs=1e-4
+    )
+
+
+class _RefusingEmbedder(BandEnergyEmbedder):
+    name = "test-refusing"
+
+    def embed(self, y: np.ndarray, sr: int) -> Embedding:
+        from autoenchorder.errors import AudioError
+
+        raise AudioError(None, "the embedder refuses")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_features_error_comes_first_side_by_side_too(tmp_path, bundles, threads):
+    """A file too short for the features names that reason, however many threads score it."""
+    from autoenchorder.errors import AudioError
+
+    path = tmp_path / "blip.wav"
+    sf.write(path, make_tone(0.05, 16000), 16000)
+    predictor = Predictor.load(
+        bundles / "ensemble" / "seed0", embedder=_RefusingEmbedder(), threads=threads
+    )
+    with pytest.raises(AudioError, match="shorter than one 2048-sample analysis frame"):
+        predictor.predict(path)

@@ -17,6 +17,7 @@ import pandas as pd
 from autoenchorder.audio.embed.base import Embedding
 from autoenchorder.audio.processor import AudioProcessor, DecodedAudio, InputSpec
 from autoenchorder.errors import AudioError, ModelError
+from autoenchorder.side_by_side import side_by_side
 
 if TYPE_CHECKING:
     from autoenchorder.audio.embed.base import Embedder
@@ -44,6 +45,9 @@ class ModelInputs:
     input_spec : InputSpec or None
         The part of a file the model reads (default: the spec's ``audio_input``; none recorded
         means the whole file).
+    threads : int or None
+        Threads that compute a song's spans side by side, one core each (default: torch's
+        thread count at the time; 1 runs them one after another with multi-threaded kernels).
 
     Raises
     ------
@@ -60,6 +64,7 @@ class ModelInputs:
         default_lowlevel_columns: Sequence[str] | None = None,
         embedder: Embedder | None = None,
         input_spec: InputSpec | None = None,
+        threads: int | None = None,
     ) -> None:
         missing = [p for p in parts if p not in AUDIO_PARTS]
         if missing:
@@ -69,6 +74,7 @@ class ModelInputs:
             )
         self.parts = tuple(parts)
         self.feature_spec = feature_spec
+        self.threads = threads
         self.lowlevel_columns = self._lowlevel_columns(default_lowlevel_columns)
         if "sequences" in self.parts and embedder is None:
             embedder = self._default_embedder()
@@ -141,19 +147,18 @@ class ModelInputs:
         n = len(spans)
         tabular = pd.DataFrame(index=pd.RangeIndex(n))
         groups: dict[str, list[str]] = {}
+        rows, embeddings = self._computed(spans, dict(frames_from or {}))
         if self.lowlevel_columns is not None:
             from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS  # noqa: PLC0415
 
-            rows = np.vstack([self.processor.lowlevel(audio) for audio in spans])
-            table = pd.DataFrame(rows, columns=list(LOWLEVEL_COLUMNS))
+            table = pd.DataFrame(np.vstack(rows), columns=list(LOWLEVEL_COLUMNS))
             if not np.isfinite(table[self.lowlevel_columns].to_numpy()).all():
                 where = spans[0].path if spans else None
                 raise AudioError(where, "low-level features are undefined (digital silence?)")
             tabular = table[self.lowlevel_columns]
             groups["lowlevel"] = list(self.lowlevel_columns)
         sequences = times = None
-        if "sequences" in self.parts:
-            embeddings = self._embeddings(spans, dict(frames_from or {}))
+        if embeddings is not None:
             sequences = [e.frames for e in embeddings]
             times = [e.times for e in embeddings]
         return PopularityDataset(
@@ -165,6 +170,30 @@ class ModelInputs:
             sequence_times=times,
             name="predict",
         )
+
+    def _computed(
+        self, spans: Sequence[DecodedAudio], frames_from: dict[int, int]
+    ) -> tuple[list[np.ndarray] | None, list[Embedding] | None]:
+        """The spans' low-level rows and embeddings (each None when the model reads none).
+
+        With more than one thread they run side by side (:mod:`autoenchorder.side_by_side`):
+        each span's features on one worker, the embedder's batches on the others.
+        """
+        wants_rows = self.lowlevel_columns is not None
+        wants_sequences = "sequences" in self.parts
+        threads = self.threads if self.threads is not None else _torch_threads()
+        with side_by_side(threads if spans else 1) as pool:
+            if pool is None:
+                rows = [self.processor.lowlevel(a) for a in spans] if wants_rows else None
+                embeddings = self._embeddings(spans, frames_from) if wants_sequences else None
+                return rows, embeddings
+            pending = [pool.submit(self.processor.lowlevel, a) for a in spans] if wants_rows else []
+            try:
+                embeddings = self._embeddings(spans, frames_from) if wants_sequences else None
+            finally:
+                # A span's features error is raised first, as when the features ran first.
+                rows = [future.result() for future in pending] if wants_rows else None
+            return rows, embeddings
 
     def _embeddings(
         self, spans: Sequence[DecodedAudio], frames_from: dict[int, int]
@@ -217,3 +246,9 @@ def frames_within(
     if not inside.any():
         return None
     return Embedding(embedding.frames[inside], embedding.times[inside] - start)
+
+
+def _torch_threads() -> int:
+    import torch  # noqa: PLC0415
+
+    return int(torch.get_num_threads())

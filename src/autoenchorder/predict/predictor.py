@@ -73,6 +73,9 @@ class Predictor:
     input_spec : InputSpec, optional
         Override the part of a file the model reads (default: the spec's ``audio_input``;
         none recorded: the whole file).
+    threads : int, optional
+        Threads that compute a song's spans and embedder batches side by side, one core each
+        (default: torch's thread count when a song is scored; see :class:`ModelInputs`).
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class Predictor:
         contributions: bool = True,
         seed: int = 0,
         input_spec: InputSpec | None = None,
+        threads: int | None = None,
     ) -> None:
         if not models:
             raise ModelError("a Predictor needs at least one model")
@@ -104,6 +108,7 @@ class Predictor:
             default_lowlevel_columns=getattr(self.models[0], "feature_names_", None),
             embedder=embedder,
             input_spec=input_spec,
+            threads=threads,
         )
         self.input_spec = self.inputs.input_spec
         self.processor = self.inputs.processor

@@ -35,6 +35,7 @@ from autoenchorder.audio.embed.tf_checkpoint import read_checkpoint
 from autoenchorder.audio.embed.weights import locate_weights
 from autoenchorder.audio.io import check_finite, iter_blocks, resample
 from autoenchorder.errors import AudioError, ModelError
+from autoenchorder.side_by_side import current_pool
 
 MTT_TAGS: tuple[str, ...] = (
     "guitar", "classical", "slow", "techno", "strings", "drums", "electronic", "rock", "fast",
@@ -260,34 +261,40 @@ class MusicnnEmbedder(Embedder):
     def _embed_patches(
         self, patches: Iterable[tuple[int, np.ndarray]], layers: tuple[str, ...]
     ) -> dict[str, Embedding]:
-        """Run ``(first frame, patch [187, 96])`` pairs through the network in batches."""
+        """Run ``(first frame, patch [187, 96])`` pairs through the network in batches.
+
+        Inside a :func:`~autoenchorder.side_by_side.side_by_side` block the batches of a CPU
+        network run on its workers, one core each (same frames, in order).
+        """
         starts: list[int] = []
-        outputs: dict[str, list[np.ndarray]] = {name: [] for name in layers}
-        pending: list[np.ndarray] = []
 
-        def flush() -> None:
+        def batches() -> Iterator[list[np.ndarray]]:
+            pending: list[np.ndarray] = []
+            for start, patch in patches:
+                starts.append(start)
+                pending.append(np.asarray(patch, dtype=np.float32))
+                if len(pending) == self.batch_size:
+                    yield pending
+                    pending = []
+            if pending:
+                yield pending
+
+        def run(batch: list[np.ndarray]) -> dict[str, np.ndarray]:
             with torch.inference_mode():
-                batch = np.stack(pending)
-                x = torch.from_numpy(batch).to(self.device)
-                result = self.net(x)
-                for name in layers:
-                    outputs[name].append(result[name].float().cpu().numpy())
-            pending.clear()
+                result = self.net(torch.from_numpy(np.stack(batch)).to(self.device))
+                return {name: result[name].float().cpu().numpy() for name in layers}
 
-        for start, patch in patches:
-            starts.append(start)
-            pending.append(np.asarray(patch, dtype=np.float32))
-            if len(pending) == self.batch_size:
-                flush()
-        if pending:
-            flush()
+        pool = current_pool() if self.device.type == "cpu" else None
+        results = list(pool.ordered(run, batches()) if pool else map(run, batches()))
         times = np.asarray(starts, dtype=np.float64) * (fe.HOP / fe.SAMPLE_RATE)
         return {
             name: Embedding(
-                np.concatenate(chunks) if chunks else np.zeros((0, LAYERS[name]), np.float32),
+                np.concatenate([r[name] for r in results])
+                if results
+                else np.zeros((0, LAYERS[name]), np.float32),
                 times,
             )
-            for name, chunks in outputs.items()
+            for name in layers
         }
 
 
