@@ -52,6 +52,19 @@ def test_workers_use_one_thread_kernels_and_the_process_keeps_its_own() -> None:
     assert _in_a_new_thread(torch.get_num_threads) == 2  # the process default is unchanged
 
 
+def test_blocks_reuse_one_pool_of_a_size() -> None:
+    def pool_threads() -> int:
+        return sum(t.name.startswith("side-by-side") for t in threading.enumerate())
+
+    pools = []
+    for _ in range(5):
+        with side_by_side(2) as pool:
+            pools.append(pool)
+            assert pool.submit(lambda: 1).result() == 1
+    assert all(p is pools[0] for p in pools)
+    assert pool_threads() == 2
+
+
 def test_the_pool_belongs_to_the_block_of_this_thread_only() -> None:
     with side_by_side(2) as pool:
         assert pool.submit(current_pool).result() is None  # workers run their items inline

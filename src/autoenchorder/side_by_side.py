@@ -14,6 +14,7 @@ may differ in the last float digits from multi-threaded kernels (reduction order
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -86,10 +87,6 @@ class SideBySide:
         while in_flight:
             yield in_flight.popleft().result()
 
-    def shutdown(self) -> None:
-        """Wait for the submitted work, then stop the workers."""
-        self._executor.shutdown(wait=True)
-
 
 def _one_kernel_thread() -> None:
     """Worker initializer: this thread's torch kernels run on one thread.
@@ -109,8 +106,9 @@ def side_by_side(threads: int) -> Iterator[SideBySide | None]:
 
     Inside the block BLAS (NumPy, SciPy) and OpenMP (the caller's torch kernels too) run one
     thread, so that work not spread over the pool does not oversubscribe the cores its workers
-    use, and the pool is :func:`current_pool` of this thread; at its end the submitted work is
-    waited for, the workers stop and the thread counts are restored.
+    use, and the pool is :func:`current_pool` of this thread; at its end the thread counts are
+    restored. The pool of a size is made once per process and kept (its idle threads wait);
+    the caller waits for what it submits.
 
     Parameters
     ----------
@@ -127,14 +125,27 @@ def side_by_side(threads: int) -> Iterator[SideBySide | None]:
         return
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
 
-    pool = SideBySide(threads)
+    pool = _shared_pool(int(threads))
     token = _CURRENT.set(pool)
     try:
         with threadpool_limits(limits=1):
             yield pool
     finally:
         _CURRENT.reset(token)
-        pool.shutdown()
+
+
+#: One pool per process and size, made on first use: a server scoring song after song reuses
+#: its threads (and the memory arenas they hold) instead of starting new ones for every song.
+_POOLS: dict[tuple[int, int], SideBySide] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _shared_pool(threads: int) -> SideBySide:
+    key = (os.getpid(), threads)  # a forked child cannot use its parent's threads
+    with _POOLS_LOCK:
+        if key not in _POOLS:
+            _POOLS[key] = SideBySide(threads)
+        return _POOLS[key]
 
 
 def current_pool() -> SideBySide | None:

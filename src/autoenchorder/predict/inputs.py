@@ -177,12 +177,14 @@ class ModelInputs:
         """The spans' low-level rows and embeddings (each None when the model reads none).
 
         With more than one thread they run side by side (:mod:`autoenchorder.side_by_side`):
-        each span's features on one worker, the embedder's batches on the others.
+        each span's features on one worker, the embedder's batches on the others. The
+        features of a single span alone run on multi-threaded kernels instead (faster there).
         """
         wants_rows = self.lowlevel_columns is not None
         wants_sequences = "sequences" in self.parts
         threads = self.threads if self.threads is not None else _torch_threads()
-        with side_by_side(threads if spans else 1) as pool:
+        pieces = len(spans) > 1 or (wants_sequences and len(spans) == 1)
+        with side_by_side(threads if pieces else 1) as pool:
             if pool is None:
                 rows = [self.processor.lowlevel(a) for a in spans] if wants_rows else None
                 embeddings = self._embeddings(spans, frames_from) if wants_sequences else None
