@@ -20,6 +20,7 @@ FLOORS: dict[str, float] = {
     "metrics": 0,
     "progress": 0,
     "parallel": 0,
+    "side_by_side": 0,
     "storage": 0,
     "engine": 0,
     "config": 1,
