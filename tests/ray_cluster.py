@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from autoenchorder.engine.ray_backend import import_ray
+
 TESTS = Path(__file__).resolve().parent
 #: object store of each node: the tests move small payloads only
 OBJECT_STORE_BYTES = 120 * 1024**2
@@ -38,7 +40,8 @@ def ray_cluster() -> Iterator[object]:
     ray.cluster_utils.Cluster
         ``list_all_nodes()`` gives its two nodes (``node_id``); ``address`` its GCS.
     """
-    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install autoenchorder[ray]")
+    pytest.importorskip("ray", reason="Ray is not installed: pip install autoenchorder[ray]")
+    ray = import_ray()  # as the engine does it: no usage statistics, no Prometheus polling
     if _SHARED["cluster"] is None:
         _SHARED["cluster"] = _start_cluster(ray)
     _SHARED["users"] += 1

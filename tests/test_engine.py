@@ -187,6 +187,23 @@ def test_ray_session_stops_only_the_ray_it_started(monkeypatch: pytest.MonkeyPat
     assert calls == []
 
 
+def test_ray_usage_statistics_are_off_unless_the_user_turned_them_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("ray", reason="Ray is not installed: pip install autoenchorder[ray]")
+    from ray.data._internal.usage.collector import usage_collection_disabled
+
+    from autoenchorder.engine.ray_backend import USAGE_STATS_VARIABLE, import_ray
+
+    monkeypatch.delenv(USAGE_STATS_VARIABLE, raising=False)
+    import_ray()
+    assert os.environ[USAGE_STATS_VARIABLE] == "0"
+    assert usage_collection_disabled()  # no Prometheus polling from the driver's threads
+    monkeypatch.setenv(USAGE_STATS_VARIABLE, "1")  # the user's own choice stands
+    import_ray()
+    assert os.environ[USAGE_STATS_VARIABLE] == "1"
+
+
 # -------------------------------------------------------------------------------- Ray engine
 def _square_or_die(poison: int, bad: int, state: tuple, x: int) -> tuple:
     if x == poison:

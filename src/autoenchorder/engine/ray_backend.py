@@ -12,13 +12,18 @@ how often that item was started; past ``retries + 1`` starts the item's result i
 item. Should Ray still fail a whole execution, the items not yet streamed back run again (the
 ledger keeps its counts), a bounded number of times.
 
-Ray is imported inside the functions: ``import autoenchorder`` does not load it.
+Ray is imported inside the functions: ``import autoenchorder`` does not load it. Ray's usage
+statistics are off unless the user turned them on (``RAY_USAGE_STATS_ENABLED=1``): this tool
+runs offline, and with them on Ray Data's collector polls a Prometheus server from background
+threads of the driver, whose logged tracebacks race CPython 3.11's ``ast`` state (a spurious
+``SystemError: AST constructor recursion depth mismatch`` in another thread).
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import os
 import pickle
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -35,10 +40,17 @@ EXECUTION_RETRIES = 2
 #: items per Ray Data execution when no window is given (one block each; actors load their
 #: weights once per execution)
 DEFAULT_CHUNK = 1024
+#: Ray's switch for its usage statistics ("0" off, "1" on); it also gates Ray Data's collector
+USAGE_STATS_VARIABLE = "RAY_USAGE_STATS_ENABLED"
 
 
 def import_ray() -> Any:
-    """``import ray`` (and Ray Data), or an :class:`EngineError` saying how to install it."""
+    """``import ray`` (and Ray Data), or an :class:`EngineError` saying how to install it.
+
+    Ray's usage statistics are turned off first, unless ``RAY_USAGE_STATS_ENABLED`` says
+    otherwise (the Ray processes started from here inherit the setting).
+    """
+    os.environ.setdefault(USAGE_STATS_VARIABLE, "0")
     try:
         import ray  # noqa: PLC0415
         import ray.data  # noqa: F401, PLC0415
