@@ -159,7 +159,9 @@ def sampled_peak(run: Callable[[], object]) -> tuple[object, float]:
 
 def start_ray(**kwargs) -> float:  # noqa: ANN003
     """``ray.init`` quietly; return the seconds it took."""
-    import ray
+    from autoenchorder.engine.ray_backend import import_ray
+
+    ray = import_ray()  # as the engine does it (usage statistics off)
 
     started = time.perf_counter()
     ray.init(
@@ -206,8 +208,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "ae-scaling")
     args = parser.parse_args()
     print_machine()
-    import ray
     from ray.cluster_utils import Cluster
+
+    from autoenchorder.engine.ray_backend import import_ray
+
+    ray = import_ray()  # as the engine does it (usage statistics off)
 
     from autoenchorder.engine import EngineSpec
 
