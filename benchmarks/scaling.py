@@ -208,13 +208,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "ae-scaling")
     args = parser.parse_args()
     print_machine()
-    from ray.cluster_utils import Cluster
-
+    from autoenchorder.engine import EngineSpec
     from autoenchorder.engine.ray_backend import import_ray
 
     ray = import_ray()  # as the engine does it (usage statistics off)
-
-    from autoenchorder.engine import EngineSpec
+    from ray.cluster_utils import Cluster
 
     n_overhead, n_scaling, rss_sizes = (12, 8, (20, 60)) if args.quick else (100, 40, (200, 1000))
     work = args.workdir
