@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,19 @@ def test_embedding_matches_torchvggish_without_final_relu(name, references, embe
     _assert_close_rel(result.frames, references[name]["embedding_linear"], 1e-4)
     assert result.frames.dtype == np.float32
     np.testing.assert_allclose(result.times, 0.96 * np.arange(result.frames.shape[0]))
+
+
+def test_bfloat16_is_close_to_float32(weight_dir, embedder):
+    y, sr = _signal(REAL_CLIPS[0])
+    with warnings.catch_warnings():  # bfloat16 is emulated (and says so) on CPUs without it
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fast = get_embedder(
+            "vggish", weights=weight_dir / "vggish-10086976.pth", precision="bfloat16"
+        )
+    exact, rounded = embedder.embed(y, sr).frames, fast.embed(y, sr).frames
+    assert rounded.dtype == np.float32 and rounded.shape == exact.shape
+    assert not np.array_equal(exact, rounded)  # the network did run in bfloat16
+    assert np.linalg.norm(rounded - exact) / np.linalg.norm(exact) < 0.05
 
 
 @pytest.mark.parametrize("name", [REAL_CLIPS[0], "chirp_22050.synthetic"])

@@ -129,14 +129,19 @@ def get_embedder(name: str, **options: object) -> Embedder:
     Raises
     ------
     ModelError
-        Unknown name.
+        Unknown name, or an option the embedder does not take.
     """
     _load_builtin_embedders()
     if name not in _REGISTRY:
         raise ModelError(f"unknown embedder {name!r}; available: {', '.join(sorted(_REGISTRY))}")
     key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
     if key not in _CACHE:
-        _CACHE[key] = _REGISTRY[name](**options)
+        try:
+            _CACHE[key] = _REGISTRY[name](**options)
+        except TypeError as exc:
+            if "unexpected keyword argument" not in str(exc):
+                raise
+            raise ModelError(f"embedder {name!r} does not take that option: {exc}") from exc
     return _CACHE[key]
 
 

@@ -30,6 +30,7 @@ from torch import nn
 
 from autoenchorder.audio.embed import vggish_frontend as fe
 from autoenchorder.audio.embed.base import Embedder, Embedding, register_embedder
+from autoenchorder.audio.embed.precision import DEFAULT_PRECISION, autocast, resolve_precision
 from autoenchorder.audio.embed.vggish_weights import (
     CONV_CHANNELS,
     PCAParams,
@@ -227,6 +228,9 @@ class VGGish(Embedder):
     verify_checksums : bool
         Check a TF checkpoint's CRC-32C checksums while loading (slow for 288 MB in pure
         Python; files fetched by ``autoenchorder weights fetch`` are already SHA-256 checked).
+    precision : {"float32", "bfloat16", "auto"}
+        The network's arithmetic (:mod:`~autoenchorder.audio.embed.precision`): float32 (the
+        published model's, default) or bfloat16; ``"auto"``: bfloat16 where native.
     """
 
     name = "vggish"
@@ -250,6 +254,7 @@ class VGGish(Embedder):
         device: str = "cpu",
         block_seconds: float = 30.0,
         verify_checksums: bool = True,
+        precision: str = DEFAULT_PRECISION,
     ) -> None:
         if quantize not in QUANTIZE_MODES:
             raise ValueError(f"quantize must be one of {QUANTIZE_MODES}, not {quantize!r}")
@@ -269,6 +274,7 @@ class VGGish(Embedder):
         self.batch_size = batch_size
         self.block_seconds = block_seconds
         self.device = _resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
         if weights is None:
             weights, default_pca = default_weight_files()
             pca = pca if pca is not None else default_pca
@@ -312,12 +318,12 @@ class VGGish(Embedder):
         np.ndarray, float32, shape (E, 128)
         """
         out = np.empty((examples.shape[0], EMBEDDING_SIZE), dtype=np.float32)
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.precision, self.device):
             for start in range(0, examples.shape[0], self.batch_size):
                 batch = torch.from_numpy(
                     np.ascontiguousarray(examples[start : start + self.batch_size], np.float32)
                 ).to(self.device)
-                out[start : start + batch.shape[0]] = self.network(batch).cpu().numpy()
+                out[start : start + batch.shape[0]] = self.network(batch).float().cpu().numpy()
         if self.pca is not None:
             out = postprocess_embeddings(out, self.pca, quantize=self.quantize)
         return out
