@@ -325,6 +325,7 @@ def extract_corpus(
         store_root, audio_root=audio_dir, config={"compat": compat}, input_spec=input_spec
     )
     if embedder:
+        embedder_options = _concrete_precision(store, embedder, embedder_options)
         store.register_embedder(embedder, _embedder_identity(embedder, embedder_options))
     items, skipped = plan_work(
         audio_dir, store, embedder=embedder, retry_failed=retry_failed, track_ids=track_ids
@@ -401,6 +402,29 @@ def _crashed(item: WorkItem, reason: str) -> dict:
     }
 
 
+def _concrete_precision(store: FeatureStore, embedder: str, options: dict) -> dict:
+    """``options`` with an ``"auto"`` precision made concrete once, here, for every worker.
+
+    A store that already holds the embedder's sequences keeps their precision (a resumed run
+    never mixes two); a new one gets bfloat16 where this machine's CPU runs it natively.
+    """
+    if options.get("precision") != "auto":
+        return options
+    from autoenchorder.audio.embed.precision import (  # noqa: PLC0415
+        DEFAULT_PRECISION,
+        resolve_precision,
+    )
+
+    known = store.manifest.get("embedders", {}).get(embedder)
+    if known is not None:
+        precision = known.get("options", {}).get("precision", DEFAULT_PRECISION)
+    else:
+        import torch  # noqa: PLC0415
+
+        precision = resolve_precision("auto", torch.device("cpu"))
+    return {**options, "precision": precision}
+
+
 def _embedder_identity(name: str, options: dict) -> dict:
     from autoenchorder.audio.embed import get_embedder  # noqa: PLC0415
 
@@ -408,6 +432,11 @@ def _embedder_identity(name: str, options: dict) -> dict:
     # identity (the driver reads it on the CPU, a store filled on GPUs resumes on CPUs).
     options = {k: v for k, v in options.items() if k != "device"}
     emb = get_embedder(name, **options)
+    # The precision does change them. float32, the default, is left out (as stores made
+    # before the option have it); an embedder without a network has none to record.
+    options.pop("precision", None)
+    if getattr(emb, "precision", "float32") != "float32" and getattr(emb, "loads_network", True):
+        options["precision"] = emb.precision
     return {
         "version": getattr(emb, "version", "unknown"),
         "dim": int(emb.dim),

@@ -61,6 +61,25 @@ TRACK_COLUMNS: tuple[str, ...] = (
 FAILURE_COLUMNS: tuple[str, ...] = ("path", "track_id", "stage", "reason")
 
 
+def stored_precision(manifest: dict, embedder: str) -> str | None:
+    """The precision ``embedder``'s sequences in a store were made in, when not float32.
+
+    Parameters
+    ----------
+    manifest : dict
+        A store's manifest (:attr:`FeatureStore.manifest`).
+    embedder : str
+        Registry name.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"bfloat16"``; None for float32 (the default, which identities leave out).
+    """
+    options = manifest.get("embedders", {}).get(embedder, {}).get("options", {})
+    return options.get("precision")
+
+
 def sequence_stage(embedder: str) -> str:
     """Name of the stage that stores ``embedder``'s sequences (``"seq:musicnn-msd"``)."""
     return f"seq:{embedder}"

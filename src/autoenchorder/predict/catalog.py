@@ -196,7 +196,10 @@ def load_predictor(bundles: Sequence[str], *, device: str = "cpu", **options: An
 
     # The embedder of the spec was built on the CPU by Predictor.load; build it again on the
     # device (the registered embedders with weights take ``device``).
-    embedder = get_embedder(predictor.embedder.name, device=str(target))
+    options = {"device": str(target)}
+    if getattr(predictor.embedder, "precision", "float32") != "float32":
+        options["precision"] = predictor.embedder.precision
+    embedder = get_embedder(predictor.embedder.name, **options)
     return Predictor(
         predictor.models, feature_spec=predictor.feature_spec, embedder=embedder, **options
     )

@@ -107,6 +107,9 @@ class ModelInputs:
 
         named = self.feature_spec.get("embedder") or {}
         name = named.get("name") if isinstance(named, dict) else named
+        # The training sequences' precision (absent: float32, the embedders' default).
+        precision = named.get("precision") if isinstance(named, dict) else None
+        options = {"precision": precision} if precision else {}
         if not name:
             dim = self.feature_spec.get("sequence_dim")
             name = EMBEDDER_BY_DIM.get(int(dim)) if dim else "musicnn-msd"
@@ -114,7 +117,7 @@ class ModelInputs:
                 raise ModelError(
                     f"the bundle names no embedder and no embedder gives {dim}-d frames"
                 )
-        return get_embedder(str(name))
+        return get_embedder(str(name), **options)
 
     def dataset(
         self, spans: Sequence[DecodedAudio], *, frames_from: Mapping[int, int] | None = None

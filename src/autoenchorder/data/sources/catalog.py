@@ -28,6 +28,7 @@ from autoenchorder import storage
 from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
 from autoenchorder.audio.processor import InputSpec
 from autoenchorder.data.dataset import PopularityDataset
+from autoenchorder.data.store import stored_precision
 from autoenchorder.data.validate import check_policy, join_report, read_table, validate_table
 from autoenchorder.errors import DataError
 
@@ -245,6 +246,9 @@ def _attach_sequences(
     has = joined["track_id"].isin(list(found))
     missing = joined.loc[~has, "track_id"]
     info["embedder"] = embedder
+    precision = stored_precision(store.manifest, embedder)
+    if precision:  # predict embeds new songs in it too
+        info["embedder_precision"] = precision
     info["sequence_losses"] = {
         "embedder": embedder,
         "missing": int((~has).sum()),

@@ -132,9 +132,10 @@ def attach_sequences(
     """
     if store is None:
         raise DataError(f"sequences of {embedder!r} asked for, but no --store given")
-    from autoenchorder.data.store import FeatureStore  # noqa: PLC0415
+    from autoenchorder.data.store import FeatureStore, stored_precision  # noqa: PLC0415
 
-    found = FeatureStore(store).read_sequences(embedder)
+    source = FeatureStore(store)
+    found = source.read_sequences(embedder)
     keep = np.array([track in found for track in ds.ids])
     if not keep.any():
         raise DataError(f"the store {store} has no {embedder!r} sequences for this dataset")
@@ -143,4 +144,7 @@ def attach_sequences(
     ds = ds.with_sequences([e.frames for e in embeddings], [e.times for e in embeddings])
     ds.info["sequences_missing"] = int((~keep).sum())
     ds.info["embedder"] = {"name": embedder}
+    precision = stored_precision(source.manifest, embedder)
+    if precision:  # predict embeds new songs in it too
+        ds.info["embedder"]["precision"] = precision
     return ds
