@@ -72,6 +72,18 @@ def test_quick_demo_runs_end_to_end(tmp_path, musicoset_root, capsys, monkeypatc
     assert ensemble["test"]["mae"] == pytest.approx(ensemble_mae)  # the report's ensemble row
     assert ensemble["n_test"] == len(member_rows)
     assert "predicted" in printed and "ensemble" in printed and "report:" in printed
+    # musicnn ran in bfloat16 where this CPU runs it natively (--precision auto), and the
+    # report, the store and the bundles say which
+    import torch
+
+    from autoenchorder.audio.embed.precision import native_bfloat16
+
+    precision = "bfloat16" if native_bfloat16(torch.device("cpu")) else "float32"
+    run = json.loads((out / "procedural" / "run.json").read_text())
+    assert f"musicnn-msd sequences computed in {precision}" in run["notes"]
+    assert f"musicnn-msd in {precision}" in flat
+    spec = json.loads((bundles / "seed-0" / "bundle.json").read_text())["feature_spec"]
+    assert spec["embedder"].get("precision", "float32") == precision
 
     # A second run finds MusicOSet and resumes: nothing is rendered, extracted or fitted again
     # for the procedural study (the same predictions come back); MusicOSet is added.

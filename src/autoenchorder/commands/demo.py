@@ -6,7 +6,12 @@ from pathlib import Path
 
 import click
 
-from autoenchorder.commands.engine_options import address_option, device_option, engine_option
+from autoenchorder.commands.engine_options import (
+    address_option,
+    device_option,
+    engine_option,
+    precision_option,
+)
 from autoenchorder.data.locations import find_root
 from autoenchorder.study import DemoSettings, run_demo
 from autoenchorder.study.extras import ALL_STUDIES, check_studies
@@ -52,6 +57,7 @@ from autoenchorder.study.extras import ALL_STUDIES, check_studies
 @engine_option("Where the model fits run (the corpus and its features are made locally)")
 @address_option
 @device_option("Where the networks train", default="cpu")
+@precision_option(default="auto")
 def command(
     out: Path,
     quick: bool,
@@ -64,6 +70,7 @@ def command(
     engine: str,
     address: str | None,
     device: str,
+    precision: str,
 ) -> None:
     """Generate a corpus, extract features, train every model, write the report, score songs."""
     # a --musicoset folder that is not there is an error now, not after the corpus is made
@@ -80,6 +87,7 @@ def command(
         "embedder": embedder,
         "musicoset_root": musicoset_root,
         "device": device,
+        "precision": precision,
     }
     if engine == "ray":
         from autoenchorder.engine import EngineSpec  # noqa: PLC0415

@@ -10,6 +10,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from autoenchorder.commands.engine_options import precision_option
+
 
 def column_names(embedder: object, dim: int) -> list[str]:
     """Tag names for a taggram, ``d0 .. d{dim-1}`` otherwise."""
@@ -91,6 +93,7 @@ def save_sequence(
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 ...")
 @click.option("--batch-size", type=int, default=None, help="Windows per forward pass.")
+@precision_option()
 def command(
     file: Path,
     name: str,
@@ -100,6 +103,7 @@ def command(
     offset: float | None,
     device: str,
     batch_size: int | None,
+    precision: str,
 ) -> None:
     """Embed one audio FILE and print a summary or save the sequence (npz/csv).
 
@@ -118,6 +122,8 @@ def command(
         options["layer"] = layer
     if batch_size is not None:
         options["batch_size"] = batch_size
+    if precision != "float32":
+        options["precision"] = precision
     console = Console()
     with console.status(f"loading {name} ..."):
         embedder = get_embedder(name, **options)
@@ -136,6 +142,7 @@ def command(
             "embedder": embedder.name,
             "version": str(getattr(embedder, "version", "")),
             "layer": str(getattr(embedder, "layer", "")),
+            "precision": str(getattr(embedder, "precision", "float32")),
             "source": str(file),
         }
         save_sequence(out, frames, times, columns, meta)

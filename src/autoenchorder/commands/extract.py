@@ -15,6 +15,7 @@ from autoenchorder.commands.engine_options import (
     device_option,
     engine_option,
     gpus_per_worker_option,
+    precision_option,
 )
 from autoenchorder.data.extract import ExtractSummary, extract_corpus
 from autoenchorder.engine import EngineSpec
@@ -59,6 +60,14 @@ def print_summary(
     console.print(f"store: {store}")
 
 
+def _embedder_options(device: str | None, precision: str) -> dict[str, str]:
+    """The embedder options of the command line (float32, the default, left out)."""
+    options = {"device": device} if device else {}
+    if precision != "float32":
+        options["precision"] = precision
+    return options
+
+
 def _location(value: str, *, exists: bool = False) -> Path | str:
     """A local path as a Path (checked to exist if asked), a URI (s3://...) as it is."""
     location = storage.as_location(value)
@@ -95,6 +104,7 @@ def _location(value: str, *, exists: bool = False) -> Path | str:
 )
 @gpus_per_worker_option
 @device_option("Where the embedder's network runs [default: cpu]")
+@precision_option()
 @click.option(
     "--embedder",
     default=None,
@@ -135,6 +145,7 @@ def command(
     cpus_per_worker: float,
     gpus_per_worker: float,
     device: str | None,
+    precision: str,
     embedder: str | None,
     compat: str,
     window: float | None,
@@ -154,6 +165,8 @@ def command(
         raise click.UsageError("--address and --gpus-per-worker need --engine ray")
     if device is not None and embedder is None:
         raise click.UsageError("--device is the embedder's: it needs --embedder")
+    if precision != "float32" and embedder is None:
+        raise click.UsageError("--precision is the embedder's: it needs --embedder")
     engine = EngineSpec(
         engine_name,
         workers=workers,
@@ -167,7 +180,7 @@ def command(
         store,
         engine=engine,
         embedder=embedder,
-        embedder_options={"device": device} if device else None,
+        embedder_options=_embedder_options(device, precision),
         compat=compat,
         input_spec=input_spec,
         retry_failed=retry_failed,

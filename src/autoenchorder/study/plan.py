@@ -77,6 +77,12 @@ def procedural_writer(settings: DemoSettings, ds: PopularityDataset) -> RunWrite
     for key in ("oracle_r2", "temporal_share"):
         if key in report:
             writer.add_note(f"corpus {key.replace('_', ' ')}: {report[key]:.3f}")
+    if ds.sequence_dim:
+        named = ds.info.get("embedder")
+        precision = (named.get("precision") if isinstance(named, dict) else None) or ds.info.get(
+            "embedder_precision", "float32"
+        )
+        writer.add_note(f"{settings.embedder} sequences computed in {precision}")
     writer.set_headline("autoenchorder", "hitmusicnet")
     return writer
 

@@ -22,6 +22,7 @@ def make_procedural_features(settings: DemoSettings, console: Console) -> tuple[
     """Generate the corpus and extract its features (both resumable); return (corpus, store)."""
     from autoenchorder.data.extract import extract_corpus  # noqa: PLC0415
     from autoenchorder.data.procedural.generate import CorpusConfig, write_corpus  # noqa: PLC0415
+    from autoenchorder.data.store import FeatureStore, stored_precision  # noqa: PLC0415
 
     corpus = settings.out / "corpus"
     store = settings.out / "store"
@@ -46,11 +47,18 @@ def make_procedural_features(settings: DemoSettings, console: Console) -> tuple[
     )
     console.rule("[bold]2 - features: 207 low-level + " + settings.embedder)
     extracted = extract_corpus(
-        corpus / "audio", store, workers=settings.workers, embedder=settings.embedder, progress=True
+        corpus / "audio",
+        store,
+        workers=settings.workers,
+        embedder=settings.embedder,
+        embedder_options={"precision": settings.precision},
+        progress=True,
     )
+    precision = stored_precision(FeatureStore(store).manifest, settings.embedder) or "float32"
     console.print(
         f"extract: {extracted.done} done, {extracted.skipped} already stored, "
-        f"{extracted.failed} failed, {extracted.seconds:.0f} s"
+        f"{extracted.failed} failed, {extracted.seconds:.0f} s; "
+        f"{settings.embedder} in {precision}"
     )
     return corpus, store
 

@@ -45,6 +45,10 @@ class DemoSettings:
         Processes for corpus generation and feature extraction.
     embedder : str
         Sequence embedder for the audio models.
+    precision : {"auto", "float32", "bfloat16"}
+        The embedder network's arithmetic (:mod:`autoenchorder.audio.embed.precision`); auto
+        (the default): bfloat16 where the CPU runs it natively, else float32. A store that
+        already holds the sequences keeps their precision.
     epochs_scale : float
         Multiplies every model's epoch limits (early stopping usually ends sooner).
     learning_curve : tuple of float
@@ -82,6 +86,7 @@ class DemoSettings:
     seed: int = 0
     workers: int = 2
     embedder: str = "musicnn-msd"
+    precision: str = "auto"
     epochs_scale: float = 1.0
     learning_curve: tuple[float, ...] = (0.33, 0.67)
     musicoset_root: Path | None = None
