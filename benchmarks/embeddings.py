@@ -4,7 +4,9 @@ For each available embedder -- musicnn-msd, musicnn-mtt (the real weights, if se
 vggish (random weights of the right shapes, if the module exists) -- it prints:
 
 - speed on a generated 30 s, 44.1 kHz clip (resampling + front-end + network, from the
-  in-memory waveform): clips per second and x real time, with 1 and with 2 threads (each
+  in-memory waveform): clips per second and x real time, with 1 and with 2 threads, in float32
+  and, where the CPU has native bfloat16, in bfloat16 with its distance from float32's frames
+  (relative error, least cosine similarity of a frame) (each
   thread count in its own subprocess, so BLAS / OpenMP pools are sized before import); best
   of ``--repeat`` runs (the machine may be shared: the best run is the least disturbed).
   With 1 thread, x real time is also given in CPU time (``time.process_time``), which other
@@ -79,6 +81,10 @@ def _random_vggish_weights(folder: Path) -> Path:
     return path
 
 
+#: (embedder, precision) pairs measured; bfloat16 only where the CPU runs it natively.
+PRECISIONS = ("float32", "bfloat16")
+
+
 def make_embedder(name: str, tmp: Path, **options):
     from autoenchorder.audio.embed import get_embedder
 
@@ -102,16 +108,24 @@ def available(tmp: Path) -> list[tuple[str, str]]:
 # ------------------------------------------------------------------------------ child modes
 
 
-def child_speed(name: str, repeat: int) -> dict:
+def child_speed(name: str, repeat: int, precision: str = "float32") -> dict:
     import time
 
+    import numpy as np
     import torch
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     with tempfile.TemporaryDirectory() as tmp:
-        emb = make_embedder(name, Path(tmp))
+        emb = make_embedder(name, Path(tmp), precision=precision)
         clip = synth(CLIP_SECONDS)
         emb.embed(clip[: SR * 5], SR)  # warm-up (librosa/numba JIT, allocator)
+        deviation = None
+        if precision != "float32":
+            a = make_embedder(name, Path(tmp)).embed(clip, SR).frames
+            b = emb.embed(clip, SR).frames
+            cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+            rel = float(np.linalg.norm(a - b) / np.linalg.norm(a))
+            deviation = {"rel": rel, "cosine": float(cosine.min())}
         wall, cpu = [], []
         for _ in range(repeat):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -122,11 +136,11 @@ def child_speed(name: str, repeat: int) -> dict:
         if os.environ["OMP_NUM_THREADS"] == "1":
             long = synth(SWEEP_SECONDS, seed=1)
             for bs in (1, 4, 16, 64):
-                e = make_embedder(name, Path(tmp), batch_size=bs)
+                e = make_embedder(name, Path(tmp), batch_size=bs, precision=precision)
                 e.embed(long[: SR * 10], SR)
                 best = min(_cpu_timed(e.embed, long, SR) for _ in range(max(1, repeat - 1)))
                 sweep[bs] = SWEEP_SECONDS / best
-    return {"best": min(wall), "cpu": min(cpu), "sweep": sweep}
+    return {"best": min(wall), "cpu": min(cpu), "sweep": sweep, "deviation": deviation}
 
 
 def _cpu_timed(fn, *args) -> float:
@@ -235,9 +249,10 @@ def main() -> None:
     parser.add_argument("--name", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--precision", default="float32", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "speed":
-        print("RESULT", json.dumps(child_speed(args.name, args.repeat)))
+        print("RESULT", json.dumps(child_speed(args.name, args.repeat, args.precision)))
         return
     if args.child == "memory":
         print("RESULT", json.dumps(child_memory(args.name, args.path, args.mode)))
@@ -260,44 +275,58 @@ def main() -> None:
         speed = Table(title=f"speed on a {CLIP_SECONDS:.0f} s clip (best of {args.repeat})")
         for col in (
             "embedder",
+            "precision",
             "threads",
             "clips/s",
             "x real time",
             "x RT (CPU time)",
             "target (1 core)",
             "met",
+            "vs float32",
         ):
             speed.add_column(col, justify="right")
         sweeps = {}
-        for name in names:
+        import torch
+
+        from autoenchorder.audio.embed.precision import native_bfloat16
+
+        native = native_bfloat16(torch.device("cpu"))
+        for name, precision in ((n, p) for n in names for p in PRECISIONS):
+            if precision == "bfloat16" and not native:
+                console.print(f"[yellow]{name} bfloat16: this CPU has no native bfloat16[/yellow]")
+                continue
             for threads in (1, 2):
-                res = _run_child(
-                    ["--child", "speed", "--name", name, "--repeat", str(args.repeat)], threads
-                )
+                command = ["--child", "speed", "--name", name, "--repeat", str(args.repeat)]
+                res = _run_child([*command, "--precision", precision], threads)
+                dev = res["deviation"]
                 rt = CLIP_SECONDS / res["best"]
                 cpu_rt = CLIP_SECONDS / res["cpu"] if threads == 1 else None
                 target = TARGET_RT.get(name, 0.0)
                 met = ("yes" if cpu_rt >= target else "NO") if cpu_rt is not None else ""
                 speed.add_row(
                     name,
+                    precision,
                     str(threads),
                     f"{1 / res['best']:.2f}",
                     f"{rt:.1f}x",
                     f"{cpu_rt:.1f}x" if cpu_rt is not None else "",
                     f">= {target:.0f}x" if threads == 1 else "",
                     met,
+                    f"rel {dev['rel']:.2%}, cos >= {dev['cosine']:.5f}" if dev else "",
                 )
                 if res["sweep"]:
-                    sweeps[name] = res["sweep"]
+                    sweeps[f"{name} {precision}"] = res["sweep"]
         ref = reference_speed(args.reference_venv, tmp, args.repeat)
         if ref is not None:
             speed.add_row(
                 "original musicnn (TF 2.15, MSD)",
+                "float32",
                 "1",
                 f"{1 / ref['best']:.2f}",
                 f"{CLIP_SECONDS / ref['best']:.1f}x",
                 f"{CLIP_SECONDS / ref['cpu']:.1f}x",
                 "(reference)",
+                "",
                 "",
             )
         console.print(speed)

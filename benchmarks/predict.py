@@ -13,9 +13,10 @@ file; a song longer than 30 s is also scored on up to 3 timeline windows. The ta
 time into the whole file's features (decode, the 207 low-level features, musicnn), the timeline
 windows' features, and the model (prediction, MC dropout passes where there is dropout,
 occlusion contributions); "no timeline" is ``max_windows=0`` (``predict --windows 0``). It gives
-the load average, since the machine may be shared.
+the load average, since the machine may be shared. ``--precision bfloat16`` makes the bundle
+one whose sequences were made in bfloat16, so musicnn runs in it (CPUs with native bfloat16).
 
-    python benchmarks/predict.py [--repeats 3]
+    python benchmarks/predict.py [--repeats 3] [--precision bfloat16]
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def song(path: Path, seconds: float, sr: int = 44100) -> Path:
     return path
 
 
-def bundle(folder: Path) -> Path:
+def bundle(folder: Path, precision: str = "float32") -> Path:
     rng = np.random.default_rng(0)
     n = 64
     ds = PopularityDataset(
@@ -77,6 +78,8 @@ def bundle(folder: Path) -> Path:
     )
     model = make_model("autoenchorder", ae_epochs=1, epochs=1, quiet=True).fit(ds)
     spec = {"columns": {"lowlevel": list(LOWLEVEL_COLUMNS)}, "embedder": {"name": "musicnn-msd"}}
+    if precision != "float32":
+        spec["embedder"]["precision"] = precision
     return save_bundle(model, folder / "bundle", feature_spec=spec)
 
 
@@ -96,17 +99,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--all-cores-repeats", type=int, default=7)
+    parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
     args = parser.parse_args()
     print_machine()
     torch.set_num_threads(1)
     console = Console(width=130)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        bundle_path = bundle(tmp)
+        bundle_path = bundle(tmp, args.precision)
         predictor = Predictor.load(bundle_path)
         headline_only = Predictor.load(bundle_path, max_windows=0)
-        embedder = get_embedder("musicnn-msd")
-        table = Table(title=f"predict, warm, one core, best of {args.repeats}: CPU s (wall s)")
+        embedder = get_embedder("musicnn-msd", precision=args.precision)
+        table = Table(
+            title=f"predict, warm, one core, best of {args.repeats}, musicnn in {args.precision}: "
+            "CPU s (wall s)"
+        )
         for column in (
             "input",
             "whole file: features",

@@ -12,7 +12,9 @@ Four measurements, each printed as a row of one table beside its target (issue 1
 2. Scaling: the same work on a ``ray.cluster_utils.Cluster`` of 1 node x 1 CPU, then of
    2 nodes x 1 CPU (both on this machine); target >= 1.7x.
 3. The cost of one 3.5-minute song (decode, the 207 features, musicnn), in CPU seconds on one
-   thread, and from it the time for SpotGenTrack's ~95,000 full songs on 64 cores (< 1 hour).
+   thread, and from it the time for SpotGenTrack's ~95,000 full songs on 64 cores (< 1 hour):
+   musicnn in float32 (the published model's arithmetic, ``extract``'s default) and, where the
+   CPU runs it natively, in bfloat16 (``extract --precision bfloat16``).
 4. Peak RSS per Ray worker (``VmHWM`` of the actor processes) for 200 and 1,000 songs of
    10 s: flat means memory does not grow with the catalog.
 
@@ -174,7 +176,7 @@ def start_ray(**kwargs) -> float:  # noqa: ANN003
     return time.perf_counter() - started
 
 
-def song_cost(audio_dir: Path) -> dict[str, float]:
+def song_cost(audio_dir: Path, precision: str = "float32") -> dict[str, float]:
     """CPU seconds (one thread) of decode, the 207 features and musicnn for one song."""
     import torch
     from threadpoolctl import threadpool_limits
@@ -184,7 +186,7 @@ def song_cost(audio_dir: Path) -> dict[str, float]:
 
     torch.set_num_threads(1)
     song = sorted(p for p in audio_dir.iterdir() if p.is_file())[0]
-    embedder = get_embedder(EMBEDDER)
+    embedder = get_embedder(EMBEDDER, precision=precision)
     processor = AudioProcessor(WHOLE_FILE, compat="spotgentrack", embedder=embedder)
     with threadpool_limits(1):
         processor.lowlevel(processor.decode(song))  # warm: compiled kernels, caches
@@ -274,19 +276,28 @@ def main() -> None:
 
     # 3. One 3.5-minute song, CPU seconds per stage, and the catalog arithmetic.
     print("3/4 cost of one 3.5-minute song ...", file=sys.stderr)
-    cost = song_cost(render(work / "song210", 1, 210.0))
-    per_song = cost["decode"] + cost["207 features"] + cost["musicnn"]
-    hours = CATALOG_SONGS * per_song / CLUSTER_CORES / 3600
-    parts = ", ".join(f"{k} {v:.2f}" for k, v in cost.items() if k != "seconds of audio")
-    rows.append(
-        (
-            f"one {cost['seconds of audio']:.0f} s song, 1 thread",
-            f"{per_song:.2f} CPU s ({parts}); "
-            f"{CATALOG_SONGS:,} x {per_song:.2f} s / {CLUSTER_CORES} cores / 3600",
-            f"{hours:.2f} h for {CATALOG_SONGS:,} full songs on {CLUSTER_CORES} cores",
-            f"< 1 h: {'met' if hours < 1 else 'NOT met'}",
+    import torch
+
+    from autoenchorder.audio.embed.precision import native_bfloat16
+
+    song210 = render(work / "song210", 1, 210.0)
+    precisions = ["float32"] + (["bfloat16"] if native_bfloat16(torch.device("cpu")) else [])
+    for precision in precisions:
+        cost = song_cost(song210, precision)
+        per_song = cost["decode"] + cost["207 features"] + cost["musicnn"]
+        hours = CATALOG_SONGS * per_song / CLUSTER_CORES / 3600
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in cost.items() if k != "seconds of audio")
+        rows.append(
+            (
+                f"one {cost['seconds of audio']:.0f} s song, 1 thread, musicnn in {precision}",
+                f"{per_song:.2f} CPU s ({parts}); "
+                f"{CATALOG_SONGS:,} x {per_song:.2f} s / {CLUSTER_CORES} cores / 3600",
+                f"{hours:.2f} h for {CATALOG_SONGS:,} full songs on {CLUSTER_CORES} cores",
+                f"< 1 h: {'met' if hours < 1 else 'NOT met'}",
+            )
         )
-    )
+    if len(precisions) == 1:
+        print("(no bfloat16 row: this CPU has no native bfloat16)", file=sys.stderr)
 
     # 4. Peak RSS of each Ray worker for a small and a large catalog.
     peaks: dict[int, float] = {}
