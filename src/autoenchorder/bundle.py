@@ -371,8 +371,8 @@ def feature_spec_from_dataset(
     used = embedder if embedder is not None else ds.info.get("embedder")
     if isinstance(used, str):  # loaders record the embedder's registry name
         used = {"name": used, "version": ds.info.get("embedder_version")}
-        if ds.info.get("embedder_precision"):  # sequences made in bfloat16
-            used["precision"] = ds.info["embedder_precision"]
+    if used and embedder is None and ds.info.get("embedder_precision"):  # made in bfloat16
+        used = {**used, "precision": ds.info["embedder_precision"]}
     spec = {
         "columns": {g: list(ds.column_groups[g]) for g in chosen if g in ds.column_groups},
         "sequence_dim": ds.sequence_dim,

@@ -433,9 +433,9 @@ def _embedder_identity(name: str, options: dict) -> dict:
     options = {k: v for k, v in options.items() if k != "device"}
     emb = get_embedder(name, **options)
     # The precision does change them. float32, the default, is left out (as stores made
-    # before the option have it); an embedder without a network has none to record.
+    # before the option have it; musicnn-logmel, without a network, is always float32).
     options.pop("precision", None)
-    if getattr(emb, "precision", "float32") != "float32" and getattr(emb, "loads_network", True):
+    if getattr(emb, "precision", "float32") != "float32":
         options["precision"] = emb.precision
     return {
         "version": getattr(emb, "version", "unknown"),

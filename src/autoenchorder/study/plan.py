@@ -78,10 +78,7 @@ def procedural_writer(settings: DemoSettings, ds: PopularityDataset) -> RunWrite
         if key in report:
             writer.add_note(f"corpus {key.replace('_', ' ')}: {report[key]:.3f}")
     if ds.sequence_dim:
-        named = ds.info.get("embedder")
-        precision = (named.get("precision") if isinstance(named, dict) else None) or ds.info.get(
-            "embedder_precision", "float32"
-        )
+        precision = ds.info.get("embedder_precision", "float32")
         writer.add_note(f"{settings.embedder} sequences computed in {precision}")
     writer.set_headline("autoenchorder", "hitmusicnet")
     return writer

@@ -146,5 +146,5 @@ def attach_sequences(
     ds.info["embedder"] = {"name": embedder}
     precision = stored_precision(source.manifest, embedder)
     if precision:  # predict embeds new songs in it too
-        ds.info["embedder"]["precision"] = precision
+        ds.info["embedder_precision"] = precision
     return ds
