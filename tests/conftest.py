@@ -24,6 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: the real clips of the project (one per format: ogg, mp3, wav, flac), CC BY-SA 3.0
 EXAMPLE_AUDIO = REPO / "examples" / "audio"
+#: their paths, sorted
+EXAMPLE_CLIPS = sorted(
+    p for p in EXAMPLE_AUDIO.glob("*") if p.suffix.lower() in {".wav", ".flac", ".ogg", ".mp3"}
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -40,6 +44,18 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover
         pass
+
+
+@pytest.fixture(scope="session")
+def musicnn_weights() -> Path:
+    """The musicnn weights folder; the test skips, saying how to set them up, without it."""
+    from autoenchorder.audio.embed.weights import locate_weights
+    from autoenchorder.errors import WeightsError
+
+    try:
+        return locate_weights("musicnn")
+    except WeightsError as exc:
+        pytest.skip(f"musicnn weights absent (`autoenchorder weights setup musicnn`): {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -12,20 +12,10 @@ import soundfile as sf
 from autoenchorder.audio.embed import musicnn_frontend as fe
 from autoenchorder.audio.io import load_audio, resample
 from autoenchorder.errors import AudioError, ModelError, WeightsError
+from conftest import EXAMPLE_CLIPS
 
 REF = Path(__file__).parent / "data" / "musicnn_reference"
-AUDIO = Path(__file__).resolve().parents[1] / "examples" / "audio"
-CLIPS = sorted(p for p in AUDIO.glob("*") if p.suffix.lower() in {".wav", ".flac", ".ogg", ".mp3"})
-
-
-@pytest.fixture(scope="module")
-def weights_dir() -> Path:
-    from autoenchorder.audio.embed.weights import locate_weights
-
-    try:
-        return locate_weights("musicnn")
-    except WeightsError as exc:
-        pytest.skip(f"musicnn weights absent (`autoenchorder weights setup musicnn`): {exc}")
+CLIPS = EXAMPLE_CLIPS
 
 
 def _embedder(dataset: str, **options):
@@ -102,7 +92,7 @@ def test_streaming_logmel_equals_one_shot() -> None:
 
 
 @pytest.mark.parametrize("dataset", ["msd", "mtt"])
-def test_outputs_match_original(weights_dir, clip, dataset: str) -> None:
+def test_outputs_match_original(musicnn_weights, clip, dataset: str) -> None:
     _, y, sr, ref = clip
     model = f"{dataset.upper()}_musicnn"
     outputs = _embedder(dataset).embed_layers(y, sr)
@@ -114,7 +104,7 @@ def test_outputs_match_original(weights_dir, clip, dataset: str) -> None:
     np.testing.assert_allclose(out.times, np.arange(expected.shape[0]) * 187 * 256 / 16000)
 
 
-def test_kaiser_best_matches_original_era_resampler(weights_dir, clip) -> None:
+def test_kaiser_best_matches_original_era_resampler(musicnn_weights, clip) -> None:
     _, y, sr, ref = clip
     outputs = _embedder("msd", res_type="kaiser_best").embed_layers(y, sr)
     for layer in ("taggram", "penultimate"):
@@ -123,7 +113,7 @@ def test_kaiser_best_matches_original_era_resampler(weights_dir, clip) -> None:
         np.testing.assert_allclose(out, expected, atol=1e-3, rtol=0, err_msg=layer)
 
 
-def test_tag_names_are_the_originals(weights_dir) -> None:
+def test_tag_names_are_the_originals(musicnn_weights) -> None:
     labels = json.loads((REF / "labels.json").read_text())
     assert list(_embedder("msd").tags) == labels["MSD_musicnn"]
     assert list(_embedder("mtt").tags) == labels["MTT_musicnn"]
@@ -132,7 +122,7 @@ def test_tag_names_are_the_originals(weights_dir) -> None:
 # ----------------------------------------------------------------------------- batching, streaming
 
 
-def test_batch_size_does_not_change_frames(weights_dir) -> None:
+def test_batch_size_does_not_change_frames(musicnn_weights) -> None:
     y, sr = load_audio(CLIPS[0])
     one = _embedder("msd", batch_size=1).embed(y, sr)
     many = _embedder("msd", batch_size=4).embed_layers(y, sr)
@@ -141,7 +131,7 @@ def test_batch_size_does_not_change_frames(weights_dir) -> None:
 
 
 @pytest.mark.parametrize("res_type", ["soxr_hq", "kaiser_best"])
-def test_streamed_file_equals_one_shot(weights_dir, res_type: str) -> None:
+def test_streamed_file_equals_one_shot(musicnn_weights, res_type: str) -> None:
     path = min(CLIPS, key=lambda p: sf.info(p).duration)  # the shortest real clip, many blocks
     opts = {"res_type": res_type, "hop_frames": 120, "batch_size": 3}
     one_shot = _embedder("msd", **opts).embed(*load_audio(path))
@@ -151,7 +141,7 @@ def test_streamed_file_equals_one_shot(weights_dir, res_type: str) -> None:
     np.testing.assert_allclose(streamed.frames, one_shot.frames, atol=1e-4)
 
 
-def test_overlapping_hop(weights_dir) -> None:
+def test_overlapping_hop(musicnn_weights) -> None:
     y = np.random.default_rng(0).standard_normal(16000 * 5).astype(np.float32) * 0.1
     out = _embedder("msd", hop_frames=61).embed(y, 16000)
     n_frames = 1 + y.size // 256
@@ -163,7 +153,7 @@ def test_overlapping_hop(weights_dir) -> None:
 
 
 @pytest.mark.parametrize("n_samples,patches", [(186 * 256, 1), (186 * 256 - 1, 0), (4000, 0)])
-def test_short_input_policy(weights_dir, n_samples: int, patches: int) -> None:
+def test_short_input_policy(musicnn_weights, n_samples: int, patches: int) -> None:
     y = np.random.default_rng(2).standard_normal(n_samples).astype(np.float32) * 0.1
     if patches:
         assert _embedder("msd").embed(y, 16000).frames.shape == (1, 200)
@@ -176,7 +166,7 @@ def test_short_input_policy(weights_dir, n_samples: int, patches: int) -> None:
         np.testing.assert_array_equal(out.times, [0.0])
 
 
-def test_short_file_streams_to_the_same_policy(weights_dir, tmp_path: Path) -> None:
+def test_short_file_streams_to_the_same_policy(musicnn_weights, tmp_path: Path) -> None:
     path = tmp_path / "short.wav"
     y = np.random.default_rng(3).standard_normal(22050).astype(np.float32) * 0.1
     sf.write(path, y, 22050, subtype="FLOAT")
@@ -216,7 +206,7 @@ def test_missing_weights_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".csv"])
-def test_embed_command_saves_sequence(weights_dir, tmp_path: Path, suffix: str) -> None:
+def test_embed_command_saves_sequence(musicnn_weights, tmp_path: Path, suffix: str) -> None:
     from click.testing import CliRunner
 
     from autoenchorder.commands.embed import command

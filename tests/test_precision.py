@@ -11,20 +11,10 @@ import pytest
 import torch
 
 from autoenchorder.audio.embed import precision as prec
-from autoenchorder.errors import DataError, ModelError, WeightsError
+from autoenchorder.errors import DataError, ModelError
+from conftest import EXAMPLE_AUDIO, EXAMPLE_CLIPS
 
-AUDIO = Path(__file__).resolve().parents[1] / "examples" / "audio"
-CLIPS = sorted(p for p in AUDIO.glob("*") if p.suffix.lower() in {".wav", ".flac", ".ogg", ".mp3"})
-
-
-@pytest.fixture(scope="module")
-def musicnn_weights() -> Path:
-    from autoenchorder.audio.embed.weights import locate_weights
-
-    try:
-        return locate_weights("musicnn")
-    except WeightsError as exc:
-        pytest.skip(f"musicnn weights absent (`autoenchorder weights setup musicnn`): {exc}")
+CLIPS = EXAMPLE_CLIPS
 
 
 def _musicnn(**options):
@@ -144,5 +134,7 @@ def test_a_bundle_scores_in_its_training_precision(musicnn_weights, audio_dir, t
 def test_extract_precision_needs_an_embedder(tmp_path) -> None:
     from autoenchorder.cli import main
 
-    code = main(["extract", str(AUDIO), "--out", str(tmp_path / "s"), "--precision", "bfloat16"])
+    code = main(
+        ["extract", str(EXAMPLE_AUDIO), "--out", str(tmp_path / "s"), "--precision", "bfloat16"]
+    )
     assert code == 2
