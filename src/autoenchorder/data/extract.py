@@ -28,6 +28,7 @@ from autoenchorder.data.store import (
     FeatureStore,
     ShardContent,
     sequence_stage,
+    stored_precision,
 )
 from autoenchorder.engine import EngineSpec, WorkerCrash, map_items
 from autoenchorder.errors import AutoenchorderError, DataError
@@ -415,9 +416,8 @@ def _concrete_precision(store: FeatureStore, embedder: str, options: dict) -> di
         resolve_precision,
     )
 
-    known = store.manifest.get("embedders", {}).get(embedder)
-    if known is not None:
-        precision = known.get("options", {}).get("precision", DEFAULT_PRECISION)
+    if embedder in store.manifest.get("embedders", {}):
+        precision = stored_precision(store.manifest, embedder) or DEFAULT_PRECISION
     else:
         import torch  # noqa: PLC0415
 
