@@ -288,7 +288,7 @@ def main() -> None:
         sweeps = {}
         import torch
 
-        from autoenchorder.audio.embed.precision import native_bfloat16
+        from autoenchorder.precision import native_bfloat16
 
         native = native_bfloat16(torch.device("cpu"))
         for name, precision in ((n, p) for n in names for p in PRECISIONS):

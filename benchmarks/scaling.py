@@ -278,7 +278,7 @@ def main() -> None:
     print("3/4 cost of one 3.5-minute song ...", file=sys.stderr)
     import torch
 
-    from autoenchorder.audio.embed.precision import native_bfloat16
+    from autoenchorder.precision import native_bfloat16
 
     song210 = render(work / "song210", 1, 210.0)
     precisions = ["float32"] + (["bfloat16"] if native_bfloat16(torch.device("cpu")) else [])

@@ -76,7 +76,7 @@ def test_quick_demo_runs_end_to_end(tmp_path, musicoset_root, capsys, monkeypatc
     # report, the store and the bundles say which
     import torch
 
-    from autoenchorder.audio.embed.precision import native_bfloat16
+    from autoenchorder.precision import native_bfloat16
 
     precision = "bfloat16" if native_bfloat16(torch.device("cpu")) else "float32"
     run = json.loads((out / "procedural" / "run.json").read_text())

@@ -18,6 +18,7 @@ FLOORS: dict[str, float] = {
     "atomic": 0,
     "published": 0,
     "metrics": 0,
+    "precision": 0,
     "progress": 0,
     "parallel": 0,
     "side_by_side": 0,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from autoenchorder.audio.embed import precision as prec
+from autoenchorder import precision as prec
 from autoenchorder.errors import DataError, ModelError
 from conftest import EXAMPLE_AUDIO, EXAMPLE_CLIPS
 

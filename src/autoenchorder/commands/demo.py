@@ -57,7 +57,7 @@ from autoenchorder.study.extras import ALL_STUDIES, check_studies
 @engine_option("Where the model fits run (the corpus and its features are made locally)")
 @address_option
 @device_option("Where the networks train", default="cpu")
-@precision_option(default="auto")
+@precision_option(default="auto", training=True)
 def command(
     out: Path,
     quick: bool,

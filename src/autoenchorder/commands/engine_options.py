@@ -82,19 +82,29 @@ def device_option(what: str, *, default: str | None = None) -> Callable[[Command
     )
 
 
-#: An embedder network's arithmetic (autoenchorder.audio.embed.precision); auto: bfloat16 where
+#: An embedder network's arithmetic (autoenchorder.precision); auto: bfloat16 where
 #: the CPU (or GPU) runs it natively.
 PRECISION_CHOICES = ("float32", "bfloat16", "auto")
 
 
-def precision_option(*, default: str = "float32") -> Callable[[Command], Command]:
+def precision_option(
+    *, default: str = "float32", training: bool = False
+) -> Callable[[Command], Command]:
     """``--precision float32|bfloat16|auto``: the embedder network's arithmetic.
 
     Parameters
     ----------
     default : str
         The command's default (``extract``: float32, the published networks' own).
+    training : bool
+        The command also trains Autoen-chorder with it (``demo``): said in the help.
     """
+    also = (
+        " The same for Autoen-chorder's LSTM training steps (weights, validation and "
+        "prediction stay float32)."
+        if training
+        else ""
+    )
     return click.option(
         "--precision",
         type=click.Choice(PRECISION_CHOICES),
@@ -102,5 +112,5 @@ def precision_option(*, default: str = "float32") -> Callable[[Command], Command
         show_default=True,
         help="The embedder network's arithmetic: float32 (the published model's), or bfloat16 "
         "(1.5-2x faster musicnn on CPUs with native bfloat16, outputs within ~1 %; recorded "
-        "in the store and its models' bundles); auto: bfloat16 where native.",
+        "in the store and its models' bundles); auto: bfloat16 where native." + also,
     )

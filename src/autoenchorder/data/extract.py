@@ -411,7 +411,7 @@ def _concrete_precision(store: FeatureStore, embedder: str, options: dict) -> di
     """
     if options.get("precision") != "auto":
         return options
-    from autoenchorder.audio.embed.precision import (  # noqa: PLC0415
+    from autoenchorder.precision import (  # noqa: PLC0415
         DEFAULT_PRECISION,
         resolve_precision,
     )

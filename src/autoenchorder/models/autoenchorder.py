@@ -69,6 +69,8 @@ from autoenchorder.models.blocks import (
     masked_mse,
     module_arrays,
     pad_sequences,
+    resolve_training_precision,
+    training_precision,
 )
 from autoenchorder.models.calibration import ScoreCalibration
 from autoenchorder.models.losses import Objective, objective_from_config, spearman_metric
@@ -161,6 +163,14 @@ class AutoenchorderConfig(ModelConfig):
         1e-3 (our choice; 1e-4 gave validation R^2 0.52 on the same run).
     val_fraction : float
         Share of ``train`` carved out (seeded) for early stopping when no ``val`` is given.
+    precision : {"float32", "bfloat16", "auto"}
+        Arithmetic of the sequence LSTMs' training steps (the sequence autoencoder and the
+        end-to-end stage; :func:`~autoenchorder.models.blocks.training_precision`). float32
+        (the default); bfloat16: their products in bfloat16 under autocast, weights and
+        optimizer float32, validation and prediction float32 as always; only on a CPU with
+        native bfloat16 (AVX512-BF16 or AMX); auto: bfloat16 there, else float32
+        (:func:`~autoenchorder.models.blocks.resolve_training_precision`). On an AVX512-BF16 CPU
+        a fit takes ~30 % less time at the same validation error (docs/models.md).
     """
 
     setting: str = "default"
@@ -199,6 +209,7 @@ class AutoenchorderConfig(ModelConfig):
     ranking_scale: float = 10.0
     ranking_margin: float = 0.1
     ranking_pairs: int = 0
+    precision: str = "float32"
 
     SETTINGS: ClassVar[Mapping[str, Mapping[str, Any]]] = {"default": {}, "faithful": _FAITHFUL}
 
@@ -269,6 +280,7 @@ class Autoenchorder(Model):
         cfg = self.config
         train, val = split_validation(train, val, fraction=cfg.val_fraction, seed=cfg.seed)
         device = resolve_device(cfg.device)
+        precision = resolve_training_precision(cfg.precision, device)
         self.feature_names_ = train.feature_names(cfg.lowlevel_group)
         self.lowlevel_scaler_ = ColumnScaler("minmax").fit(self._dense_inputs(train))
         frames = [self._centered(s) for s in train.sequences if len(s)]
@@ -303,15 +315,16 @@ class Autoenchorder(Model):
                 stage="lowlevel-autoencoder",
                 **run,
             )
-            self.history_ += train_module(
-                self.net_.sequence,
-                lambda m, b: _sequence_loss(m, b, noise=cfg.frame_noise),
-                (f_tr, n_tr),
-                (f_va, n_va),
-                ae,
-                stage="sequence-autoencoder",
-                **run,
-            )
+            with training_precision(self.net_, precision):
+                self.history_ += train_module(
+                    self.net_.sequence,
+                    lambda m, b: _sequence_loss(m, b, noise=cfg.frame_noise),
+                    (f_tr, n_tr),
+                    (f_va, n_va),
+                    ae,
+                    stage="sequence-autoencoder",
+                    **run,
+                )
 
             codes_tr = predict_batches(self.net_.codes, (x_tr, f_tr, n_tr))
             self.net_.code_shift.copy_(codes_tr.mean(0))
@@ -350,16 +363,18 @@ class Autoenchorder(Model):
                         frames = frames + cfg.frame_noise * torch.randn_like(frames)
                     return loss(module, (x, frames, lengths, y))
 
-                self.history_ += train_module(
-                    self.net_,
-                    noisy_loss,
-                    (x_tr, f_tr, n_tr, y_tr),
-                    (x_va, f_va, n_va, y_va),
-                    tune,
-                    stage="finetune",
-                    metrics=metric,
-                    **run,
-                )
+                with training_precision(self.net_, precision):
+                    self.history_ += train_module(
+                        self.net_,
+                        noisy_loss,
+                        (x_tr, f_tr, n_tr, y_tr),
+                        (x_va, f_va, n_va, y_va),
+                        tune,
+                        stage="finetune",
+                        metrics=metric,
+                        **run,
+                    )
+        self.training_precision_ = precision
         self.net_.eval()
         if objective.arbitrary_scale:  # scores on no scale: map them to popularity (train rows)
             raw = predict_batches(self.net_, (x_tr, f_tr, n_tr), batch_size=512)

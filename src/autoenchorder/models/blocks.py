@@ -12,8 +12,10 @@ Width rules follow the reference implementations:
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -244,19 +246,118 @@ class LSTMSequenceEncoder(nn.Module):
     """LSTM over packed variable-length sequences; the last layer's final state is the summary.
 
     Padding never reaches the LSTM (``pack_padded_sequence``), so the summary of a sequence does
-    not depend on how much padding its batch has.
+    not depend on how much padding its batch has. While training with ``training_dtype`` set
+    (:func:`training_precision`), the LSTM runs over the padded batch in that dtype instead and
+    the summary is each row's output at its last real step: the same quantity (a one-way LSTM's
+    output at step t depends only on steps <= t), on the kernel that has a bfloat16 version.
     """
 
     def __init__(self, d: int, *, hidden: int, num_layers: int = 1):
         super().__init__()
         self.lstm = nn.LSTM(d, hidden, num_layers=num_layers, batch_first=True)
         self.out_dim = hidden
+        self.training_dtype: torch.dtype | None = None  # set by training_precision
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Summarise ``x`` of shape (B, T, d) with ``lengths`` (B,) into shape (B, hidden)."""
+        if self.training and self.training_dtype is not None:
+            out = padded_lstm(self.lstm, x, self.training_dtype)
+            rows = torch.arange(len(lengths), device=out.device)
+            return out[rows, lengths.to(out.device) - 1]
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h_n, _) = self.lstm(packed)
         return h_n[-1]
+
+
+def padded_lstm(lstm: nn.LSTM, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Run a one-way, batch-first ``lstm`` over padded ``x`` with its products in ``dtype``.
+
+    Parameters
+    ----------
+    lstm : nn.LSTM
+        ``batch_first=True``, not bidirectional.
+    x : torch.Tensor, shape (B, T, d)
+    dtype : torch.dtype
+        ``torch.float32`` (no autocast) or ``torch.bfloat16`` (autocast; weights stay float32).
+
+    Returns
+    -------
+    torch.Tensor, float32, shape (B, T, hidden)
+        Every step's output; steps past a row's length hold padding's outputs (callers mask or
+        skip them).
+    """
+    if dtype == torch.float32:
+        out, _ = lstm(x)
+        return out
+    with torch.autocast(x.device.type, dtype=dtype):
+        out, _ = lstm(x)
+    return out.float()
+
+
+def resolve_training_precision(precision: str, device: torch.device) -> str:
+    """The concrete precision of the sequence LSTMs' training steps on ``device``.
+
+    Parameters
+    ----------
+    precision : {"float32", "bfloat16", "auto"}
+        ``"auto"``: bfloat16 on a CPU with native bfloat16 instructions, else float32.
+    device : torch.device
+
+    Returns
+    -------
+    str
+        ``"float32"`` or ``"bfloat16"``.
+
+    Raises
+    ------
+    ModelError
+        An unknown name, or bfloat16 where it is not native: oneDNN's bfloat16 LSTM needs
+        AVX512-BF16 or AMX (elsewhere it cannot run at all), and on a GPU these steps are
+        float32 (bfloat16 LSTMs there are not tested).
+    """
+    from autoenchorder.precision import native_bfloat16, resolve_precision  # noqa: PLC0415
+
+    native = device.type == "cpu" and native_bfloat16(device)
+    if precision == "auto":
+        return "bfloat16" if native else "float32"
+    if precision == "bfloat16" and not native:
+        raise ModelError(
+            f"bfloat16 training steps need a CPU with native bfloat16 instructions "
+            f"(AVX512-BF16 or AMX); this {device.type.upper()} is not one: use precision "
+            "float32, or auto (bfloat16 only where native)"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # native here: nothing to warn about
+        return resolve_precision(precision, device)
+
+
+@contextlib.contextmanager
+def training_precision(module: nn.Module, precision: str) -> Iterator[None]:
+    """Train the sequence LSTMs inside ``module`` with products in ``precision`` while inside.
+
+    Only their training steps change: in evaluation mode (validation losses, codes,
+    predictions) they run packed in float32 as always, so a model's predictions do not depend
+    on how it was trained. Weights, gradients' accumulation and the optimizer stay float32.
+
+    Parameters
+    ----------
+    module : nn.Module
+        Any module; its :class:`LSTMSequenceEncoder` and :class:`SequenceAutoencoder`
+        submodules are switched (and switched back on exit).
+    precision : {"float32", "bfloat16"}
+        A value of :func:`resolve_training_precision`.
+    """
+    dtype = {"float32": None, "bfloat16": torch.bfloat16}[precision]
+    switched = [
+        m for m in module.modules() if isinstance(m, LSTMSequenceEncoder | SequenceAutoencoder)
+    ]
+    for m in switched:
+        m.training_dtype = dtype
+    try:
+        yield
+    finally:
+        for m in switched:
+            m.training_dtype = None
 
 
 class TransformerSequenceEncoder(nn.Module):
@@ -405,6 +506,7 @@ class SequenceAutoencoder(nn.Module):
         self.decoder_lstm = nn.LSTM(hidden, hidden, num_layers=num_layers, batch_first=True)
         self.to_frames = nn.Linear(hidden, d)
         self.code_size = code
+        self.training_dtype: torch.dtype | None = None  # set by training_precision
 
     def encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Map padded sequences (B, T, d) with ``lengths`` (B,) to codes of shape (B, code)."""
@@ -413,9 +515,14 @@ class SequenceAutoencoder(nn.Module):
     def decode(self, code: torch.Tensor, lengths: torch.Tensor, max_len: int) -> torch.Tensor:
         """Reconstruct padded sequences of shape (B, max_len, d); padded steps are zero."""
         steps = self.from_code(code).unsqueeze(1).expand(-1, max_len, -1)
-        packed = pack_padded_sequence(steps, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.decoder_lstm(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=max_len)
+        if self.training and self.training_dtype is not None:  # see LSTMSequenceEncoder
+            out = padded_lstm(self.decoder_lstm, steps.contiguous(), self.training_dtype)
+        else:
+            packed = pack_padded_sequence(
+                steps, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+            out, _ = self.decoder_lstm(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True, total_length=max_len)
         frames = self.to_frames(out)
         return frames * padding_mask(lengths, max_len).unsqueeze(-1).to(frames.dtype)
 

@@ -25,6 +25,7 @@ from autoenchorder.study.settings import (
     musicoset_models,
     procedural_models,
     scaled_epochs,
+    training_precision,
 )
 from autoenchorder.train.jobs import FitJob, StudyData, loaded
 
@@ -80,6 +81,10 @@ def procedural_writer(settings: DemoSettings, ds: PopularityDataset) -> RunWrite
     if ds.sequence_dim:
         precision = ds.info.get("embedder_precision", "float32")
         writer.add_note(f"{settings.embedder} sequences computed in {precision}")
+    writer.add_note(
+        f"Autoen-chorder's LSTM training steps in {training_precision(settings)} "
+        "(validation and prediction in float32)"
+    )
     writer.set_headline("autoenchorder", "hitmusicnet")
     return writer
 

@@ -46,9 +46,10 @@ class DemoSettings:
     embedder : str
         Sequence embedder for the audio models.
     precision : {"auto", "float32", "bfloat16"}
-        The embedder network's arithmetic (:mod:`autoenchorder.audio.embed.precision`); auto
-        (the default): bfloat16 where the CPU runs it natively, else float32. A store that
-        already holds the sequences keeps their precision.
+        The embedder network's arithmetic (:mod:`autoenchorder.precision`), and that of
+        Autoen-chorder's LSTM training steps (:func:`training_precision`); auto (the default):
+        bfloat16 where the CPU runs it natively, else float32. A store that already holds the
+        sequences keeps their precision.
     epochs_scale : float
         Multiplies every model's epoch limits (early stopping usually ends sooner).
     learning_curve : tuple of float
@@ -126,8 +127,27 @@ class DemoSettings:
         return cls(out=out, **values)
 
 
+def training_precision(settings: DemoSettings) -> str:
+    """The arithmetic of Autoen-chorder's LSTM training steps in the demo: ``settings.precision``.
+
+    Resolved here, where the demo is planned (``"auto"``: bfloat16 on a CPU that runs it
+    natively, else float32; :func:`~autoenchorder.models.blocks.resolve_training_precision`),
+    so that the fits' configs, and so their cache keys, name a concrete precision.
+
+    Returns
+    -------
+    str
+        ``"float32"`` or ``"bfloat16"``.
+    """
+    from autoenchorder.models.blocks import resolve_training_precision  # noqa: PLC0415
+    from autoenchorder.models.training import resolve_device  # noqa: PLC0415
+
+    return resolve_training_precision(settings.precision, resolve_device(settings.device))
+
+
 def procedural_models(settings: DemoSettings) -> list[ModelRun]:
     """The models of the procedural-audio study, in report order."""
+    steps = {"precision": training_precision(settings)}
     return [
         ModelRun("mean", "mean", label="Training mean"),
         ModelRun("random-normal", "random-normal", label="Random N(mean, sd)"),
@@ -146,17 +166,18 @@ def procedural_models(settings: DemoSettings) -> list[ModelRun]:
             {"setting": "default", "groups": ("lowlevel",)},
             label="HitMusicNet, our defaults",
         ),
-        ModelRun("autoenchorder", "autoenchorder", label="Autoen-chorder", cost=4.0),
+        ModelRun("autoenchorder", "autoenchorder", steps, label="Autoen-chorder", cost=4.0),
         ModelRun(
             "autoenchorder-faithful",
             "autoenchorder",
-            {"setting": "faithful"},
+            {"setting": "faithful", **steps},
             label="Autoen-chorder, the study's recipe",
             cost=3.0,
         ),
         ModelRun(
             "autoenchorder-transformer",
             "autoenchorder-transformer",
+            steps,
             label="Autoen-chorder, transformer encoder",
             cost=4.0,
         ),

@@ -31,11 +31,11 @@ from autoenchorder.audio.embed.musicnn_net import (
     POOL_DIM,
     MusicnnNet,
 )
-from autoenchorder.audio.embed.precision import DEFAULT_PRECISION, autocast, resolve_precision
 from autoenchorder.audio.embed.tf_checkpoint import read_checkpoint
 from autoenchorder.audio.embed.weights import locate_weights
 from autoenchorder.audio.io import check_finite, iter_blocks, resample
 from autoenchorder.errors import AudioError, ModelError
+from autoenchorder.precision import DEFAULT_PRECISION, autocast, resolve_precision
 from autoenchorder.side_by_side import current_pool
 
 MTT_TAGS: tuple[str, ...] = (
@@ -99,7 +99,7 @@ class MusicnnEmbedder(Embedder):
     block_seconds : float
         Block length when :meth:`embed_file` streams a file.
     precision : {"float32", "bfloat16", "auto"}
-        The network's arithmetic (:mod:`~autoenchorder.audio.embed.precision`): float32 (the
+        The network's arithmetic (:mod:`~autoenchorder.precision`): float32 (the
         published model's, default) or bfloat16 (1.5-2x faster on CPUs with native bfloat16,
         outputs within ~1 %); ``"auto"``: bfloat16 where native.
     """

@@ -30,7 +30,6 @@ from torch import nn
 
 from autoenchorder.audio.embed import vggish_frontend as fe
 from autoenchorder.audio.embed.base import Embedder, Embedding, register_embedder
-from autoenchorder.audio.embed.precision import DEFAULT_PRECISION, autocast, resolve_precision
 from autoenchorder.audio.embed.vggish_weights import (
     CONV_CHANNELS,
     PCAParams,
@@ -46,6 +45,7 @@ from autoenchorder.audio.embed.weights import (
     search_dirs,
 )
 from autoenchorder.errors import AudioError, ModelError, WeightsError
+from autoenchorder.precision import DEFAULT_PRECISION, autocast, resolve_precision
 
 #: Output dimension.
 EMBEDDING_SIZE: int = 128
@@ -229,7 +229,7 @@ class VGGish(Embedder):
         Check a TF checkpoint's CRC-32C checksums while loading (slow for 288 MB in pure
         Python; files fetched by ``autoenchorder weights fetch`` are already SHA-256 checked).
     precision : {"float32", "bfloat16", "auto"}
-        The network's arithmetic (:mod:`~autoenchorder.audio.embed.precision`): float32 (the
+        The network's arithmetic (:mod:`~autoenchorder.precision`): float32 (the
         published model's, default) or bfloat16; ``"auto"``: bfloat16 where native.
     """
 

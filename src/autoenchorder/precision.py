@@ -1,4 +1,8 @@
-"""The arithmetic an embedder's network runs in: float32 (exact) or bfloat16 (faster).
+"""The arithmetic a network runs in: float32 (exact) or bfloat16 (faster).
+
+Two users: the embedders (musicnn, VGGish: the network that makes the stored sequences) and
+Autoen-chorder's training steps (its sequence autoencoder's LSTMs, option ``precision``; see
+:mod:`autoenchorder.models.blocks`).
 
 float32 is the default and the published networks' own precision. ``"bfloat16"`` runs the
 convolutions and matrix products under :func:`torch.autocast` (weights stay float32; activations
@@ -9,7 +13,8 @@ emulates bfloat16 and is several times *slower*: :func:`resolve_precision` warns
 picks float32 there.
 
 The precision changes the numbers an embedder stores, so a store and the bundles trained on it
-record it, and ``predict`` embeds a new song in the precision its model was trained on.
+record it, and ``predict`` embeds a new song in the precision its model was trained on. A model
+trained with bfloat16 steps keeps float32 weights and predicts in float32.
 """
 
 from __future__ import annotations
