@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -23,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from autoenchorder import precision as precision_module
 from autoenchorder.errors import ModelError
 
 #: divisor of the input width giving HitMusicNet's code size, by compression level
@@ -315,9 +315,7 @@ def resolve_training_precision(precision: str, device: torch.device) -> str:
         AVX512-BF16 or AMX (elsewhere it cannot run at all), and on a GPU these steps are
         float32 (bfloat16 LSTMs there are not tested).
     """
-    from autoenchorder.precision import native_bfloat16, resolve_precision  # noqa: PLC0415
-
-    native = device.type == "cpu" and native_bfloat16(device)
+    native = device.type == "cpu" and precision_module.native_bfloat16(device)
     if precision == "auto":
         return "bfloat16" if native else "float32"
     if precision == "bfloat16" and not native:
@@ -326,9 +324,7 @@ def resolve_training_precision(precision: str, device: torch.device) -> str:
             f"(AVX512-BF16 or AMX); this {device.type.upper()} is not one: use precision "
             "float32, or auto (bfloat16 only where native)"
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # native here: nothing to warn about
-        return resolve_precision(precision, device)
+    return precision_module.resolve_precision(precision, device)  # checks the name
 
 
 @contextlib.contextmanager
