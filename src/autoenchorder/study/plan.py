@@ -22,10 +22,10 @@ from autoenchorder.study.settings import (
     DemoSettings,
     ModelRun,
     chosen,
+    lstm_step_precision,
     musicoset_models,
     procedural_models,
     scaled_epochs,
-    training_precision,
 )
 from autoenchorder.train.jobs import FitJob, StudyData, loaded
 
@@ -82,7 +82,7 @@ def procedural_writer(settings: DemoSettings, ds: PopularityDataset) -> RunWrite
         precision = ds.info.get("embedder_precision", "float32")
         writer.add_note(f"{settings.embedder} sequences computed in {precision}")
     writer.add_note(
-        f"Autoen-chorder's LSTM training steps in {training_precision(settings)} "
+        f"Autoen-chorder's LSTM training steps in {lstm_step_precision(settings)} "
         "(validation and prediction in float32)"
     )
     writer.set_headline("autoenchorder", "hitmusicnet")

@@ -47,7 +47,7 @@ class DemoSettings:
         Sequence embedder for the audio models.
     precision : {"auto", "float32", "bfloat16"}
         The embedder network's arithmetic (:mod:`autoenchorder.precision`), and that of
-        Autoen-chorder's LSTM training steps (:func:`training_precision`); auto (the default):
+        Autoen-chorder's LSTM training steps (:func:`lstm_step_precision`); auto (the default):
         bfloat16 where the CPU runs it natively, else float32. A store that already holds the
         sequences keeps their precision.
     epochs_scale : float
@@ -127,7 +127,7 @@ class DemoSettings:
         return cls(out=out, **values)
 
 
-def training_precision(settings: DemoSettings) -> str:
+def lstm_step_precision(settings: DemoSettings) -> str:
     """The arithmetic of Autoen-chorder's LSTM training steps in the demo: ``settings.precision``.
 
     Resolved here, where the demo is planned (``"auto"``: bfloat16 on a CPU that runs it
@@ -147,7 +147,7 @@ def training_precision(settings: DemoSettings) -> str:
 
 def procedural_models(settings: DemoSettings) -> list[ModelRun]:
     """The models of the procedural-audio study, in report order."""
-    steps = {"precision": training_precision(settings)}
+    steps = {"precision": lstm_step_precision(settings)}
     return [
         ModelRun("mean", "mean", label="Training mean"),
         ModelRun("random-normal", "random-normal", label="Random N(mean, sd)"),
