@@ -4,13 +4,17 @@ Four measurements, each printed as a row of one table beside its target (issue 1
 
 1. Ray's overhead on this machine: ``extract`` (decode + 207 features + musicnn) of 100
    procedural songs of 30 s with 2 local worker processes, then with 2 Ray actors on a local
-   Ray started beforehand (a running cluster, as a user of ``--address auto`` has); target
-   Ray >= 0.85x the pool's songs per second. Throughput is the rate once the workers run
+   Ray started beforehand (a running cluster, as a user of ``--address auto`` has), alternated
+   three times; target: the median of the three ratios, Ray >= 0.85x the pool's songs per
+   second. Throughput is the rate once the workers run
    (first finished song to last), the rate a long catalog sees; the overall rate, which also
    pays for starting the workers and loading their weights, is printed beside it, and Ray's
    own start-up apart.
-2. Scaling: the same work on a ``ray.cluster_utils.Cluster`` of 1 node x 1 CPU, then of
-   2 nodes x 1 CPU (both on this machine); target >= 1.7x.
+2. Scaling: the same work (80 songs) on a ``ray.cluster_utils.Cluster`` of 1 node x 1 CPU and
+   of 2 nodes x 1 CPU (both on this machine), alternated three times; target: the median
+   ratio >= 1.7x. One pair alone swings by up to +-0.1x on a 2-CPU machine whose two logical
+   CPUs are one core's hardware threads (what the other thread does moves a lone thread's
+   speed), hence the repeats and the medians; each row prints every pair and the range.
 3. The cost of one 3.5-minute song (decode, the 207 features, musicnn), in CPU seconds on one
    thread, and from it the time for SpotGenTrack's ~95,000 full songs on 64 cores (< 1 hour):
    musicnn in float32 (the published model's arithmetic, ``extract``'s default) and, where the
@@ -18,7 +22,7 @@ Four measurements, each printed as a row of one table beside its target (issue 1
 4. Peak RSS per Ray worker (``VmHWM`` of the actor processes) for 200 and 1,000 songs of
    10 s: flat means memory does not grow with the catalog.
 
-    python benchmarks/scaling.py                # the issue's sizes (about 10 minutes on 2 cores)
+    python benchmarks/scaling.py                # the issue's sizes (about 13 minutes on 2 cores)
     python benchmarks/scaling.py --quick        # small sizes, to check the script
 """
 
@@ -28,6 +32,7 @@ import argparse
 import logging
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +48,8 @@ EMBEDDER = "musicnn-msd"
 #: SpotGenTrack's songs (the study's corpus), as full songs
 CATALOG_SONGS = 95_000
 CLUSTER_CORES = 64
+#: Pairs of runs (pool / Ray, 1 node / 2 nodes), alternated: the median ratio is the result
+REPEATS = 3
 
 
 def render(out: Path, n: int, seconds: float) -> Path:
@@ -204,6 +211,33 @@ def song_cost(audio_dir: Path, precision: str = "float32") -> dict[str, float]:
     return cost
 
 
+def cluster_extract(ray, cluster_class, audio: Path, work: Path, nodes: int) -> Run:  # noqa: ANN001
+    """``extract`` on a fresh ``ray.cluster_utils.Cluster`` of ``nodes`` nodes x 1 CPU."""
+    from autoenchorder.engine import EngineSpec
+
+    cluster = cluster_class(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 1,
+            "include_dashboard": False,
+            "object_store_memory": 150 * 1024**2,
+        },
+    )
+    try:
+        for _ in range(nodes - 1):
+            cluster.add_node(num_cpus=1, object_store_memory=150 * 1024**2)
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, logging_level=logging.WARNING, log_to_driver=False)
+        try:
+            return timed_extract(
+                audio, work / f"store-nodes{nodes}", EngineSpec("ray", workers=nodes)
+            )
+        finally:
+            ray.shutdown()
+    finally:
+        cluster.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (checks the script)")
@@ -216,60 +250,70 @@ def main() -> None:
     ray = import_ray()  # as the engine does it (usage statistics off)
     from ray.cluster_utils import Cluster
 
-    n_overhead, n_scaling, rss_sizes = (12, 8, (20, 60)) if args.quick else (100, 40, (200, 1000))
+    n_overhead, n_scaling, rss_sizes = (12, 8, (20, 60)) if args.quick else (100, 80, (200, 1000))
     work = args.workdir
     rows: list[tuple[str, str, str, str]] = []
 
-    # 1. Ray's overhead against the local pool, 2 workers each, 30 s songs.
+    # 1. Ray's overhead against the local pool, 2 workers each, 30 s songs, alternated.
     audio30 = render(work / f"songs30-{n_overhead}", n_overhead, 30.0)
-    print(f"1/4 extract {n_overhead} songs of 30 s: local pool ...", file=sys.stderr)
-    local = timed_extract(audio30, work / "store-local", EngineSpec("local", workers=2))
-    print("    ... Ray (2 actors)", file=sys.stderr)
-    ray_start = start_ray(num_cpus=2, object_store_memory=300 * 1024**2)
-    on_ray = timed_extract(audio30, work / "store-ray", EngineSpec("ray", workers=2))
-    ray.shutdown()
-    ratio = on_ray.steady / local.steady
+    overhead: list[tuple[Run, Run, float]] = []
+    for repeat in range(REPEATS):
+        print(
+            f"1/4 extract {n_overhead} songs of 30 s ({repeat + 1}/{REPEATS}): local pool ...",
+            file=sys.stderr,
+        )
+        local = timed_extract(audio30, work / "store-local", EngineSpec("local", workers=2))
+        print("    ... Ray (2 actors)", file=sys.stderr)
+        ray_start = start_ray(num_cpus=2, object_store_memory=300 * 1024**2)
+        try:
+            on_ray = timed_extract(audio30, work / "store-ray", EngineSpec("ray", workers=2))
+        finally:
+            ray.shutdown()
+        overhead.append((local, on_ray, ray_start))
+    ratios = sorted(on_ray.steady / local.steady for local, on_ray, _ in overhead)
+    ratio = statistics.median(ratios)
     rows.append(
         (
-            f"extract {local.done} x 30 s songs, 2 workers",
-            f"songs/s once running (overall): local pool {local.steady:.2f} ({local.overall:.2f}); "
-            f"Ray {on_ray.steady:.2f} ({on_ray.overall:.2f}); first song after "
-            f"{local.first:.1f} s / {on_ray.first:.1f} s; Ray start-up {ray_start:.1f} s apart",
-            f"Ray {ratio:.2f}x the pool ({on_ray.overall / local.overall:.2f}x overall)",
+            f"extract {n_overhead} x 30 s songs, 2 workers, {len(overhead)} pairs",
+            "songs/s once running, local pool / Ray: "
+            + "; ".join(
+                f"{local.steady:.2f} / {on_ray.steady:.2f}" for local, on_ray, _ in overhead
+            )
+            + " (overall: "
+            + "; ".join(
+                f"{local.overall:.2f} / {on_ray.overall:.2f}" for local, on_ray, _ in overhead
+            )
+            + f"); first song after {overhead[0][0].first:.1f} s / {overhead[0][1].first:.1f} s; "
+            f"Ray start-up {statistics.median(s for *_, s in overhead):.1f} s apart",
+            f"Ray {ratio:.2f}x the pool median ({ratios[0]:.2f}-{ratios[-1]:.2f}x)",
             f">= 0.85x: {'met' if ratio >= 0.85 else 'NOT met'}",
         )
     )
 
-    # 2. One node x 1 CPU against two nodes x 1 CPU.
+    # 2. One node x 1 CPU against two nodes x 1 CPU, alternated, the median ratio.
     audio_scale = render(work / f"songs30-{n_scaling}", n_scaling, 30.0)
-    runs: dict[int, Run] = {}
-    for nodes in (1, 2):
-        print(f"2/4 extract {n_scaling} songs on {nodes} node(s) x 1 CPU ...", file=sys.stderr)
-        cluster = Cluster(
-            initialize_head=True,
-            head_node_args={
-                "num_cpus": 1,
-                "include_dashboard": False,
-                "object_store_memory": 150 * 1024**2,
-            },
-        )
-        for _ in range(nodes - 1):
-            cluster.add_node(num_cpus=1, object_store_memory=150 * 1024**2)
-        cluster.wait_for_nodes()
-        ray.init(address=cluster.address, logging_level=logging.WARNING, log_to_driver=False)
-        runs[nodes] = timed_extract(
-            audio_scale, work / f"store-nodes{nodes}", EngineSpec("ray", workers=nodes)
-        )
-        ray.shutdown()
-        cluster.shutdown()
-    speedup = runs[2].steady / runs[1].steady
+    pairs: list[tuple[Run, Run]] = []
+    for repeat in range(REPEATS):
+        runs: dict[int, Run] = {}
+        for nodes in (1, 2):
+            print(
+                f"2/4 extract {n_scaling} songs on {nodes} node(s) x 1 CPU "
+                f"({repeat + 1}/{REPEATS}) ...",
+                file=sys.stderr,
+            )
+            runs[nodes] = cluster_extract(ray, Cluster, audio_scale, work, nodes)
+        pairs.append((runs[1], runs[2]))
+    speedups = sorted(two.steady / one.steady for one, two in pairs)
+    speedup = statistics.median(speedups)
     rows.append(
         (
-            f"extract {n_scaling} x 30 s songs, Ray cluster on this machine",
-            f"songs/s once running (overall): 1 node x 1 CPU {runs[1].steady:.2f} "
-            f"({runs[1].overall:.2f}); "
-            f"2 nodes x 1 CPU {runs[2].steady:.2f} ({runs[2].overall:.2f})",
-            f"{speedup:.2f}x ({runs[2].overall / runs[1].overall:.2f}x overall)",
+            f"extract {n_scaling} x 30 s songs, Ray cluster on this machine, {len(pairs)} pairs",
+            "songs/s once running, 1 node x 1 CPU / 2 nodes x 1 CPU: "
+            + "; ".join(f"{one.steady:.2f} / {two.steady:.2f}" for one, two in pairs)
+            + " (overall: "
+            + "; ".join(f"{one.overall:.2f} / {two.overall:.2f}" for one, two in pairs)
+            + ")",
+            f"{speedup:.2f}x median ({speedups[0]:.2f}-{speedups[-1]:.2f}x)",
             f">= 1.7x: {'met' if speedup >= 1.7 else 'NOT met'}",
         )
     )
