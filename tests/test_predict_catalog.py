@@ -56,6 +56,11 @@ def _clips() -> list[str]:
     )
 
 
+#: The tests that read ``first_run`` (a two-worker catalog run, ~15 s) share one pytest-xdist
+#: worker, so the module fixture is built once rather than on every worker they land on.
+ONE_WORKER = pytest.mark.xdist_group("predict_catalog_first_run")
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory) -> str:
     rng = np.random.default_rng(0)
@@ -136,6 +141,7 @@ def _assert_rows(table: pd.DataFrame, expected: pd.DataFrame, bad_songs: dict[st
         assert row["uncertainty_method"] == "MC dropout, 5 passes" and row["score_seconds"] > 0
 
 
+@ONE_WORKER
 def test_one_row_per_song_with_the_predictors_values(first_run, expected, bad_songs):
     out, code, err, table = first_run
     assert code == 0, err
@@ -145,6 +151,7 @@ def test_one_row_per_song_with_the_predictors_values(first_run, expected, bad_so
     assert "scored 4, failed 4" in err
 
 
+@ONE_WORKER
 def test_bad_files_are_listed_with_their_reason(first_run, bad_songs):
     _, _, err, table = first_run
     failed = table[table["error"].notna()]
@@ -157,6 +164,7 @@ def test_bad_files_are_listed_with_their_reason(first_run, bad_songs):
         assert f"failed {bad_songs[name]}: " in err
 
 
+@ONE_WORKER
 def test_a_finished_catalog_run_again_scores_nothing(first_run, bundle, bad_songs):
     out, _, _, before = first_run
     code, err = _predict(
@@ -197,6 +205,7 @@ def test_a_killed_run_resumes_with_the_rest_and_one_worker_equals_two(
     assert not Path(output.parts_dir).exists()
 
 
+@ONE_WORKER
 def test_out_of_another_model_or_not_a_catalog_is_refused(first_run, bundle, tmp_path):
     out = first_run[0]
     # the same model with other options: resuming would mix two kinds of scores
