@@ -8,9 +8,8 @@ The prepared script for a session that has a GPU: it measures, on this machine,
 2. Autoen-chorder training (its defaults, fewer epochs) on synthetic tracks with 207 low-level
    features and 30-step 753-d sequences (musicnn-msd's width): songs per second of training
    (training songs x epochs run, over all its stages, / fit seconds), on one CPU thread and on
-   the GPU, and the
-   largest difference between the two devices' predictions (a different device may take other
-   kernels: expect agreement within float tolerance, not bit-equality).
+   the GPU, and the largest difference between the two devices' predictions (a different
+   device may take other kernels: expect agreement within float tolerance, not bit-equality).
 
 Without CUDA it says so plainly and prints the CPU figures alone.
 
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 
 from autoenchorder.audio.embed import get_embedder
-from autoenchorder.audio.io import load_audio
+from autoenchorder.audio.io import discover_audio, load_audio
 from autoenchorder.data.splits import holdout_split
 from autoenchorder.models import make_model
 from machine import print_machine
@@ -93,7 +92,7 @@ def main() -> None:
     print_machine()
     torch.set_num_threads(1)  # "one CPU core"
     repeats, n_songs, epochs = (1, 300, 2) if args.quick else (5, 3000, 10)
-    clips = [load_audio(p) for p in sorted(EXAMPLES.iterdir()) if p.suffix != ".md"]
+    clips = [load_audio(p) for p in discover_audio(EXAMPLES)]
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if len(devices) == 1:
         print("No GPU on this machine (torch.cuda.is_available() is False): CPU figures only.")

@@ -211,6 +211,19 @@ def song_cost(audio_dir: Path, precision: str = "float32") -> dict[str, float]:
     return cost
 
 
+def median_ratio(pairs: list[tuple[Run, Run]]) -> tuple[float, float, float]:
+    """Median, lowest and highest of ``second.steady / first.steady`` over the pairs."""
+    ratios = sorted(second.steady / first.steady for first, second in pairs)
+    return statistics.median(ratios), ratios[0], ratios[-1]
+
+
+def pair_rates(pairs: list[tuple[Run, Run]]) -> str:
+    """Each pair's songs/s once running, ``first / second``, and their overall rates after."""
+    steady = "; ".join(f"{first.steady:.2f} / {second.steady:.2f}" for first, second in pairs)
+    overall = "; ".join(f"{first.overall:.2f} / {second.overall:.2f}" for first, second in pairs)
+    return f"{steady} (overall: {overall})"
+
+
 def cluster_extract(ray, cluster_class, audio: Path, work: Path, nodes: int) -> Run:  # noqa: ANN001
     """``extract`` on a fresh ``ray.cluster_utils.Cluster`` of ``nodes`` nodes x 1 CPU."""
     from autoenchorder.engine import EngineSpec
@@ -256,7 +269,8 @@ def main() -> None:
 
     # 1. Ray's overhead against the local pool, 2 workers each, 30 s songs, alternated.
     audio30 = render(work / f"songs30-{n_overhead}", n_overhead, 30.0)
-    overhead: list[tuple[Run, Run, float]] = []
+    overhead: list[tuple[Run, Run]] = []
+    ray_starts: list[float] = []
     for repeat in range(REPEATS):
         print(
             f"1/4 extract {n_overhead} songs of 30 s ({repeat + 1}/{REPEATS}): local pool ...",
@@ -264,28 +278,20 @@ def main() -> None:
         )
         local = timed_extract(audio30, work / "store-local", EngineSpec("local", workers=2))
         print("    ... Ray (2 actors)", file=sys.stderr)
-        ray_start = start_ray(num_cpus=2, object_store_memory=300 * 1024**2)
+        ray_starts.append(start_ray(num_cpus=2, object_store_memory=300 * 1024**2))
         try:
             on_ray = timed_extract(audio30, work / "store-ray", EngineSpec("ray", workers=2))
         finally:
             ray.shutdown()
-        overhead.append((local, on_ray, ray_start))
-    ratios = sorted(on_ray.steady / local.steady for local, on_ray, _ in overhead)
-    ratio = statistics.median(ratios)
+        overhead.append((local, on_ray))
+    ratio, lowest, highest = median_ratio(overhead)
     rows.append(
         (
             f"extract {n_overhead} x 30 s songs, 2 workers, {len(overhead)} pairs",
-            "songs/s once running, local pool / Ray: "
-            + "; ".join(
-                f"{local.steady:.2f} / {on_ray.steady:.2f}" for local, on_ray, _ in overhead
-            )
-            + " (overall: "
-            + "; ".join(
-                f"{local.overall:.2f} / {on_ray.overall:.2f}" for local, on_ray, _ in overhead
-            )
-            + f"); first song after {overhead[0][0].first:.1f} s / {overhead[0][1].first:.1f} s; "
-            f"Ray start-up {statistics.median(s for *_, s in overhead):.1f} s apart",
-            f"Ray {ratio:.2f}x the pool median ({ratios[0]:.2f}-{ratios[-1]:.2f}x)",
+            f"songs/s once running, local pool / Ray: {pair_rates(overhead)}; first song after "
+            f"{overhead[0][0].first:.1f} s / {overhead[0][1].first:.1f} s; "
+            f"Ray start-up {statistics.median(ray_starts):.1f} s apart",
+            f"Ray {ratio:.2f}x the pool median ({lowest:.2f}-{highest:.2f}x)",
             f">= 0.85x: {'met' if ratio >= 0.85 else 'NOT met'}",
         )
     )
@@ -303,17 +309,12 @@ def main() -> None:
             )
             runs[nodes] = cluster_extract(ray, Cluster, audio_scale, work, nodes)
         pairs.append((runs[1], runs[2]))
-    speedups = sorted(two.steady / one.steady for one, two in pairs)
-    speedup = statistics.median(speedups)
+    speedup, lowest, highest = median_ratio(pairs)
     rows.append(
         (
             f"extract {n_scaling} x 30 s songs, Ray cluster on this machine, {len(pairs)} pairs",
-            "songs/s once running, 1 node x 1 CPU / 2 nodes x 1 CPU: "
-            + "; ".join(f"{one.steady:.2f} / {two.steady:.2f}" for one, two in pairs)
-            + " (overall: "
-            + "; ".join(f"{one.overall:.2f} / {two.overall:.2f}" for one, two in pairs)
-            + ")",
-            f"{speedup:.2f}x median ({speedups[0]:.2f}-{speedups[-1]:.2f}x)",
+            f"songs/s once running, 1 node x 1 CPU / 2 nodes x 1 CPU: {pair_rates(pairs)}",
+            f"{speedup:.2f}x median ({lowest:.2f}-{highest:.2f}x)",
             f">= 1.7x: {'met' if speedup >= 1.7 else 'NOT met'}",
         )
     )

@@ -40,7 +40,7 @@ import soundfile as sf
 from rich.console import Console
 from rich.table import Table
 
-from autoenchorder.audio.io import load_audio
+from autoenchorder.audio.io import discover_audio, load_audio
 from autoenchorder.audio.lowlevel import LOWLEVEL_COLUMNS
 from autoenchorder.bundle import save_bundle
 from autoenchorder.data.dataset import PopularityDataset
@@ -76,7 +76,7 @@ def make_bundle(folder: Path) -> Path:
 
 def looped_song(path: Path, seconds: float) -> Path:
     """The example clips one after another, looped to ``seconds``, stereo 44.1 kHz FLAC."""
-    pieces = [load_audio(p, sr=RATE)[0] for p in sorted(EXAMPLES.glob("*")) if p.suffix != ".md"]
+    pieces = [load_audio(p, sr=RATE)[0] for p in discover_audio(EXAMPLES)]
     song = np.concatenate(pieces * int(np.ceil(seconds * RATE / sum(map(len, pieces)))))
     song = np.clip(song[: int(seconds * RATE)], -1, 1)
     sf.write(path, np.stack([song, song], axis=1), RATE)
