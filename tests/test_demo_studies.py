@@ -105,3 +105,38 @@ def test_jobs_fitted_in_this_process_use_the_threads_asked_for(monkeypatch):
         assert seen == [1, 1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_alternates_are_fitted_only_when_asked_for(tmp_path):
+    from autoenchorder.models.registry import model_class
+    from autoenchorder.study.settings import chosen, procedural_models
+
+    def fitted(settings: DemoSettings) -> set[str]:
+        return {run.key for run in chosen(procedural_models(settings), settings)}
+
+    every = {run.key: run for run in procedural_models(DemoSettings(out=tmp_path))}
+    alternates = {k for k, run in every.items() if model_class(run.model).family == "alternate"}
+    assert alternates == {
+        "autoenchorder-transformer",
+        "single-ae",
+        "rnn",
+        "hmn-embedding",
+        "lossnet",
+    }
+    default = fitted(DemoSettings(out=tmp_path))
+    assert default == set(every) - alternates
+    assert {"autoenchorder", "autoenchorder-faithful", "hitmusicnet", "gbdt"} <= default
+    assert fitted(DemoSettings(out=tmp_path, alternates=True)) == set(every)
+    quick = DemoSettings.quick(tmp_path)
+    assert fitted(quick) == set(quick.models) & set(every)
+    assert fitted(DemoSettings.quick(tmp_path, alternates=True)) == fitted(quick) | alternates
+
+
+@pytest.mark.parametrize(("flags", "expected"), [([], False), (["--alternates"], True)])
+def test_the_cli_flag_reaches_the_demo_settings(monkeypatch, tmp_path, flags, expected):
+    import autoenchorder.commands.demo as demo_command
+
+    seen: list[DemoSettings] = []
+    monkeypatch.setattr(demo_command, "run_demo", seen.append)
+    assert main(["demo", "--out", str(tmp_path / "d"), *flags]) == 0
+    assert [settings.alternates for settings in seen] == [expected]

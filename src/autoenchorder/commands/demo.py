@@ -43,6 +43,13 @@ from autoenchorder.study.extras import ALL_STUDIES, check_studies
     default=None,
     help="Songs in the procedural corpus (default 4000; 120 with --quick).",
 )
+@click.option(
+    "--alternates",
+    is_flag=True,
+    help="Also fit the alternatives beyond the two studies on the procedural corpus (transformer "
+    "encoder, RNN head, single autoencoder, HMN + embedding, LossNet): ~2-3 more minutes on 2 "
+    "cores; re-running with it in the same --out fits only these.",
+)
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--embedder", default="musicnn-msd", show_default=True)
@@ -63,6 +70,7 @@ def command(
     quick: bool,
     studies: tuple[str, ...],
     n_songs: int | None,
+    alternates: bool,
     workers: int,
     seed: int,
     embedder: str,
@@ -88,6 +96,7 @@ def command(
         "musicoset_root": musicoset_root,
         "device": device,
         "precision": precision,
+        "alternates": alternates,
     }
     if engine == "ray":
         from autoenchorder.engine import EngineSpec  # noqa: PLC0415

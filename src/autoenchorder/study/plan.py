@@ -22,6 +22,7 @@ from autoenchorder.study.settings import (
     DemoSettings,
     ModelRun,
     chosen,
+    is_alternate,
     lstm_step_precision,
     musicoset_models,
     procedural_models,
@@ -174,7 +175,14 @@ def plan_procedural(
         split,
         **{k: report[k] for k in ("oracle_r2", "temporal_share") if k in report},
     )
-    runs = chosen(procedural_models(settings), settings)
+    every_run = procedural_models(settings)
+    runs = chosen(every_run, settings)
+    left_out = [r.label or r.key for r in every_run if r not in runs and is_alternate(r)]
+    if left_out and settings.models is None:
+        writer.add_note(
+            f"Not fitted in this run: the alternatives beyond the studies ({', '.join(left_out)}); "
+            "`autoenchorder demo --alternates` adds them to this table"
+        )
     curve_runs = (
         [r for r in runs if r.key in LEARNING_CURVE_MODELS] if settings.learning_curve else []
     )

@@ -61,7 +61,14 @@ class DemoSettings:
     musicoset_rows : int or None
         Train and test on a seeded sample of this many MusicOSet songs (None: all).
     models : tuple of str or None
-        Keys of the models to run in each study (None: all of them).
+        Keys of the models to run in each study (None: all of them, the alternates only with
+        ``alternates``).
+    alternates : bool
+        Also fit the alternatives beyond the two studies (models of the ``"alternate"`` family:
+        the transformer encoder, the RNN head, the single autoencoder, HMN + embedding,
+        LossNet) on the procedural corpus. Off by default, so that ``make demo`` stays within
+        20 minutes on 2 cores; ``demo --alternates`` turns it on (a run directory that already
+        holds the other fits only fits these).
     n_predict : int
         Held-out songs scored by the predictor at the end.
     ensemble : int
@@ -93,6 +100,7 @@ class DemoSettings:
     musicoset_root: Path | None = None
     musicoset_rows: int | None = None
     models: tuple[str, ...] | None = None
+    alternates: bool = False
     n_predict: int = 5
     ensemble: int = 3
     torch_threads: int = 1
@@ -218,10 +226,23 @@ def musicoset_models() -> list[ModelRun]:
 
 
 def chosen(runs: list[ModelRun], settings: DemoSettings) -> list[ModelRun]:
-    """The runs ``settings.models`` keeps (all when it is None)."""
-    if settings.models is None:
-        return runs
-    return [r for r in runs if r.key in settings.models]
+    """The runs a study fits: those ``settings.models`` names (None: all but the alternates).
+
+    The alternates (:func:`is_alternate`) join them when ``settings.alternates`` is set.
+    """
+    return [
+        r
+        for r in runs
+        if (settings.alternates and is_alternate(r))
+        or (r.key in settings.models if settings.models is not None else not is_alternate(r))
+    ]
+
+
+def is_alternate(run: ModelRun) -> bool:
+    """Whether ``run`` fits an alternative beyond the two studies (family "alternate")."""
+    from autoenchorder.models.registry import model_class  # noqa: PLC0415
+
+    return model_class(run.model).family == "alternate"
 
 
 def scaled_epochs(model: str, scale: float) -> dict[str, int]:
