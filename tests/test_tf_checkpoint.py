@@ -40,11 +40,18 @@ def test_crc32c_check_value() -> None:
     assert tfc.crc32c(b"") == 0
 
 
-@pytest.mark.parametrize("n", [8191, 8192, 20000, 65537])
+@pytest.mark.parametrize("n", [2047, 2048, 3000, 8191, 8192, 20000, 65537, 1_000_003])
 def test_crc32c_vectorised_path_equals_bytewise(n: int) -> None:
     data = np.random.default_rng(n).integers(0, 256, n, dtype=np.uint8).tobytes()
     bytewise = tfc._crc_raw_py(data, 0xFFFFFFFF) ^ 0xFFFFFFFF
     assert tfc.crc32c(data) == bytewise
+    assert tfc.crc32c(memoryview(data)) == bytewise
+
+
+@pytest.mark.parametrize("length", [1, 2, 64, 4096])
+def test_zero_shift_tables_built_by_doubling_equal_feeding_the_zeros(length: int) -> None:
+    direct = tuple(tfc._crc_raw_py(bytes(length), 1 << k) for k in range(32))
+    assert tfc._zero_shift_table(length) == direct
 
 
 def test_mask_round_trip() -> None:

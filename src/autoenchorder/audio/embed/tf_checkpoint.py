@@ -17,10 +17,12 @@ also be read straight out of a zip archive (such as the ``musicnn`` wheel) witho
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import struct
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,12 +88,20 @@ def _crc_raw_py(data: bytes, crc: int) -> int:
     return crc
 
 
-def _zero_shift_table(length: int) -> list[int]:
-    """Images of each of the 32 register bits after feeding ``length`` zero bytes."""
-    return [_crc_raw_py(bytes(length), 1 << k) for k in range(32)]
+@functools.cache
+def _zero_shift_table(length: int) -> tuple[int, ...]:
+    """Images of each of the 32 register bits after feeding ``length`` zero bytes.
+
+    Feeding zero bytes is linear in the register, so the table of ``2 m`` zeros is the table of
+    ``m`` zeros applied twice; ``length`` must be a power of two.
+    """
+    if length == 1:
+        return tuple(_crc_raw_py(b"\0", 1 << k) for k in range(32))
+    half = _zero_shift_table(length // 2)
+    return tuple(_apply_shift(half, image) for image in half)
 
 
-def _apply_shift(table: list[int], crc: int) -> int:
+def _apply_shift(table: Sequence[int], crc: int) -> int:
     out = 0
     k = 0
     while crc:
@@ -102,12 +112,17 @@ def _apply_shift(table: list[int], crc: int) -> int:
     return out
 
 
+#: below this many bytes the plain byte loop is faster than the chunked one
+_BYTEWISE_LIMIT = 2048
+
+
 def crc32c(data: bytes | memoryview) -> int:
     """CRC-32C of ``data`` (the checksum TensorFlow and LevelDB use).
 
-    Large inputs are split into equal chunks whose CRCs are computed side by side with NumPy
-    and then chained with the linear "append zeros" operator, so checking a 10 MB checkpoint
-    takes a fraction of a second in pure Python.
+    Large inputs are split into ~sqrt(n) equal chunks (a power of two bytes each) whose CRCs are
+    computed side by side with NumPy, one byte position of every chunk per step, and then
+    chained with the linear "append zeros" operator; so checking musicnn's 9 MB checkpoint
+    takes ~0.1 s in pure Python and NumPy, and a 300 MB one a few seconds.
 
     Parameters
     ----------
@@ -119,22 +134,29 @@ def crc32c(data: bytes | memoryview) -> int:
     int
         The unmasked CRC-32C, in ``[0, 2**32)``.
     """
-    data = bytes(data)
     n = len(data)
-    chunk = 2048
-    if n < 4 * chunk:
-        return _crc_raw_py(data, 0xFFFFFFFF) ^ 0xFFFFFFFF
+    if n < _BYTEWISE_LIMIT:
+        return _crc_raw_py(bytes(data), 0xFFFFFFFF) ^ 0xFFFFFFFF
+    chunk = 1 << round(math.log2(math.sqrt(n)))
     n_chunks = n // chunk
-    body = np.frombuffer(data, dtype=np.uint8, count=n_chunks * chunk).reshape(n_chunks, chunk)
+    # (chunk, n_chunks): row j holds byte j of every chunk, contiguous for the vector steps
+    columns = np.ascontiguousarray(
+        np.frombuffer(data, dtype=np.uint8, count=n_chunks * chunk).reshape(n_chunks, chunk).T
+    )
     regs = np.zeros(n_chunks, dtype=np.uint32)
     regs[0] = 0xFFFFFFFF
-    for j in range(chunk):
-        regs = _CRC_TABLE[(regs ^ body[:, j]) & 0xFF] ^ (regs >> np.uint32(8))
+    index = np.empty(n_chunks, dtype=np.uint32)
+    eight, low_byte = np.uint32(8), np.uint32(0xFF)
+    for row in columns:
+        np.bitwise_xor(regs, row, out=index)
+        np.bitwise_and(index, low_byte, out=index)
+        np.right_shift(regs, eight, out=regs)
+        np.bitwise_xor(regs, _CRC_TABLE[index], out=regs)
     shift = _zero_shift_table(chunk)
-    crc = int(regs[0])
-    for r in regs[1:]:
-        crc = _apply_shift(shift, crc) ^ int(r)
-    crc = _crc_raw_py(data[n_chunks * chunk :], crc)
+    crc = 0
+    for register in regs.tolist():
+        crc = _apply_shift(shift, crc) ^ register
+    crc = _crc_raw_py(bytes(data[n_chunks * chunk :]), crc)
     return crc ^ 0xFFFFFFFF
 
 
