@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup weights system-deps test lint demo demo-quick serve bench clean
+.PHONY: setup weights kernels system-deps test lint demo demo-quick serve bench clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,11 @@ $(STAMP): pyproject.toml
 # Pretrained embedder weights that can be had offline (musicnn ships them on PyPI).
 weights: $(STAMP)
 	$(CLI) weights setup musicnn
+
+# The numba kernels (low-level features, procedural renderer) compiled once here, ~30 s on a
+# fresh install, so that no later run pays for it and parallel workers never compile at once.
+kernels: $(STAMP)
+	$(PY) -m autoenchorder.warm
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
@@ -45,21 +50,21 @@ system-deps:
 	  fi; \
 	fi
 
-test: $(STAMP) weights lint system-deps
+test: $(STAMP) weights kernels lint system-deps
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
 
-demo: $(STAMP) weights
+demo: $(STAMP) weights kernels
 	$(CLI) demo --out $(DEMO_OUT)
 
-demo-quick: $(STAMP) weights
+demo-quick: $(STAMP) weights kernels
 	$(CLI) demo --quick --out runs/demo-quick
 
 # The page for musicians at http://127.0.0.1:8000/, serving the demo's bundle (make demo first).
-serve: $(STAMP) weights
+serve: $(STAMP) weights kernels
 	$(CLI) serve --model $(DEMO_OUT)/bundles/autoenchorder
 
 # Speed and memory targets: each script prints a table pairing our code with its reference.
-bench: $(STAMP) weights
+bench: $(STAMP) weights kernels
 	$(PY) benchmarks/lowlevel.py
 	$(PY) benchmarks/extract_memory.py
 	$(PY) benchmarks/embeddings.py

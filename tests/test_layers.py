@@ -36,6 +36,7 @@ FLOORS: dict[str, float] = {
     "study": 9.5,
     "serve": 9.5,
     "commands": 10,
+    "warm": 10,
     "cli": 10.5,
 }
 
