@@ -30,6 +30,10 @@ weights: $(STAMP)
 kernels: $(STAMP)
 	$(PY) -m autoenchorder.warm
 
+# The suite's workers each keep their own numba cache (tests/conftest.py), started as copies of
+# this one, compiled before the suite.
+TEST_NUMBA_CACHE := $(CURDIR)/.cache/numba/warm
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 
@@ -50,7 +54,8 @@ system-deps:
 	  fi; \
 	fi
 
-test: $(STAMP) weights kernels lint system-deps
+test: $(STAMP) weights lint system-deps
+	NUMBA_CACHE_DIR=$(TEST_NUMBA_CACHE) $(PY) -m autoenchorder.warm
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
 
 demo: $(STAMP) weights kernels

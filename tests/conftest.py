@@ -9,6 +9,7 @@ looked, when they are absent.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -30,14 +31,41 @@ EXAMPLE_CLIPS = sorted(
 )
 
 
+#: numba's cache that ``make test`` fills before the suite (``python -m autoenchorder.warm``)
+WARM_NUMBA_CACHE = REPO / ".cache" / "numba" / "warm"
+
+
+def seed_numba_cache(folder: Path, warm: Path = WARM_NUMBA_CACHE) -> bool:
+    """Start a new numba cache ``folder`` as a copy of ``warm`` (when it exists).
+
+    Returns
+    -------
+    bool
+        Whether ``folder`` was seeded (False: it already existed, or there is no warm cache).
+    """
+    if folder.exists() or not warm.is_dir():
+        return False
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    shutil.copytree(warm, partial)
+    try:
+        partial.rename(folder)
+    except OSError:  # another process seeded it first
+        shutil.rmtree(partial, ignore_errors=True)
+    return True
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # numba's on-disk cache (librosa's kernels and ours) is not safe for several processes
     # compiling into it at once, and a test that kills a process mid-write could leave an
     # entry that crashes every later load. Each pytest worker gets its own cache folder, set
-    # before numba is first imported; subprocesses of the worker inherit it.
+    # before numba is first imported; subprocesses of the worker inherit it. A new folder
+    # starts as a copy of the kernels make compiled before the suite, so that no worker spends
+    # its first minute compiling them.
     worker = getattr(config, "workerinput", {}).get("workerid", "main")
     if "numba" not in sys.modules:
-        os.environ["NUMBA_CACHE_DIR"] = str(REPO / ".cache" / "numba" / worker)
+        folder = REPO / ".cache" / "numba" / worker
+        seed_numba_cache(folder)
+        os.environ["NUMBA_CACHE_DIR"] = str(folder)
     try:
         import torch
 
