@@ -158,4 +158,5 @@ _BUILTIN_MODULES: list[str] = [
     "autoenchorder.audio.embed.musicnn",
     "autoenchorder.audio.embed.vggish",
     "autoenchorder.audio.embed.clap",
+    "autoenchorder.audio.embed.sections",
 ]
