@@ -124,3 +124,18 @@ def test_full_length_song_scores_as_in_training_autoenchorder(catalog, tmp_path)
     )
     # (no timeline windows: the headline does not depend on them, and they cost musicnn time)
     _assert_predict_is_in_sample(catalog, bundle, embedder="musicnn-msd", max_windows=0)
+
+
+def test_full_length_song_scores_as_in_training_sequence_ridge(catalog, tmp_path):
+    """Ridge on the sections' statistics: the sections of a whole song, in training and in
+    ``predict`` alike (a 183 s song is 12 sections, a clip one or two)."""
+    audio, _, store = catalog
+    extract = ["extract", str(audio), "--out", str(store), "--embedder", "lowlevel-sections"]
+    assert main([*extract, "--quiet"]) == 0
+    bundle = _train(
+        catalog, tmp_path / "ridge", "sequence-ridge", "--embedder", "lowlevel-sections"
+    )
+    _assert_predict_is_in_sample(catalog, bundle, embedder="lowlevel-sections", max_windows=0)
+    ds = load_catalog(audio, catalog[1], store, embedder="lowlevel-sections")
+    lengths = dict(zip(ds.ids, (len(s) for s in ds.sequences), strict=True))
+    assert lengths["full_song"] == 12

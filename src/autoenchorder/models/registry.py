@@ -25,6 +25,7 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "autoenchorder.models.sequence_alternates",
     "autoenchorder.models.lossnet",
     "autoenchorder.models.autoenchorder_finetune",
+    "autoenchorder.models.sequence_ridge",
 )
 
 
