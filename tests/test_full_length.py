@@ -237,6 +237,25 @@ def test_study_fits_each_model_on_each_way_of_listening(tmp_path: Path) -> None:
     assert n_songs(settings) < n_songs(DemoSettings(out=tmp_path))
 
 
+def test_the_section_model_trains_on_the_sections_and_is_the_headline(tmp_path: Path) -> None:
+    from autoenchorder.study.full_length import (
+        HEADLINE_MODEL,
+        SECTIONS_EMBEDDER,
+        SECTIONS_MODEL,
+        data_key,
+        study_runs,
+    )
+    from autoenchorder.study.settings import DemoSettings
+
+    runs = {run.key: run for run in study_runs(DemoSettings.quick(tmp_path))}
+    assert HEADLINE_MODEL == SECTIONS_MODEL == "sequence-ridge"
+    assert SECTIONS_EMBEDDER == "lowlevel-sections"
+    assert data_key(runs["sequence-ridge-whole"]) == "full-length/whole/sections"
+    assert data_key(runs["sequence-ridge-preview"]) == "full-length/preview/sections"
+    assert data_key(runs["gbdt-start"]) == "full-length/start"
+    assert data_key(runs["autoenchorder-whole"]) == "full-length/whole"
+
+
 def test_study_notes_state_ceilings_and_shares(two_song_corpus, tmp_path: Path) -> None:
     from autoenchorder.evaluate.rundir import RunWriter
     from autoenchorder.study.full_length import ceilings_on, note_ceilings
@@ -281,3 +300,29 @@ def test_the_truth_table_of_a_full_length_corpus_has_its_hidden_qualities(two_so
     for song in truth["songs"]:
         assert by_id.loc[song["id"], "hook_strength"] == song["hook_strength"]
         assert by_id.loc[song["id"], "final_lift"] == song["final_lift"]
+
+
+def test_the_report_checks_the_headline_against_the_test_songs_ceiling(two_song_corpus) -> None:
+    from autoenchorder.data.sources.procedural import read_truth
+    from autoenchorder.evaluate.report import _oracle_r2
+    from autoenchorder.study.full_length import ceiling_info, corpus_ceilings_of
+
+    out, _ = two_song_corpus
+    report = read_truth(out)["report"]
+    corpus = corpus_ceilings_of(report)
+    assert corpus == {
+        "whole": report["oracle_r2"],
+        "preview": report["spotify_oracle_r2"],
+        "start": report["start_oracle_r2"],
+    }
+    test = {"whole": 0.9, "preview": 0.6, "start": 0.5}
+    info = ceiling_info(test, {"whole": 0.95, "preview": 0.7, "start": 0.55})
+    assert info == {
+        "oracle_r2": 0.9,
+        "corpus_oracle_r2": 0.95,
+        "spotify_oracle_r2": 0.6,
+        "corpus_spotify_oracle_r2": 0.7,
+        "start_oracle_r2": 0.5,
+        "corpus_start_oracle_r2": 0.55,
+    }
+    assert _oracle_r2({"info": info}) == 0.9  # what "reaches 90 % of the ceiling" divides by
