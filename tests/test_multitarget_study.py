@@ -66,12 +66,17 @@ def test_the_plan_fits_single_and_multi_on_the_same_rows_and_notes_the_other_out
     data = plan.data[study.NAME]
     assert data.spec.extra_targets == ("billboard", "hit") and data.rows == study.QUICK_ROWS
     jobs = {job.key: job for job in plan.jobs}
-    assert set(jobs) == {"single", "multi"}  # --quick: descriptors only
+    assert list(jobs) == ["single", "multi", study.HIT_ROWS]  # --quick: descriptors only
     assert jobs["multi"].options["targets"] == ("popularity", "billboard", "hit")
+    assert jobs[study.HIT_ROWS].options["targets"] == ("popularity", "billboard", "hit")
+    assert jobs[study.HIT_ROWS].options["aux_weight"] == study.HIT_ROWS_AUX_WEIGHT
     assert "targets" not in jobs["single"].options
-    assert {job.data_key for job in plan.jobs} == {study.NAME}
+    with_rows = plan.data[jobs[study.HIT_ROWS].data_key]
+    assert jobs["single"].data_key == jobs["multi"].data_key == study.NAME
+    assert with_rows.supplement.source == "musicoset-hit-rows"
+    assert dataclasses.replace(with_rows, supplement=None) == data
     writer = plan.recorders[study.NAME].writer
-    assert writer.meta["headline"] == {"model_a": "multi", "model_b": "single"}
+    assert writer.meta["headline"] == {"model_a": study.HIT_ROWS, "model_b": "single"}
     # the fits themselves, made cheap, then the finisher's note on the other outputs
     cheap = {"epochs": 2, "ae_epochs": 2, "n_seeds": 1, "quiet": True}
     jobs = [dataclasses.replace(j, options={**j.options, **cheap}) for j in plan.jobs]
@@ -81,5 +86,11 @@ def test_the_plan_fits_single_and_multi_on_the_same_rows_and_notes_the_other_out
         plan.recorders[study.NAME].model(result)
     for finish in plan.finishers:
         finish()
-    notes = [n for n in writer.meta["notes"] if n.startswith("multi:")]
-    assert len(notes) == 1 and "billboard R^2" in notes[0] and "hit AUC" in notes[0]
+    by_key = {r.job.key: r for r in results}
+    assert all(r.error is None for r in results)
+    # the Hit Predictor rows (sampled to QUICK_ROWS, a held-out artist's dropped) add training
+    assert by_key["single"].n_train == by_key["multi"].n_train
+    assert by_key["single"].n_train + 1000 < by_key[study.HIT_ROWS].n_train
+    for key in ("multi", study.HIT_ROWS):
+        notes = [n for n in writer.meta["notes"] if n.startswith(f"{key}:")]
+        assert len(notes) == 1 and "billboard R^2" in notes[0] and "hit AUC" in notes[0]

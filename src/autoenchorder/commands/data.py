@@ -30,14 +30,18 @@ def target_summary(ds: PopularityDataset) -> dict:
     Returns
     -------
     dict
-        ``{"mean", "sd", "quantiles": {q: value}, "histogram": [(lo, hi, count), ...]}`` or
-        ``{"classes": {name: count}}``.
+        ``{"mean", "sd", "quantiles": {q: value}, "histogram": [(lo, hi, count), ...],
+        "missing"}`` (over the rows whose popularity is known; ``missing`` counts the others,
+        and alone is returned when none is known) or ``{"classes": {name: count}}``.
     """
     if ds.task == "classification":
         names = ds.class_names or [str(c) for c in range(int(ds.y.max(initial=0)) + 1)]
         counts = np.bincount(ds.y, minlength=len(names))
         return {"classes": dict(zip(names, counts.tolist(), strict=True))}
-    y = ds.y
+    known = ds.popularity_known()
+    y, missing = ds.y[known], int((~known).sum())
+    if not len(y):
+        return {"missing": missing}
     counts, edges = np.histogram(y, bins=HIST_BINS)
     qs = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
     return {
@@ -48,6 +52,7 @@ def target_summary(ds: PopularityDataset) -> dict:
             (float(lo), float(hi), int(c))
             for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)
         ],
+        "missing": missing,
     }
 
 
@@ -111,9 +116,18 @@ def _target_table(ds: PopularityDataset) -> Table:
         for name, count in summary["classes"].items():
             table.add_row(name, str(count), f"{count / len(ds):.1%}", _bar(count, largest))
         return table
+    if "quantiles" not in summary:
+        extra = [] if ds.extra_targets is None else list(ds.extra_targets.columns)
+        table = Table(title=f"target: popularity unknown for all {summary['missing']} rows")
+        table.add_column("known instead")
+        for name in extra:
+            table.add_row(f"{name} ({int(ds.extra_targets[name].notna().sum())} rows)")
+        return table
     q = summary["quantiles"]
-    title = f"target: mean {summary['mean']:.2f}, sd {summary['sd']:.2f}; quantiles " + ", ".join(
-        f"{int(k * 100)}%={v:g}" for k, v in q.items()
+    unknown = f" ({summary['missing']} rows without it)" if summary["missing"] else ""
+    title = (
+        f"target{unknown}: mean {summary['mean']:.2f}, sd {summary['sd']:.2f}; quantiles "
+        + ", ".join(f"{int(k * 100)}%={v:g}" for k, v in q.items())
     )
     table = Table(title=title)
     table.add_column("popularity")
@@ -270,7 +284,8 @@ def info(
     console = Console()
     with console.status(f"loading {source} ..."):
         ds = load_dataset(spec)
-    console.print(f"[bold]{source}[/bold] from {ds.info['data_spec'].get('root')}")
+    where = ds.info["data_spec"].get("root") or ds.info.get("source")
+    console.print(f"[bold]{source}[/bold] from {where}")
     print_info(ds, console, show_split=not no_split)
 
 

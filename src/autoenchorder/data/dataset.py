@@ -62,6 +62,11 @@ class PopularityDataset:
     extra_targets : pd.DataFrame, shape (N, K), or None
         Further float64 targets of the same rows (one column per target, NaN = missing for
         that song); what each column means is in ``info["extra_targets"]``.
+    partial_popularity : bool
+        True: a regression row's popularity may be NaN, a row known only by its extra targets
+        (e.g. a Hit Predictor song's hit label added to MusicOSet's training rows,
+        :func:`~autoenchorder.train.parts.with_supplement`). Only a model trained on several
+        targets uses such rows; every other refuses the dataset. Default False.
 
     Raises
     ------
@@ -82,6 +87,7 @@ class PopularityDataset:
     name: str = ""
     info: dict = field(default_factory=dict)
     extra_targets: pd.DataFrame | None = None
+    partial_popularity: bool = False
 
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.ids).astype(str)
@@ -110,12 +116,16 @@ class PopularityDataset:
     def _check_target(self, n: int) -> None:
         if self.task not in TASKS:
             raise DataError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.partial_popularity and self.task != "regression":
+            raise DataError("partial_popularity is for a regression dataset (popularity NaN)")
         y = np.asarray(self.y)
         if y.shape != (n,):
             raise DataError(f"y has shape {y.shape}, expected ({n},)")
         if self.task == "regression":
             y = y.astype(np.float64)
-            bad = ~np.isfinite(y) | (y < 0) | (y > 100)
+            missing = np.isnan(y) if self.partial_popularity else np.zeros(n, dtype=bool)
+            with np.errstate(invalid="ignore"):
+                bad = ~missing & (~np.isfinite(y) | (y < 0) | (y > 100))
             if bad.any():
                 raise DataError(f"{int(bad.sum())} targets are NaN or outside popularity 0-100")
         else:
@@ -382,6 +392,17 @@ class PopularityDataset:
             raise DataError(
                 f"dataset {self.name!r} lacks {', '.join(missing)} (it has {', '.join(have)})"
             )
+
+    def popularity_known(self) -> np.ndarray:
+        """Where the main target is known (all rows unless ``partial_popularity``).
+
+        Returns
+        -------
+        np.ndarray, bool, shape (N,)
+        """
+        if self.task != "regression":
+            return np.ones(len(self), dtype=bool)
+        return np.isfinite(np.asarray(self.y, dtype=np.float64))
 
     def has(self, part: str) -> bool:
         """Whether ``part`` (``"sequences"``, ``"artist"`` or a group name) is present."""

@@ -150,6 +150,15 @@ class Model(ABC):
         """Dataset parts the model needs (column groups, ``"sequences"``); see ``ds.require``."""
         return ()
 
+    @property
+    def uses_rows_without_popularity(self) -> bool:
+        """Whether training rows without popularity (``ds.partial_popularity``) are usable.
+
+        Only a model trained on several targets learns from them (through its other outputs);
+        every other model refuses such a dataset.
+        """
+        return False
+
     def fit(self, train: PopularityDataset, val: PopularityDataset | None = None) -> Self:
         """Fit on ``train``; ``val`` (optional) steers early stopping only.
 
@@ -171,10 +180,19 @@ class Model(ABC):
         if train.task not in self.tasks:
             raise ModelError(f"{self.name} cannot fit a {train.task} task")
         train.require(*self.required_parts)
+        unknown = int((~train.popularity_known()).sum())
+        if unknown and not self.uses_rows_without_popularity:
+            raise ModelError(
+                f"{self.name}: {unknown} training rows have no popularity (rows known only by "
+                "their extra targets); only a model trained on several targets uses them "
+                "(e.g. hitmusicnet with targets=popularity,billboard,hit)"
+            )
         if val is not None:
             val.require(*self.required_parts)
             if val.task != train.task:
                 raise ModelError(f"{self.name}: train is {train.task} but val is {val.task}")
+            if not val.popularity_known().all():
+                raise ModelError(f"{self.name}: validation rows must all have popularity")
         self.task_ = train.task
         self.history_: list[dict[str, Any]] = []
         self._fit(train, val)

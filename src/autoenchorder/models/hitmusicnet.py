@@ -260,6 +260,11 @@ class HitMusicNet(Model):
             return ("lowlevel",)
         return tuple(groups) if isinstance(groups, tuple | list) else ()
 
+    @property
+    def uses_rows_without_popularity(self) -> bool:  # noqa: D102
+        several = tuple(self.config.targets) != (MAIN_TARGET,)
+        return several and self.config.task in ("auto", "regression")
+
     # ------------------------------------------------------------------ fit
     def _fit(self, train: PopularityDataset, val: PopularityDataset | None) -> None:
         cfg = self.config
@@ -415,7 +420,8 @@ class HitMusicNet(Model):
         there, so ``"weighted"`` weighs each song as Autoen-chorder's loss on popularity / 100.
         """
         centre = self.target_scaler_.transform(np.array([100.0 * self.config.loss_mean]))
-        sd = target_sd(y_train.cpu().numpy())
+        known = y_train.cpu().numpy()
+        sd = target_sd(known[np.isfinite(known)])
         return objective_from_config(self.config, sd=sd, mean=float(np.ravel(centre)[0]))
 
     def _mode(self, train: PopularityDataset) -> str:
@@ -437,9 +443,11 @@ class HitMusicNet(Model):
         if self.task_ == "classification":
             labels = ds.y if ds.task == "classification" else popularity_classes(ds.y)
             return torch.as_tensor(labels, dtype=torch.int64)
+        known = ds.popularity_known()  # several targets: some training rows may have none
         if fit:
-            self.target_scaler_ = ColumnScaler("minmax").fit(ds.y)
-        return torch.as_tensor(self.target_scaler_.transform(ds.y), dtype=torch.float32)
+            self.target_scaler_ = ColumnScaler("minmax").fit(ds.y[known])
+        scaled = np.where(known, self.target_scaler_.transform(ds.y), np.nan)
+        return torch.as_tensor(scaled, dtype=torch.float32)
 
     def _classification_loss(self, y_train: torch.Tensor) -> LossFn:
         n_classes = len(self.class_names_)

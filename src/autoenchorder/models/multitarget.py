@@ -141,8 +141,11 @@ class TargetSet:
                 f"dataset {train.name!r} has no extra target {', '.join(map(repr, unknown))} "
                 f"(it has {have or 'none'}; e.g. load MusicOSet with extra_targets=...)"
             )
+        popularity = train.y[train.popularity_known()]
+        if popularity.size == 0:
+            raise ModelError(f"no training row has the target {MAIN_TARGET!r}")
         kinds, low, high = [SCORE], [0.0], [100.0]
-        low[0], high[0] = float(np.min(train.y)), float(np.max(train.y))
+        low[0], high[0] = float(np.min(popularity)), float(np.max(popularity))
         for name in names[1:]:
             assert extra is not None
             values = extra[name].to_numpy(np.float64)

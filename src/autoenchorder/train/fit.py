@@ -24,7 +24,7 @@ from autoenchorder.errors import ModelError
 from autoenchorder.metrics import classification_metrics, regression_metrics
 from autoenchorder.models.base import Model, popularity_classes
 from autoenchorder.models.registry import make_model, model_class
-from autoenchorder.train.parts import split_parts
+from autoenchorder.train.parts import split_parts, with_supplement
 
 
 @dataclass
@@ -117,6 +117,7 @@ def fit_and_score(
     val_size: float = 0.15,
     fraction: float | None = None,
     score_validation: bool = True,
+    supplement: PopularityDataset | None = None,
 ) -> FitOutcome:
     """Fit a model on ``split``'s training rows and score it on its test rows.
 
@@ -137,6 +138,10 @@ def fit_and_score(
         Fit on this seeded share of the training rows (learning curves).
     score_validation : bool
         Also predict and score the validation rows (``metrics["val"]``).
+    supplement : PopularityDataset or None
+        Further training-only rows joined to the training part
+        (:func:`~autoenchorder.train.parts.with_supplement`: a held-out artist's rows dropped);
+        ``n_train`` counts them.
 
     Returns
     -------
@@ -147,6 +152,8 @@ def fit_and_score(
     elif config:
         raise ModelError("give a config with a model name, not with a built model")
     train, val, test = split_parts(ds, split, val_size=val_size, seed=seed, fraction=fraction)
+    if supplement is not None:
+        train = with_supplement(train, supplement, held_out=(val, test))
     started = time.perf_counter()
     model.fit(train, val)
     fit_seconds = time.perf_counter() - started

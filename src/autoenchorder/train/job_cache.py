@@ -27,7 +27,13 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from autoenchorder import __version__
-from autoenchorder.train.job_types import FitJob, FitResult, StudyData, loaded
+from autoenchorder.train.job_types import (
+    FitJob,
+    FitResult,
+    StudyData,
+    loaded,
+    loaded_supplement,
+)
 
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.safetensors"
@@ -101,7 +107,10 @@ class JobCache:
         from autoenchorder.train.fit import build_model  # noqa: PLC0415
 
         if data not in self._fingerprints:
-            self._fingerprints[data] = loaded(data)[0].fingerprint()
+            extra = loaded_supplement(data)
+            self._fingerprints[data] = loaded(data)[0].fingerprint() + (
+                "" if extra is None else f"+{extra.fingerprint()}"
+            )
         config = build_model(job.model, {**job.options, "quiet": True}).config.to_dict()
         identity = {
             "version": __version__,

@@ -9,7 +9,7 @@ neither imports the other.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.data.sources.registry import DataSpec, load_dataset
 from autoenchorder.data.splits import Split, holdout_split
-from autoenchorder.train.parts import split_parts
+from autoenchorder.train.parts import split_parts, with_supplement
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,11 @@ class StudyData:
         Test share of the dataset; validation share of the remaining training rows.
     rows : int or None
         Use a seeded sample of this many rows (None: all).
+    supplement : DataSpec or None
+        Further training-only rows (e.g. ``musicoset-hit-rows``: Hit Predictor's songs known by
+        their hit label alone), joined to every fit's training part by
+        :func:`~autoenchorder.train.parts.with_supplement` (a held-out artist's rows dropped);
+        sampled like the dataset when ``rows`` is set. None: none.
     """
 
     spec: DataSpec
@@ -41,6 +46,7 @@ class StudyData:
     test_size: float = 0.15
     val_size: float = 0.15
     rows: int | None = None
+    supplement: DataSpec | None = None
 
     def load(self) -> tuple[PopularityDataset, Split]:
         """Return the (sampled) dataset and its holdout split."""
@@ -58,7 +64,23 @@ class StudyData:
         ``fraction`` keeps a seeded share of the training rows; the validation rows are carved
         out of the kept ones, so the test rows are never seen by anything fitted.
         """
-        return split_parts(ds, split, val_size=self.val_size, seed=self.seed, fraction=fraction)
+        train, val, test = split_parts(
+            ds, split, val_size=self.val_size, seed=self.seed, fraction=fraction
+        )
+        extra = loaded_supplement(self)
+        if extra is not None:
+            train = with_supplement(train, extra, held_out=(val, test))
+        return train, val, test
+
+    def load_supplement(self) -> PopularityDataset | None:
+        """Return the supplement's rows (a seeded sample of ``rows`` when set), or None."""
+        if self.supplement is None:
+            return None
+        extra = load_dataset(self.supplement)
+        if self.rows and self.rows < len(extra):
+            rng = np.random.default_rng(self.seed + 1)
+            extra = extra.take(np.sort(rng.choice(len(extra), self.rows, replace=False)))
+        return extra
 
 
 @dataclass(frozen=True)
@@ -150,8 +172,19 @@ class FitResult:
 _LOADED: dict[StudyData, tuple[PopularityDataset, Split]] = {}
 
 
+_SUPPLEMENTS: dict[StudyData, PopularityDataset | None] = {}
+
+
 def loaded(data: StudyData) -> tuple[PopularityDataset, Split]:
-    """Return ``data.load()``, loading it only once per process."""
-    if data not in _LOADED:
-        _LOADED[data] = data.load()
-    return _LOADED[data]
+    """Return ``data.load()``, loading it only once per process (whatever its supplement)."""
+    key = replace(data, supplement=None)
+    if key not in _LOADED:
+        _LOADED[key] = key.load()
+    return _LOADED[key]
+
+
+def loaded_supplement(data: StudyData) -> PopularityDataset | None:
+    """Return ``data.load_supplement()``, loading it only once per process."""
+    if data not in _SUPPLEMENTS:
+        _SUPPLEMENTS[data] = data.load_supplement()
+    return _SUPPLEMENTS[data]

@@ -28,7 +28,13 @@ import numpy as np
 from autoenchorder.parallel import in_window
 from autoenchorder.train.fit import fit_and_score
 from autoenchorder.train.job_cache import JobCache
-from autoenchorder.train.job_types import FitJob, FitResult, StudyData, loaded
+from autoenchorder.train.job_types import (
+    FitJob,
+    FitResult,
+    StudyData,
+    loaded,
+    loaded_supplement,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,6 +57,7 @@ def fit_job(job: FitJob, data: StudyData) -> FitResult:
             val_size=data.val_size,
             fraction=job.fraction,
             score_validation=False,
+            supplement=loaded_supplement(data),
         )
     except Exception as exc:  # noqa: BLE001  one failing model must not end the study
         return _failed(job, "".join(traceback.format_exception_only(type(exc), exc)).strip())

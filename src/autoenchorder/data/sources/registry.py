@@ -26,6 +26,7 @@ from autoenchorder.errors import DataError
 SOURCES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
     "musicoset": ("musicoset", "load_musicoset", ("root",), ("on_bad", "extra_targets")),
     "hit-predictor": ("hit_predictor", "load_hit_predictor", ("root",), ("on_bad",)),
+    "musicoset-hit-rows": ("musicoset_hit_rows", "load_musicoset_hit_rows", (), ("root", "on_bad")),
     "spotgentrack": ("spotgentrack", "load_spotgentrack", ("root",), ("feature_sets", "on_bad")),
     "catalog": ("catalog", "load_catalog", ("root", "labels", "store"), ("embedder", "on_bad")),
     "procedural": ("procedural", "load_procedural", ("root",), ("store", "embedder", "on_bad")),
