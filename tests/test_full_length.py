@@ -257,8 +257,9 @@ def test_the_section_model_trains_on_the_sections_and_is_the_headline(tmp_path: 
 
 
 def test_study_notes_state_ceilings_and_shares(two_song_corpus, tmp_path: Path) -> None:
+    from autoenchorder.data.procedural.previews import ceilings_on
     from autoenchorder.evaluate.rundir import RunWriter
-    from autoenchorder.study.full_length import ceilings_on, note_ceilings
+    from autoenchorder.study.full_length import note_ceilings
     from autoenchorder.train.jobs import FitJob, FitResult
 
     out, _ = two_song_corpus
@@ -303,9 +304,9 @@ def test_the_truth_table_of_a_full_length_corpus_has_its_hidden_qualities(two_so
 
 
 def test_the_report_checks_the_headline_against_the_test_songs_ceiling(two_song_corpus) -> None:
+    from autoenchorder.data.procedural.previews import ceiling_info, corpus_ceilings_of
     from autoenchorder.data.sources.procedural import read_truth
     from autoenchorder.evaluate.report import _oracle_r2
-    from autoenchorder.study.full_length import ceiling_info, corpus_ceilings_of
 
     out, _ = two_song_corpus
     report = read_truth(out)["report"]

@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from autoenchorder.data.procedural.previews import ceiling_info, ceilings_on, corpus_ceilings_of
 from autoenchorder.data.sources.registry import DataSpec
 from autoenchorder.evaluate.bootstrap import BootstrapResult, paired_bootstrap
 from autoenchorder.evaluate.rundir import RunWriter
 from autoenchorder.study.extras import StudyContext
 from autoenchorder.study.plan import describe_data, study_job
-from autoenchorder.study.recorder import StudyRecorder
+from autoenchorder.study.recorder import KeepingRecorder
 from autoenchorder.study.settings import DemoSettings, ModelRun, procedural_models
 from autoenchorder.train.jobs import FitResult, StudyData, loaded
 
@@ -53,10 +54,6 @@ LISTENINGS: dict[str, tuple[str | None, str]] = {
 SECTIONS_EMBEDDER = "lowlevel-sections"
 #: The model on the section features (its runs train on the stores' section sequences).
 SECTIONS_MODEL = "sequence-ridge"
-#: The key prefix of each way of listening's ceiling in truth.json's report (and the run's
-#: dataset info, where ``oracle_r2`` etc. are the test songs' ceilings and ``corpus_...`` the
-#: whole corpus's).
-CEILING_PREFIXES: dict[str, str] = {"whole": "", "preview": "spotify_", "start": "start_"}
 #: The models fitted on every way of listening: the section model, then keys of the procedural
 #: study's models.
 MODELS: tuple[str, ...] = (SECTIONS_MODEL, "gbdt", "hitmusicnet", "autoenchorder")
@@ -207,7 +204,7 @@ def plan_study(context: StudyContext) -> None:
     writer.record_timing("corpus, previews and features", preparation)
     writer.set_headline(f"{HEADLINE_MODEL}-whole", f"{HEADLINE_MODEL}-preview")
     runs = study_runs(settings)
-    recorder = ResultRecorder(writer, runs, console)
+    recorder = KeepingRecorder(writer, runs, console)
     plan.recorders[NAME] = recorder
     by_key = {run.key: run for run in runs}
     for run in by_key.values():
@@ -233,73 +230,6 @@ def data_key(run: ModelRun) -> str:
     listening = run.key.rsplit("-", 1)[1]
     sections = "/sections" if run.model == SECTIONS_MODEL else ""
     return f"{NAME}/{listening}{sections}"
-
-
-class ResultRecorder(StudyRecorder):
-    """A :class:`StudyRecorder` that also keeps each successful result (for the finisher)."""
-
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003, D107
-        super().__init__(*args, **kwargs)
-        self.results: dict[str, FitResult] = {}
-
-    def model(self, result: FitResult) -> None:  # noqa: D102
-        super().model(result)
-        if result.error is None:
-            self.results[result.job.key] = result
-
-
-def corpus_ceilings_of(report: Mapping[str, float]) -> dict[str, float]:
-    """Each way of listening's ceiling over the whole corpus, from truth.json's report."""
-    return {
-        listening: float(report.get(f"{prefix}oracle_r2", float("nan")))
-        for listening, prefix in CEILING_PREFIXES.items()
-    }
-
-
-def ceiling_info(test: Mapping[str, float], corpus: Mapping[str, float]) -> dict[str, float]:
-    """The run's dataset info about ceilings: the test songs' under the keys the report checks.
-
-    ``oracle_r2`` (what the report's "reaches 90 % of the noise ceiling" check divides by),
-    ``spotify_oracle_r2`` and ``start_oracle_r2`` are the ceilings on the test songs, the ones
-    the test R^2 are measured against; ``corpus_oracle_r2`` ... those of the whole corpus.
-
-    Parameters
-    ----------
-    test, corpus : mapping of str to float
-        Ceilings by way of listening (keys of :data:`LISTENINGS`).
-    """
-    info = {}
-    for listening, prefix in CEILING_PREFIXES.items():
-        info[f"{prefix}oracle_r2"] = float(test[listening])
-        info[f"corpus_{prefix}oracle_r2"] = float(corpus[listening])
-    return info
-
-
-def ceilings_on(corpus: Path, ids: np.ndarray) -> dict[str, float]:
-    """Oracle R^2 of each way of listening on the given songs (from truth.json).
-
-    Parameters
-    ----------
-    corpus : Path
-        The full-length corpus.
-    ids : np.ndarray of str, shape (n,)
-        The songs (e.g. the test songs).
-
-    Returns
-    -------
-    dict of str to float
-        Keys of :data:`LISTENINGS`: R^2 of the best prediction of that way of listening.
-    """
-    from autoenchorder.data.procedural.popularity import _r2  # noqa: PLC0415
-    from autoenchorder.data.sources.procedural import read_truth  # noqa: PLC0415
-
-    songs = {s["id"]: s["popularity"] for s in read_truth(corpus)["songs"]}
-    y = np.array([songs[i]["popularity"] for i in ids])
-    expected = {"whole": "expected_whole", "preview": "expected_spotify", "start": "expected_start"}
-    return {
-        listening: _r2(y, np.array([songs[i][key] for i in ids]))
-        for listening, key in expected.items()
-    }
 
 
 def note_ceilings(writer: RunWriter, results: Mapping[str, FitResult], corpus: Path) -> list[str]:

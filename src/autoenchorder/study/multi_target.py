@@ -32,7 +32,7 @@ from autoenchorder.data.sources.registry import DataSpec
 from autoenchorder.evaluate.rundir import RunWriter
 from autoenchorder.study.extras import StudyContext
 from autoenchorder.study.plan import describe_data, study_job
-from autoenchorder.study.recorder import StudyRecorder
+from autoenchorder.study.recorder import KeepingRecorder
 from autoenchorder.study.settings import ModelRun
 from autoenchorder.train.jobs import FitResult, StudyData, loaded
 
@@ -150,19 +150,6 @@ def plan_study(context: StudyContext) -> None:
         for run in runs
     ]
     plan.finishers.append(lambda: note_other_outputs(writer, recorder.results, data))
-
-
-class KeepingRecorder(StudyRecorder):
-    """A :class:`StudyRecorder` that also keeps each successful result (with its state)."""
-
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003, D107
-        super().__init__(*args, **kwargs)
-        self.results: dict[str, FitResult] = {}
-
-    def model(self, result: FitResult) -> None:  # noqa: D102
-        super().model(result)
-        if result.error is None and result.state is not None:
-            self.results[result.job.key] = result
 
 
 def note_other_outputs(

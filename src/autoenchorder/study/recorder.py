@@ -109,3 +109,16 @@ class StudyRecorder:
             self.console.print(f"  [red]{key} failed: {reason}")
         self.writer.meta["models"].pop(key, None)
         self.writer.add_note(f"{key} could not be trained: {reason}")
+
+
+class KeepingRecorder(StudyRecorder):
+    """A :class:`StudyRecorder` that also keeps each successful result, for a finisher."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003, D107
+        super().__init__(*args, **kwargs)
+        self.results: dict[str, FitResult] = {}
+
+    def model(self, result: FitResult) -> None:  # noqa: D102
+        super().model(result)
+        if result.error is None:
+            self.results[result.job.key] = result
