@@ -109,8 +109,10 @@ def with_supplement(
     )
     held_artists = held_artists[held_artists != ""]
     artist = supplement.artist
-    by_artist = np.zeros(len(supplement), bool) if artist is None else np.isin(artist, held_artists)
-    by_id = np.isin(supplement.ids, seen_ids)
+    # hashed lookups (np.isin on string arrays takes seconds to minutes at this size)
+    by_artist = pd.Series(artist if artist is not None else [""] * len(supplement))
+    by_artist = by_artist.isin(set(held_artists)).to_numpy()
+    by_id = pd.Series(supplement.ids).isin(set(seen_ids)).to_numpy()
     extra = supplement.take(~by_artist & ~by_id)
     columns = [c for g in groups for c in train.column_groups[g]]
     targets = None

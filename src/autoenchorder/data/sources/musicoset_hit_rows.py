@@ -92,8 +92,11 @@ def load_musicoset_hit_rows(
     hp = load_hit_predictor(hp_root, on_bad=on_bad)
     labels = hit_labels(hp_root).drop_duplicates("track_id").set_index("track_id")
     hp_keys = labels["match_key"].reindex(pd.Index(hp.ids)).fillna("").to_numpy(str)
-    in_musicoset = np.isin(hp.ids, songs["song_id"].astype(str).to_numpy()) | np.isin(
-        hp_keys, list(song_keys)
+    # hashed lookups: np.isin on string arrays is quadratic-slow here (~80 s)
+    song_ids = set(songs["song_id"].astype(str))
+    in_musicoset = np.array(
+        [track in song_ids or key in song_keys for track, key in zip(hp.ids, hp_keys, strict=True)],
+        dtype=bool,
     )
     kept = hp.take(~in_musicoset)
     artist = np.array(
