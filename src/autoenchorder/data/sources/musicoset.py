@@ -286,17 +286,34 @@ def musicoset_extra_targets(
     return pd.DataFrame({name: columns[name] for name in names})
 
 
-def _main_artist_name(artists: object) -> str:
-    """The first name of songs.csv's ``artists`` text ``{'id': 'Name', ...}`` ("" if none)."""
-    if not isinstance(artists, str):
-        return ""
+def artists_of(text: object) -> list[tuple[str, str]]:
+    """``[(artist id, name), ...]`` of songs.csv's ``artists`` text ``{'id': 'Name', ...}``.
+
+    Parameters
+    ----------
+    text : object
+        The cell (anything that is not such a dict literal gives ``[]``).
+
+    Returns
+    -------
+    list of (str, str)
+        In the order listed (the first is the main artist).
+    """
+    if not isinstance(text, str):
+        return []
     try:
-        parsed = ast.literal_eval(artists)
+        parsed = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return ""
-    if isinstance(parsed, dict) and parsed:
-        return str(next(iter(parsed.values())))
-    return ""
+        return []
+    if not isinstance(parsed, dict):
+        return []
+    return [(str(k), str(v)) for k, v in parsed.items()]
+
+
+def _main_artist_name(artists: object) -> str:
+    """The first name of songs.csv's ``artists`` text ("" if none)."""
+    listed = artists_of(artists)
+    return listed[0][1] if listed else ""
 
 
 def _as_flag(values: pd.Series) -> np.ndarray:

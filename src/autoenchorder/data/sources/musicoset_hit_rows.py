@@ -2,8 +2,8 @@
 
 MusicOSet's own songs all charted (its ``hit`` extra target is 1 for all but 34 of the 15,449
 songs matched), so the hit label teaches a multi-target model little there. Hit Predictor
-holds ~24,000 further songs with the same 13 Spotify descriptors and a balanced-ish hit /
-non-hit label. This source gives them as a regression dataset whose popularity is unknown
+holds 25,150 further songs with the same 13 Spotify descriptors and a hit / non-hit label
+(4,660 hits). This source gives them as a regression dataset whose popularity is unknown
 (``partial_popularity``), for :func:`~autoenchorder.train.parts.with_supplement` to add to
 MusicOSet's training rows: a model trained on several targets learns from their hit label
 (and its autoencoder from their descriptors); nothing is ever scored on them.
@@ -26,7 +26,6 @@ Rows:
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,7 @@ from autoenchorder.data.sources.hit_predictor import (
     main_artist_key,
     match_key,
 )
+from autoenchorder.data.sources.musicoset import artists_of
 from autoenchorder.data.validate import read_table
 
 SONGS = Path("musicoset_metadata") / "songs.csv"
@@ -83,7 +83,7 @@ def load_musicoset_hit_rows(
         sep="\t",
         usecols=["song_id", "song_name", "artists"],
     ).drop_duplicates("song_id")
-    artists = songs["artists"].map(_artists_of)
+    artists = songs["artists"].map(artists_of)
     main_names = pd.Series([a[0][1] if a else "" for a in artists], dtype="string")
     song_keys = set(match_key(songs["song_name"], pd.Series(main_artist_key(main_names))))
     song_keys.discard("")
@@ -135,19 +135,6 @@ def load_musicoset_hit_rows(
         extra_targets=pd.DataFrame({"hit": kept.y.astype(np.float64)}),
         partial_popularity=True,
     )
-
-
-def _artists_of(text: object) -> list[tuple[str, str]]:
-    """``[(artist id, name), ...]`` of songs.csv's ``artists`` text ``{'id': 'Name', ...}``."""
-    if not isinstance(text, str):
-        return []
-    try:
-        parsed = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return []
-    if not isinstance(parsed, dict):
-        return []
-    return [(str(k), str(v)) for k, v in parsed.items()]
 
 
 def _artist_ids_by_name(artists: pd.Series) -> dict[str, str]:
