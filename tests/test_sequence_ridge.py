@@ -11,6 +11,7 @@ from autoenchorder.bundle import load_bundle, save_bundle
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.errors import DataError, ModelError
 from autoenchorder.models import make_model
+from autoenchorder.models.registry import model_from_state
 from autoenchorder.models.sequence_ridge import (
     STATISTICS,
     expand_columns,
@@ -94,7 +95,10 @@ def test_it_is_the_ridge_of_scikit_learn_on_the_standardised_statistics() -> Non
     model = make_model("sequence-ridge", expand=False).fit(train)
     x = np.stack([sequence_statistics(s) for s in train.sequences])
     center, scale = x.mean(0), x.std(0)
-    scale[scale == 0] = 1.0
+    # column 0's mean is 1 in every song: its spread is rounding, and it keeps scale 1
+    constant = scale <= 1e-6 * np.maximum(1.0, np.abs(x).max(0))
+    assert constant[0] and 0 < scale[0] < 1e-6
+    scale[constant] = 1.0
     alphas = np.logspace(-2, 5, 29)
     reference = RidgeCV(alphas=alphas).fit((x - center) / scale, train.y)
     x_test = np.stack([sequence_statistics(s) for s in test.sequences])
@@ -108,6 +112,38 @@ def test_state_round_trip_through_a_bundle(tmp_path) -> None:
     model = make_model("sequence-ridge").fit(train)
     save_bundle(model, tmp_path / "bundle")
     again = load_bundle(tmp_path / "bundle")
+    np.testing.assert_array_equal(again.predict(test), model.predict(test))
+
+
+def test_a_column_constant_up_to_rounding_is_not_blown_up_to_unit_spread() -> None:
+    train, test = trend_dataset(120, seed=7), trend_dataset(30, seed=8)
+    rng = np.random.default_rng(9)
+
+    def with_column(ds: PopularityDataset, wobble: float) -> PopularityDataset:
+        extra = [
+            np.hstack([s, 3.0 + wobble * rng.normal(size=(len(s), 1))]).astype(np.float64)
+            for s in ds.sequences
+        ]
+        return ds.with_sequences(extra)
+
+    exact = make_model("sequence-ridge", expand=False).fit(with_column(train, 0.0))
+    # a few float32 ulps around 3 (the sequences are float32): scaled to unit spread, they
+    # would be 5 pure-noise features for the ridge (0.5 points of popularity apart here)
+    rounding = make_model("sequence-ridge", expand=False).fit(with_column(train, 1e-6))
+    np.testing.assert_allclose(
+        rounding.predict(with_column(test, 1e-6)),
+        exact.predict(with_column(test, 0.0)),
+        atol=1e-6,
+    )
+
+
+def test_a_state_saved_with_center_and_scale_still_loads() -> None:
+    train, test = trend_dataset(80, seed=10), trend_dataset(20, seed=11)
+    model = make_model("sequence-ridge").fit(train)
+    meta, arrays = model.to_state()
+    older = {k: v for k, v in arrays.items() if not k.startswith("rows.")}
+    older |= {"center": arrays["rows.shift"], "scale": arrays["rows.scale"]}
+    again = model_from_state(meta, older)
     np.testing.assert_array_equal(again.predict(test), model.predict(test))
 
 

@@ -9,9 +9,11 @@ and slope over the song (the least-squares slope against time rescaled to [-1, 1
 one-frame song). So a layer that only the song's end plays shows in the slope and the maximum,
 choruses louder than verses in the spread, where the whole-song features only see averages.
 
-The rows are standardised on the training songs, and a ridge regression is fitted on them with
-its penalty chosen by efficient leave-one-out over a log grid (scikit-learn's ``RidgeCV``, the
-generalised cross-validation shortcut). Only the training rows are used; ``val`` is not needed
+The rows are standardised on the training songs (a ``"standard"``
+:class:`~autoenchorder.models.scaling.ColumnScaler`: a column constant up to float rounding
+keeps scale 1), and a ridge regression is fitted on them with its penalty chosen by efficient
+leave-one-out over a log grid (scikit-learn's ``RidgeCV``, the generalised cross-validation
+shortcut). Only the training rows are used; ``val`` is not needed
 (no early stopping). How it was chosen, and what it reaches: docs/models.md ("Full-length
 songs").
 """
@@ -28,11 +30,14 @@ from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.errors import ModelError
 from autoenchorder.models.base import Model, ModelConfig, clip_popularity
 from autoenchorder.models.registry import register_model
+from autoenchorder.models.scaling import ColumnScaler
 
 #: The statistics over time, in the order of :func:`sequence_statistics`'s blocks.
 STATISTICS: tuple[str, ...] = ("mean", "std", "max", "min", "slope")
 #: log10 offset of a non-negative column: this share of its mean over the training frames.
 LOG_OFFSET_SHARE = 1e-3
+#: prefix of the rows' scaler in the state's arrays
+ROWS = "rows"
 
 
 def expand_columns(frames: np.ndarray, nonnegative: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -135,11 +140,9 @@ class SequenceRidge(Model):
         means = all_frames[:, self.nonnegative_].mean(axis=0)
         self.offset_ = np.maximum(LOG_OFFSET_SHARE * means, 1e-12)
         x = self._rows(sequences)
-        self.center_ = x.mean(axis=0)
-        scale = x.std(axis=0)
-        self.scale_ = np.where(scale > 0, scale, 1.0)
+        self.scaler_ = ColumnScaler("standard").fit(x)
         alphas = np.logspace(np.log10(cfg.alpha_min), np.log10(cfg.alpha_max), cfg.n_alphas)
-        fitted = RidgeCV(alphas=alphas).fit((x - self.center_) / self.scale_, train.y)
+        fitted = RidgeCV(alphas=alphas).fit(self.scaler_.transform(x), train.y)
         self.coef_ = np.asarray(fitted.coef_, dtype=np.float64)
         self.intercept_ = float(fitted.intercept_)
         self.alpha_ = float(fitted.alpha_)
@@ -161,7 +164,7 @@ class SequenceRidge(Model):
         return np.stack(rows)
 
     def _predict(self, ds: PopularityDataset) -> np.ndarray:
-        x = (self._rows(_sequences(ds)) - self.center_) / self.scale_
+        x = self.scaler_.transform(self._rows(_sequences(ds)))
         return clip_popularity(x @ self.coef_ + self.intercept_, ds, model=self.name)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -169,8 +172,7 @@ class SequenceRidge(Model):
         arrays = {
             "nonnegative": self.nonnegative_.astype(np.uint8),
             "offset": self.offset_,
-            "center": self.center_,
-            "scale": self.scale_,
+            **self.scaler_.to_arrays(ROWS),
             "coef": self.coef_,
         }
         return state, arrays
@@ -181,10 +183,11 @@ class SequenceRidge(Model):
         self.intercept_ = float(state["intercept"])
         self.nonnegative_ = np.asarray(arrays["nonnegative"]).astype(bool)
         self.offset_ = np.asarray(arrays["offset"], dtype=np.float64)
-        self.center_ = np.asarray(arrays["center"], dtype=np.float64)
-        self.scale_ = np.asarray(arrays["scale"], dtype=np.float64)
+        if "center" in arrays:  # saved before the rows' scaler was a ColumnScaler
+            arrays = {**arrays, f"{ROWS}.shift": arrays["center"], f"{ROWS}.scale": arrays["scale"]}
+        self.scaler_ = ColumnScaler.from_arrays("standard", dict(arrays), ROWS)
         self.coef_ = np.asarray(arrays["coef"], dtype=np.float64)
-        if self.nonnegative_.shape != (self.dim_,) or self.coef_.shape != self.center_.shape:
+        if self.nonnegative_.shape != (self.dim_,) or self.coef_.shape != self.scaler_.scale_.shape:
             raise ValueError("array shapes do not match the state's frame width")
 
 
