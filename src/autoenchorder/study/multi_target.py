@@ -130,7 +130,10 @@ def plan_study(context: StudyContext) -> None:
             "the label; a song without a target leaves it out). Same songs, split and seed; "
             "the table scores the Spotify-popularity output. The headline model also trains "
             "on Hit Predictor's songs that MusicOSet lacks (their hit label only; no artist of "
-            f"a validation or test song), the extra targets weighted {HIT_ROWS_AUX_WEIGHT}."
+            f"a validation or test song), the extra targets weighted {HIT_ROWS_AUX_WEIGHT}. "
+            "Each model is fitted with one model seed: the intervals cover the test songs' "
+            "sampling, not the seed, and refitting with another seed moves a model's R^2 by "
+            "as much as these models differ (docs/models.md)."
         ),
     )
     ds, split = loaded(data)
