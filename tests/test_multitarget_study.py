@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 import pandas as pd
+import pytest
 from rich.console import Console
 
 from autoenchorder.data.dataset import PopularityDataset
@@ -57,16 +58,25 @@ def test_other_outputs_are_scored_on_their_own_scale() -> None:
     ]
 
 
+@pytest.mark.parametrize("model_seeds", [1, 2])
 def test_the_plan_fits_single_and_multi_on_the_same_rows_and_notes_the_other_outputs(
-    tmp_path, musicoset_root, hit_predictor_root
+    tmp_path, musicoset_root, hit_predictor_root, model_seeds
 ) -> None:
-    context, _ = _context(tmp_path, musicoset_root=musicoset_root, workers=1)
+    context, _ = _context(
+        tmp_path, musicoset_root=musicoset_root, workers=1, model_seeds=model_seeds
+    )
     study.plan_study(context)
     plan = context.plan
     data = plan.data[study.NAME]
     assert data.spec.extra_targets == ("billboard", "hit") and data.rows == study.QUICK_ROWS
-    jobs = {job.key: job for job in plan.jobs}
-    assert list(jobs) == ["single", "multi", study.HIT_ROWS]  # --quick: descriptors only
+    keys = ["single", "multi", study.HIT_ROWS]  # --quick: descriptors only
+    if model_seeds > 1:  # each model's seeds, on the same split
+        members = [j for j in plan.jobs if j.key.startswith("single#")]
+        assert [j.key for j in members] == ["single#0", "single#1"]
+        assert [j.options["seed"] for j in members] == [0, 1]
+        assert len({j.data_key for j in plan.jobs}) == 2 and len(plan.jobs) == 6
+    jobs = {job.key.partition("#")[0]: job for job in plan.jobs if job.key.endswith(("#0", *keys))}
+    assert list(jobs) == keys
     assert jobs["multi"].options["targets"] == ("popularity", "billboard", "hit")
     assert jobs[study.HIT_ROWS].options["targets"] == ("popularity", "billboard", "hit")
     assert jobs[study.HIT_ROWS].options["aux_weight"] == study.HIT_ROWS_AUX_WEIGHT
@@ -86,7 +96,13 @@ def test_the_plan_fits_single_and_multi_on_the_same_rows_and_notes_the_other_out
         plan.recorders[study.NAME].model(result)
     for finish in plan.finishers:
         finish()
-    by_key = {r.job.key: r for r in results}
+    by_key = {r.job.key.partition("#")[0]: r for r in results}
+    members = plan.recorders[study.NAME].members
+    assert {key: len(fits) for key, fits in members.items()} == dict.fromkeys(keys, model_seeds)
+    table = pd.read_parquet(writer.path / "predictions.parquet")
+    single = table[table["model"] == "single"].set_index("id").loc[members["single"][0].ids]
+    mean = np.mean([fit.y_pred for fit in members["single"]], axis=0)
+    np.testing.assert_allclose(single["y_pred"], mean)
     assert all(r.error is None for r in results)
     # the Hit Predictor rows (sampled to QUICK_ROWS, a held-out artist's dropped) add training
     assert by_key["single"].n_train == by_key["multi"].n_train

@@ -50,6 +50,15 @@ from autoenchorder.study.extras import ALL_STUDIES, check_studies
     "encoder, RNN head, single autoencoder, HMN + embedding, LossNet): ~2-3 more minutes on 2 "
     "cores; re-running with it in the same --out fits only these.",
 )
+@click.option(
+    "--model-seeds",
+    type=click.IntRange(1, 20),
+    default=1,
+    show_default=True,
+    help="multi-target study: fit each model with this many model seeds (same split) and "
+    "compare their averaged predictions, so a difference is not one seed's luck (N times the "
+    "study's time).",
+)
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--embedder", default="musicnn-msd", show_default=True)
@@ -71,6 +80,7 @@ def command(
     studies: tuple[str, ...],
     n_songs: int | None,
     alternates: bool,
+    model_seeds: int,
     workers: int,
     seed: int,
     embedder: str,
@@ -97,6 +107,7 @@ def command(
         "device": device,
         "precision": precision,
         "alternates": alternates,
+        "model_seeds": model_seeds,
     }
     if engine == "ray":
         from autoenchorder.engine import EngineSpec  # noqa: PLC0415

@@ -32,7 +32,7 @@ from autoenchorder.data.sources.registry import DataSpec
 from autoenchorder.evaluate.rundir import RunWriter
 from autoenchorder.study.extras import StudyContext
 from autoenchorder.study.plan import describe_data, study_job
-from autoenchorder.study.recorder import KeepingRecorder
+from autoenchorder.study.recorder import SeedAveragingRecorder
 from autoenchorder.study.settings import ModelRun
 from autoenchorder.train.jobs import FitResult, StudyData, loaded
 
@@ -131,40 +131,55 @@ def plan_study(context: StudyContext) -> None:
             "the table scores the Spotify-popularity output. The headline model also trains "
             "on Hit Predictor's songs that MusicOSet lacks (their hit label only; no artist of "
             f"a validation or test song), the extra targets weighted {HIT_ROWS_AUX_WEIGHT}. "
-            "Each model is fitted with one model seed: the intervals cover the test songs' "
-            "sampling, not the seed, and refitting with another seed moves a model's R^2 by "
-            "as much as these models differ (docs/models.md)."
+            f"{_seeds_words(settings.model_seeds)}"
         ),
     )
     ds, split = loaded(data)
     describe_data(writer, data, ds, split, **_known_counts(ds))
     writer.set_headline(HIT_ROWS, "single")
-    recorder = KeepingRecorder(writer, runs, console)
+    recorder = SeedAveragingRecorder(writer, runs, console, members=settings.model_seeds)
     plan.recorders[NAME] = recorder
     plan.jobs += [
         study_job(
             NAME,
             run,
-            seed=settings.seed,
+            seed=settings.seed + member,
             epochs_scale=settings.epochs_scale,
             keep_state=True,
+            key=recorder.job_key(run.key, member),
             data=f"{NAME}/{HIT_ROWS}" if run.key == HIT_ROWS else None,
         )
         for run in runs
+        for member in range(settings.model_seeds)
     ]
-    plan.finishers.append(lambda: note_other_outputs(writer, recorder.results, data))
+    plan.finishers.append(lambda: note_other_outputs(writer, recorder.members, data))
+
+
+def _seeds_words(model_seeds: int) -> str:
+    """The description's sentence on the model seeds."""
+    if model_seeds == 1:
+        return (
+            "Each model is fitted with one model seed: the intervals cover the test songs' "
+            "sampling, not the seed, and refitting with another seed moves a model's R^2 by "
+            "as much as these models differ (docs/models.md; --model-seeds N averages N)."
+        )
+    return (
+        f"Each model is the mean of {model_seeds} fits that differ only in the model seed "
+        "(--model-seeds); the intervals cover the test songs' sampling."
+    )
 
 
 def note_other_outputs(
-    writer: RunWriter, results: dict[str, FitResult], data: StudyData
+    writer: RunWriter, members: dict[str, list[FitResult]], data: StudyData
 ) -> list[str]:
     """Add a note per multi-target model: its other outputs' test scores.
 
     Parameters
     ----------
     writer : RunWriter
-    results : dict of str to FitResult
-        Results with their fitted states, by key.
+    members : dict of str to list of FitResult
+        Each model's fits (one per model seed) with their fitted states, by key; the outputs
+        scored are their mean.
     data : StudyData
         The study's data (rebuilt here, as the jobs did).
 
@@ -175,16 +190,20 @@ def note_other_outputs(
     """
     from autoenchorder.models.registry import model_from_state  # noqa: PLC0415
 
-    multi = {k: r for k, r in results.items() if r.state and _targets(r) != ("popularity",)}
+    multi = {
+        key: fits
+        for key, fits in members.items()
+        if fits and all(r.state for r in fits) and _targets(fits[0]) != ("popularity",)
+    }
     if not multi:
         return []
     ds, split = loaded(data)
     _, _, test = data.parts(ds, split)
     notes = []
-    for key, result in multi.items():
-        model = model_from_state(*result.state)
-        outputs = model.predict_targets(test)
-        scores = other_output_scores(test, outputs, _targets(result)[1:])
+    for key, fits in multi.items():
+        outputs = [model_from_state(*r.state).predict_targets(test) for r in fits]
+        mean = sum(outputs[1:], outputs[0]) / len(outputs)
+        scores = other_output_scores(test, mean, _targets(fits[0])[1:])
         text = ", ".join(scores) if scores else "no test song has the other targets"
         notes.append(f"{key}: other outputs on the test songs: {text}")
         writer.add_note(notes[-1])

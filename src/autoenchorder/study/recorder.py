@@ -122,3 +122,74 @@ class KeepingRecorder(StudyRecorder):
         super().model(result)
         if result.error is None:
             self.results[result.job.key] = result
+
+
+#: separates a model's key from its member number in the key of a seed-averaged model's job
+MEMBER_MARK = "#"
+
+
+def member_key(key: str, member: int) -> str:
+    """The job key of member ``member`` (0, 1, ...) of model ``key`` (``"single#1"``)."""
+    return f"{key}{MEMBER_MARK}{member}"
+
+
+class SeedAveragingRecorder(KeepingRecorder):
+    """Records each model as the mean of ``members`` fits that differ only in the model seed.
+
+    The jobs are keyed :func:`member_key`; once every member of a model has arrived, the model
+    is recorded as their averaged predictions (:meth:`StudyRecorder.ensemble`), and
+    ``members[key]`` keeps the members' results (with their states) in member order. A model
+    with a failed member fails with its reason. With ``members=1`` the jobs carry the model's
+    own key and it is recorded as it is.
+
+    Parameters
+    ----------
+    writer : RunWriter
+    runs : sequence of ModelRun
+    console : Console or None
+    members : int
+        Fits per model (>= 1).
+    """
+
+    def __init__(
+        self,
+        writer: RunWriter,
+        runs: Sequence[ModelRun],
+        console: Console | None = None,
+        *,
+        members: int = 1,
+    ) -> None:
+        super().__init__(writer, runs, console)
+        if members < 1:
+            raise ValueError(f"members must be >= 1, not {members}")
+        self.n_members = members
+        self.members: dict[str, list[FitResult]] = {}
+        self._arrived: dict[str, dict[int, FitResult]] = {}
+
+    def job_key(self, key: str, member: int) -> str:
+        """The key of member ``member``'s job (the model's own key with one member)."""
+        return key if self.n_members == 1 else member_key(key, member)
+
+    def model(self, result: FitResult) -> None:  # noqa: D102
+        if self.n_members == 1:
+            super().model(result)
+            if result.error is None:
+                self.members[result.job.key] = [result]
+            return
+        key, _, member = result.job.key.rpartition(MEMBER_MARK)
+        arrived = self._arrived.setdefault(key, {})
+        arrived[int(member)] = result
+        if len(arrived) < self.n_members:
+            return
+        done = [arrived[k] for k in sorted(arrived)]
+        errors = [r.error for r in done if r.error is not None]
+        if errors:
+            self.failed(key, f"{len(errors)} of {self.n_members} seeds failed: {errors[0]}")
+            return
+        self.ensemble(key, done)
+        self.members[key] = done
+        self.results[key] = done[0]
+        if self.console:
+            self.console.print(
+                f"  {self.writer.meta['name']:<10} {key:<26} mean of {self.n_members} seeds"
+            )

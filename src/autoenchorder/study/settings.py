@@ -73,6 +73,10 @@ class DemoSettings:
         Held-out songs scored by the predictor at the end.
     ensemble : int
         Seeds of Autoen-chorder in the predictor's bundle (their spread is the uncertainty).
+    model_seeds : int
+        The multi-target study fits each of its models with this many model seeds (the
+        study's seed, +1, ...; same split) and compares their averaged predictions, so that a
+        difference is not one seed's luck. 1 (the default): one fit per model.
     torch_threads : int
         Threads torch uses for training (the models are small: 1 is fastest on 2 cores).
     engine : EngineSpec or None
@@ -103,6 +107,7 @@ class DemoSettings:
     alternates: bool = False
     n_predict: int = 5
     ensemble: int = 3
+    model_seeds: int = 1
     torch_threads: int = 1
     engine: EngineSpec | None = None
     device: str = "cpu"
