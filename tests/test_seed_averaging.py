@@ -8,7 +8,7 @@ import pytest
 
 from autoenchorder.evaluate.rundir import RunWriter
 from autoenchorder.study import ModelRun
-from autoenchorder.study.recorder import SeedAveragingRecorder, member_key
+from autoenchorder.study.recorder import SeedAveragingRecorder, StudyRecorder, member_key
 from autoenchorder.train.job_types import FitJob
 from autoenchorder.train.jobs import FitResult
 
@@ -55,7 +55,7 @@ def test_a_failed_seed_fails_the_model_with_its_reason(tmp_path) -> None:
     recorder.model(_result(member_key("two", 1), [0.0] * 3, seed=1, error="out of memory"))
     assert "two" not in recorder.writer.meta["models"] and "two" not in recorder.members
     assert any(
-        "two" in n and "1 of 2 seeds failed: out of memory" in n
+        "two" in n and "1 of 2 members failed: out of memory" in n
         for n in recorder.writer.meta["notes"]
     )
 
@@ -69,3 +69,50 @@ def test_one_seed_keeps_the_models_own_key(tmp_path) -> None:
     assert "y_std" not in table.columns and len(recorder.members["one"]) == 1
     with pytest.raises(ValueError, match="members"):
         _recorder(tmp_path, members=0)
+
+
+def _procedural_recorder(tmp_path, *, with_ensemble_row: bool = True) -> StudyRecorder:
+    """The procedural study's shape: model "one" is also member 0 of its seed ensemble."""
+    writer = RunWriter(tmp_path, study="s", title="ensemble")
+    runs = [ModelRun("one", "mean")]
+    runs += [ModelRun("one-ensemble", "mean")] if with_ensemble_row else []
+    ensembles = {"one-ensemble": ["one", "one.seed-1", "one.seed-2"]}
+    return StudyRecorder(writer, runs, ensembles=ensembles)
+
+
+def test_an_ensemble_whose_first_member_is_a_model_records_both(tmp_path) -> None:
+    recorder = _procedural_recorder(tmp_path)
+    fits = {"one.seed-2": [9.0, 18.0, 33.0], "one": [12.0, 21.0, 29.0], "one.seed-1": [10, 20, 31]}
+    for key, y_pred in fits.items():
+        recorder.model(_result(key, y_pred, seed=len(key)))
+    table = _predictions(tmp_path)
+    assert set(table["model"]) == {"one", "one-ensemble"}  # the other seeds are no rows
+    one = table[table["model"] == "one"].set_index("id").loc[IDS]
+    np.testing.assert_allclose(one["y_pred"], fits["one"])
+    mean = table[table["model"] == "one-ensemble"].set_index("id").loc[IDS]
+    np.testing.assert_allclose(mean["y_pred"], np.mean(list(fits.values()), axis=0))
+    assert [r.job.key for r in recorder.members["one-ensemble"]] == [
+        "one",
+        "one.seed-1",
+        "one.seed-2",
+    ]
+
+
+def test_a_failed_ensemble_member_keeps_the_fitted_ones(tmp_path) -> None:
+    recorder = _procedural_recorder(tmp_path)
+    recorder.model(_result("one", [12.0, 21.0, 29.0], seed=0))
+    recorder.model(_result("one.seed-1", [0.0] * 3, seed=1, error="diverged"))
+    recorder.model(_result("one.seed-2", [9.0, 18.0, 33.0], seed=2))
+    assert set(_predictions(tmp_path)["model"]) == {"one"}
+    assert "one-ensemble" not in recorder.writer.meta["models"]
+    assert any("1 of 3 members failed: diverged" in n for n in recorder.writer.meta["notes"])
+    assert "one-ensemble" not in recorder.members
+    assert sorted(recorder.fitted_members) == ["one", "one.seed-2"]
+
+
+def test_an_ensemble_outside_the_table_is_only_kept(tmp_path) -> None:
+    recorder = _procedural_recorder(tmp_path, with_ensemble_row=False)
+    for k, key in enumerate(["one", "one.seed-1", "one.seed-2"]):
+        recorder.model(_result(key, [10.0 + k, 20.0, 30.0], seed=k))
+    assert set(_predictions(tmp_path)["model"]) == {"one"}
+    assert len(recorder.members["one-ensemble"]) == 3

@@ -17,6 +17,7 @@ from autoenchorder.data.splits import Split
 from autoenchorder.evaluate.rundir import RunWriter
 from autoenchorder.study.recorder import StudyRecorder
 from autoenchorder.study.settings import (
+    ENSEMBLE_KEY,
     ENSEMBLE_MODEL,
     LEARNING_CURVE_MODELS,
     DemoSettings,
@@ -136,7 +137,6 @@ class DemoPlan:
     data: dict[str, StudyData] = field(default_factory=dict)
     jobs: list[FitJob] = field(default_factory=list)
     recorders: dict[str, StudyRecorder] = field(default_factory=dict)
-    ensemble_keys: tuple[str, ...] = ()
     finishers: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -191,37 +191,40 @@ def plan_procedural(
         runs.insert(
             runs.index(by_key[ENSEMBLE_MODEL]) + 1,
             ModelRun(
-                f"{ENSEMBLE_MODEL}-ensemble",
+                ENSEMBLE_KEY,
                 ENSEMBLE_MODEL,
                 label=f"Autoen-chorder, {settings.ensemble} seeds averaged (the predictor)",
             ),
         )
+    member_keys = [ENSEMBLE_MODEL] + [
+        f"{ENSEMBLE_MODEL}.seed-{seed + k}" for k in range(1, settings.ensemble)
+    ]
     plan.recorders["procedural"] = StudyRecorder(
-        writer, runs, console, curve_keys={r.key for r in curve_runs}
+        writer,
+        runs,
+        console,
+        curve_keys={r.key for r in curve_runs},
+        ensembles={ENSEMBLE_KEY: member_keys} if ENSEMBLE_MODEL in by_key else None,
     )
     for run in runs:
-        if run.key == f"{ENSEMBLE_MODEL}-ensemble":
+        if run.key == ENSEMBLE_KEY:
             continue  # the mean of the members' predictions, recorded when they are all done
         keep = run.key == ENSEMBLE_MODEL
         plan.jobs.append(
             study_job("procedural", run, seed=seed, epochs_scale=scale, keep_state=keep)
         )
     if ENSEMBLE_MODEL in by_key:
-        keys = [ENSEMBLE_MODEL]
-        for k in range(1, settings.ensemble):
-            key = f"{ENSEMBLE_MODEL}.seed-{seed + k}"
-            keys.append(key)
-            plan.jobs.append(
-                study_job(
-                    "procedural",
-                    by_key[ENSEMBLE_MODEL],
-                    seed=seed + k,
-                    epochs_scale=scale,
-                    keep_state=True,
-                    key=key,
-                )
+        plan.jobs += [
+            study_job(
+                "procedural",
+                by_key[ENSEMBLE_MODEL],
+                seed=seed + k,
+                epochs_scale=scale,
+                keep_state=True,
+                key=key,
             )
-        plan.ensemble_keys = tuple(keys)
+            for k, key in enumerate(member_keys[1:], start=1)
+        ]
     for fraction in settings.learning_curve:
         for run in curve_runs:
             plan.jobs.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from rich.console import Console
@@ -28,15 +28,33 @@ class StudyRecorder:
         console: Console | None = None,
         *,
         curve_keys: set[str] | frozenset[str] = frozenset(),
+        ensembles: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.writer, self.console, self.curve_keys = writer, console, curve_keys
         self.runs = {run.key: run for run in runs}
         for run in runs:
             # the family is the model class's (a later add_model of the same key keeps it)
             writer.add_model(run.key, family=model_class(run.model).family, label=run.label)
+        self.ensembles = {key: tuple(jobs) for key, jobs in (ensembles or {}).items()}
+        self._ensemble_of = {job: key for key, jobs in self.ensembles.items() for job in jobs}
+        self.members: dict[str, list[FitResult]] = {}
+        self.fitted_members: dict[str, FitResult] = {}
+        self._arrived: dict[str, dict[str, FitResult]] = {}
 
     def model(self, result: FitResult) -> None:
-        """Record a model of the study's table (its test predictions, timings and history)."""
+        """Record a model of the study's table, or a member of one of its ensembles.
+
+        A job whose key is a model of the table is recorded as that model (its test
+        predictions, timings and history); a job that is a member of an ensemble (it may be
+        both) waits for the others, see :meth:`ensemble_member`.
+        """
+        key = result.job.key
+        if key in self.runs or key not in self._ensemble_of:
+            self._record(result)
+        if key in self._ensemble_of:
+            self.ensemble_member(result)
+
+    def _record(self, result: FitResult) -> None:
         key = result.job.key
         if result.error is not None:
             self.failed(key, result.error)
@@ -62,6 +80,34 @@ class StudyRecorder:
                 f"  test MAE {mae:5.2f}{note}"
             )
 
+    def ensemble_member(self, result: FitResult) -> None:
+        """Keep a member of an ensemble; record the ensemble once all its members arrived.
+
+        ``fitted_members`` keeps every member fitted (by job key), ``members[ensemble]`` the
+        members of an ensemble all of whose fits succeeded, in the order given. An ensemble of
+        the table with several members is recorded as their mean (:meth:`ensemble`); one with
+        a failed member fails, with the first reason. An ensemble of one job is that job's
+        model, recorded as it is; one that is not a model of the table is only kept.
+        """
+        key = self._ensemble_of[result.job.key]
+        jobs = self.ensembles[key]
+        if result.error is None:
+            self.fitted_members[result.job.key] = result
+        arrived = self._arrived.setdefault(key, {})
+        arrived[result.job.key] = result
+        if len(arrived) < len(jobs):
+            return
+        done = [arrived[job] for job in jobs]
+        recorded = key in self.runs and len(jobs) > 1
+        errors = [r.error for r in done if r.error is not None]
+        if errors:
+            if recorded:
+                self.failed(key, f"{len(errors)} of {len(jobs)} members failed: {errors[0]}")
+            return
+        self.members[key] = done
+        if recorded:
+            self.ensemble(key, done)
+
     def ensemble(self, key: str, members: Sequence[FitResult]) -> None:
         """Record the mean of the members' test predictions (their sd as the uncertainty)."""
         ids = members[0].ids
@@ -83,6 +129,10 @@ class StudyRecorder:
             y_pred=predictions.mean(0),
             y_std=predictions.std(0),
         )
+        if self.console:
+            self.console.print(
+                f"  {self.writer.meta['name']:<10} {key:<26} mean of {len(members)} fits"
+            )
 
     def curve_point(self, result: FitResult) -> None:
         """Add a learning-curve point (a fit on a share of the training rows, or all of them)."""
@@ -133,11 +183,11 @@ def member_key(key: str, member: int) -> str:
     return f"{key}{MEMBER_MARK}{member}"
 
 
-class SeedAveragingRecorder(KeepingRecorder):
+class SeedAveragingRecorder(StudyRecorder):
     """Records each model as the mean of ``members`` fits that differ only in the model seed.
 
-    The jobs are keyed :func:`member_key`; once every member of a model has arrived, the model
-    is recorded as their averaged predictions (:meth:`StudyRecorder.ensemble`), and
+    The jobs are keyed :meth:`job_key`; once every member of a model has arrived, the model is
+    recorded as their averaged predictions (:meth:`StudyRecorder.ensemble`), and
     ``members[key]`` keeps the members' results (with their states) in member order. A model
     with a failed member fails with its reason. With ``members=1`` the jobs carry the model's
     own key and it is recorded as it is.
@@ -159,37 +209,12 @@ class SeedAveragingRecorder(KeepingRecorder):
         *,
         members: int = 1,
     ) -> None:
-        super().__init__(writer, runs, console)
         if members < 1:
             raise ValueError(f"members must be >= 1, not {members}")
         self.n_members = members
-        self.members: dict[str, list[FitResult]] = {}
-        self._arrived: dict[str, dict[int, FitResult]] = {}
+        ensembles = {run.key: [self.job_key(run.key, k) for k in range(members)] for run in runs}
+        super().__init__(writer, runs, console, ensembles=ensembles)
 
     def job_key(self, key: str, member: int) -> str:
         """The key of member ``member``'s job (the model's own key with one member)."""
         return key if self.n_members == 1 else member_key(key, member)
-
-    def model(self, result: FitResult) -> None:  # noqa: D102
-        if self.n_members == 1:
-            super().model(result)
-            if result.error is None:
-                self.members[result.job.key] = [result]
-            return
-        key, _, member = result.job.key.rpartition(MEMBER_MARK)
-        arrived = self._arrived.setdefault(key, {})
-        arrived[int(member)] = result
-        if len(arrived) < self.n_members:
-            return
-        done = [arrived[k] for k in sorted(arrived)]
-        errors = [r.error for r in done if r.error is not None]
-        if errors:
-            self.failed(key, f"{len(errors)} of {self.n_members} seeds failed: {errors[0]}")
-            return
-        self.ensemble(key, done)
-        self.members[key] = done
-        self.results[key] = done[0]
-        if self.console:
-            self.console.print(
-                f"  {self.writer.meta['name']:<10} {key:<26} mean of {self.n_members} seeds"
-            )

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from autoenchorder.study.extras import StudyContext, plan_extra_studies
 from autoenchorder.study.plan import DemoPlan, plan_demo
-from autoenchorder.study.settings import ENSEMBLE_MODEL, DemoSettings
+from autoenchorder.study.settings import ENSEMBLE_KEY, ENSEMBLE_MODEL, DemoSettings
 from autoenchorder.train.job_cache import JobCache
 from autoenchorder.train.jobs import FitJob, FitResult, loaded, run_jobs
 
@@ -71,7 +71,6 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
     dict of str to FitResult
         The ensemble members' results (with their fitted states), in seed order.
     """
-    members: dict[str, FitResult] = {}
     fit_seconds = dict.fromkeys(plan.recorders, 0.0)
     cached = dict.fromkeys(plan.recorders, 0)
     started = time.perf_counter()
@@ -87,26 +86,12 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
             job, recorder = result.job, plan.recorders[result.job.study]
             fit_seconds[job.study] += result.fit_seconds
             cached[job.study] += result.cached
-            member = job.study == "procedural" and job.key in plan.ensemble_keys
             if job.fraction is not None:
                 recorder.curve_point(result)
-            elif member and job.key != ENSEMBLE_MODEL:
-                if result.error is None:
-                    members[job.key] = result
             else:
                 recorder.model(result)
-                if member and result.error is None:
-                    members[job.key] = result
             advance(f"{job.study} {job.key}")
     wall = time.perf_counter() - started
-    done = [members[key] for key in plan.ensemble_keys if key in members]
-    if len(plan.ensemble_keys) > 1:
-        if len(done) == len(plan.ensemble_keys):
-            plan.recorders["procedural"].ensemble(f"{ENSEMBLE_MODEL}-ensemble", done)
-        else:
-            plan.recorders["procedural"].failed(
-                f"{ENSEMBLE_MODEL}-ensemble", "a member of the ensemble failed"
-            )
     for study, recorder in plan.recorders.items():
         recorder.writer.record_timing("model fits, summed", fit_seconds[study])
         recorder.writer.record_timing(f"training, all studies ({_fitted_by(settings)}, wall)", wall)
@@ -115,7 +100,11 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
                 f"{cached[study]} fits were read from an earlier run ({settings.out / 'jobs'}); "
                 "their fit times are the earlier run's, the wall time is this run's"
             )
-    return {m.job.key: m for m in done}
+    procedural = plan.recorders.get("procedural")
+    if procedural is None or ENSEMBLE_KEY not in procedural.ensembles:
+        return {}
+    fitted = procedural.fitted_members  # the members fitted, even if another one failed
+    return {key: fitted[key] for key in procedural.ensembles[ENSEMBLE_KEY] if key in fitted}
 
 
 def on_device(jobs: list[FitJob], device: str) -> list[FitJob]:

@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from autoenchorder.engine import EngineSpec
 
+#: The procedural study's model whose seeds are averaged (the predictor the demo bundles) ...
 ENSEMBLE_MODEL = "autoenchorder"
+#: ... and the key of that average in the study's table.
+ENSEMBLE_KEY = f"{ENSEMBLE_MODEL}-ensemble"
 #: The studies ``make demo`` runs (``demo --study NAME`` picks others; see study/extras.py).
 DEFAULT_STUDIES: tuple[str, ...] = ("procedural", "musicoset")
 #: Models refitted on shares of the training rows for the learning curve.
