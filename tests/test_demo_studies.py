@@ -140,3 +140,29 @@ def test_the_cli_flag_reaches_the_demo_settings(monkeypatch, tmp_path, flags, ex
     monkeypatch.setattr(demo_command, "run_demo", seen.append)
     assert main(["demo", "--out", str(tmp_path / "d"), *flags]) == 0
     assert [settings.alternates for settings in seen] == [expected]
+
+
+def test_model_seeds_fit_each_musicoset_model_with_several_seeds(tmp_path, musicoset_root):
+    import io
+
+    from rich.console import Console
+
+    from autoenchorder.study.plan import DemoPlan, plan_musicoset
+
+    settings = DemoSettings.quick(
+        tmp_path, musicoset_root=str(musicoset_root), model_seeds=3, seed=5
+    )
+    plan = DemoPlan()
+    plan_musicoset(plan, settings, Console(file=io.StringIO()))
+    recorder = plan.recorders["musicoset"]
+    keys = list(recorder.runs)
+    assert [j.key for j in plan.jobs] == [f"{k}#{m}" for k in keys for m in range(3)]
+    assert [j.options["seed"] for j in plan.jobs[:3]] == [5, 6, 7]
+    assert "mean of 3 fits" in recorder.writer.meta["description"]
+    one = DemoPlan()
+    plan_musicoset(
+        one,
+        DemoSettings.quick(tmp_path / "one", musicoset_root=str(musicoset_root)),
+        Console(file=io.StringIO()),
+    )
+    assert [j.key for j in one.jobs] == keys  # one seed: the models' own keys, as before

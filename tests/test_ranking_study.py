@@ -58,3 +58,23 @@ def test_the_plan_fits_every_objective_on_the_procedural_songs(tmp_path, monkeyp
     assert writer.meta["headline"] == {"model_a": "ranking", "model_b": "mse", "metric": "spearman"}
     assert writer.meta["split"]["seed"] == 3 and writer.meta["dataset"]["n"] == 60
     assert list(writer.meta["models"]) == ["mse", "weighted", "ranking", "mixed"]
+
+
+def test_model_seeds_fit_each_objective_with_several_seeds_on_the_same_split(
+    tmp_path, monkeypatch
+) -> None:
+    ds = learnable_dataset(60, seed=0)
+    split = holdout_split(ds, test_size=0.15, seed=3)
+    monkeypatch.setattr(study, "loaded", lambda data: (ds, split))
+    settings = DemoSettings.quick(tmp_path / "run", studies=("ranking",), seed=3, model_seeds=2)
+    context = StudyContext(
+        settings, Console(file=io.StringIO()), DemoPlan(), lambda: (tmp_path, tmp_path)
+    )
+    study.plan_study(context)
+    jobs = context.plan.jobs
+    assert [j.key for j in jobs[:2]] == ["mse#0", "mse#1"] and len(jobs) == 8
+    assert [j.options["seed"] for j in jobs[:2]] == [3, 4]
+    assert {j.data_key for j in jobs} == {study.NAME}  # one split for all
+    writer = context.plan.recorders[study.NAME].writer
+    assert list(writer.meta["models"]) == ["mse", "weighted", "ranking", "mixed"]
+    assert "mean of 2 fits" in writer.meta["description"]

@@ -55,9 +55,9 @@ from autoenchorder.study.extras import ALL_STUDIES, check_studies
     type=click.IntRange(1, 20),
     default=1,
     show_default=True,
-    help="multi-target study: fit each model with this many model seeds (same split) and "
-    "compare their averaged predictions, so a difference is not one seed's luck (N times the "
-    "study's time).",
+    help="MusicOSet, ranking and multi-target studies: fit each model with this many model "
+    "seeds (same split) and compare their averaged predictions, so a difference is not one "
+    "seed's luck (N times those studies' time).",
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)

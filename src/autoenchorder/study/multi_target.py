@@ -31,7 +31,7 @@ from autoenchorder.data.locations import find_root, not_found_message
 from autoenchorder.data.sources.registry import DataSpec
 from autoenchorder.evaluate.rundir import RunWriter
 from autoenchorder.study.extras import StudyContext
-from autoenchorder.study.plan import describe_data, study_job
+from autoenchorder.study.plan import describe_data, model_seeds_sentence, seed_averaged_jobs
 from autoenchorder.study.recorder import SeedAveragingRecorder
 from autoenchorder.study.settings import ModelRun
 from autoenchorder.train.jobs import FitResult, StudyData, loaded
@@ -131,7 +131,13 @@ def plan_study(context: StudyContext) -> None:
             "the table scores the Spotify-popularity output. The headline model also trains "
             "on Hit Predictor's songs that MusicOSet lacks (their hit label only; no artist of "
             f"a validation or test song), the extra targets weighted {HIT_ROWS_AUX_WEIGHT}. "
-            f"{_seeds_words(settings.model_seeds)}"
+            f"{model_seeds_sentence(settings.model_seeds)}"
+            + (
+                " Here a refit with another seed moves a model's R^2 as much as these models "
+                "differ (docs/models.md)."
+                if settings.model_seeds == 1
+                else ""
+            )
         ),
     )
     ds, split = loaded(data)
@@ -139,34 +145,15 @@ def plan_study(context: StudyContext) -> None:
     writer.set_headline(HIT_ROWS, "single")
     recorder = SeedAveragingRecorder(writer, runs, console, members=settings.model_seeds)
     plan.recorders[NAME] = recorder
-    plan.jobs += [
-        study_job(
-            NAME,
-            run,
-            seed=settings.seed + member,
-            epochs_scale=settings.epochs_scale,
-            keep_state=True,
-            key=recorder.job_key(run.key, member),
-            data=f"{NAME}/{HIT_ROWS}" if run.key == HIT_ROWS else None,
-        )
-        for run in runs
-        for member in range(settings.model_seeds)
-    ]
-    plan.finishers.append(lambda: note_other_outputs(writer, recorder.members, data))
-
-
-def _seeds_words(model_seeds: int) -> str:
-    """The description's sentence on the model seeds."""
-    if model_seeds == 1:
-        return (
-            "Each model is fitted with one model seed: the intervals cover the test songs' "
-            "sampling, not the seed, and refitting with another seed moves a model's R^2 by "
-            "as much as these models differ (docs/models.md; --model-seeds N averages N)."
-        )
-    return (
-        f"Each model is the mean of {model_seeds} fits that differ only in the model seed "
-        "(--model-seeds); the intervals cover the test songs' sampling."
+    plan.jobs += seed_averaged_jobs(
+        NAME,
+        recorder,
+        seed=settings.seed,
+        epochs_scale=settings.epochs_scale,
+        keep_state=True,
+        data={HIT_ROWS: f"{NAME}/{HIT_ROWS}"},
     )
+    plan.finishers.append(lambda: note_other_outputs(writer, recorder.members, data))
 
 
 def note_other_outputs(

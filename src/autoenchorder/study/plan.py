@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from autoenchorder.data.locations import find_root, not_found_message
 from autoenchorder.data.sources.registry import DataSpec
 from autoenchorder.data.splits import Split
 from autoenchorder.evaluate.rundir import RunWriter
-from autoenchorder.study.recorder import StudyRecorder
+from autoenchorder.study.recorder import SeedAveragingRecorder, StudyRecorder
 from autoenchorder.study.settings import (
     ENSEMBLE_KEY,
     ENSEMBLE_MODEL,
@@ -61,6 +61,50 @@ def study_job(
     )
 
 
+def seed_averaged_jobs(
+    study: str,
+    recorder: SeedAveragingRecorder,
+    *,
+    seed: int,
+    epochs_scale: float = 1.0,
+    keep_state: bool = False,
+    data: Mapping[str, str] | None = None,
+) -> list[FitJob]:
+    """The jobs of a study whose models are each the mean of ``recorder.n_members`` fits.
+
+    Member ``k`` of a model is fitted with model seed ``seed + k`` (same split) under
+    ``recorder.job_key(key, k)``; with one member the jobs are the plain ``study_job`` ones.
+    ``data`` names, by model key, the dataset of the plan a model trains on when it is not
+    ``study``'s own.
+    """
+    return [
+        study_job(
+            study,
+            run,
+            seed=seed + member,
+            epochs_scale=epochs_scale,
+            keep_state=keep_state,
+            key=recorder.job_key(run.key, member),
+            data=(data or {}).get(run.key),
+        )
+        for run in recorder.runs.values()
+        for member in range(recorder.n_members)
+    ]
+
+
+def model_seeds_sentence(model_seeds: int) -> str:
+    """A study description's sentence on what its intervals cover, given the model seeds."""
+    if model_seeds == 1:
+        return (
+            "Each model is fitted with one model seed: the intervals cover the test songs' "
+            "sampling, not the seed (--model-seeds N averages N fits per model)."
+        )
+    return (
+        f"Each model is the mean of {model_seeds} fits that differ only in the model seed "
+        "(--model-seeds); the intervals cover the test songs' sampling."
+    )
+
+
 def procedural_writer(settings: DemoSettings, ds: PopularityDataset) -> RunWriter:
     """The run directory of study 1 (the procedural corpus), with its description and notes."""
     report = ds.info.get("corpus", {}).get("report", {})
@@ -101,7 +145,8 @@ def musicoset_writer(settings: DemoSettings, runs: Sequence[ModelRun]) -> RunWri
         description=(
             "Real Spotify popularity of 20k songs with Spotify's 13 audio descriptors and "
             "metadata (artist followers and popularity, genre, year ...). Artist-grouped split: "
-            "no artist is on both sides, so the models cannot memorise artists."
+            "no artist is on both sides, so the models cannot memorise artists. "
+            f"{model_seeds_sentence(settings.model_seeds)}"
         ),
     )
     keys = {r.key for r in runs}
@@ -248,5 +293,6 @@ def plan_musicoset(plan: DemoPlan, settings: DemoSettings, console: Console) -> 
     runs = chosen(musicoset_models(), settings)
     writer = musicoset_writer(settings, runs)
     describe_data(writer, plan.data["musicoset"], *loaded(plan.data["musicoset"]))
-    plan.recorders["musicoset"] = StudyRecorder(writer, runs, console)
-    plan.jobs += [study_job("musicoset", run, seed=seed, epochs_scale=scale) for run in runs]
+    recorder = SeedAveragingRecorder(writer, runs, console, members=settings.model_seeds)
+    plan.recorders["musicoset"] = recorder
+    plan.jobs += seed_averaged_jobs("musicoset", recorder, seed=seed, epochs_scale=scale)

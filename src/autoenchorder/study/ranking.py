@@ -20,8 +20,8 @@ from __future__ import annotations
 from autoenchorder.data.sources.registry import DataSpec
 from autoenchorder.evaluate.rundir import RunWriter
 from autoenchorder.study.extras import StudyContext
-from autoenchorder.study.plan import describe_data, study_job
-from autoenchorder.study.recorder import StudyRecorder
+from autoenchorder.study.plan import describe_data, model_seeds_sentence, seed_averaged_jobs
+from autoenchorder.study.recorder import SeedAveragingRecorder
 from autoenchorder.study.settings import ModelRun
 from autoenchorder.train.jobs import StudyData, loaded
 
@@ -67,13 +67,15 @@ def plan_study(context: StudyContext) -> None:
             "trained with MSE, the study's outlier-weighted MSE, a pairwise logistic ranking "
             "loss alone (scores mapped to popularity on the training songs afterwards) or MSE "
             "plus 0.1 x the ranking loss. A ranking loss is judged by Spearman's rho and by "
-            "the share of songs it places closer than MSE does."
+            "the share of songs it places closer than MSE does. "
+            f"{model_seeds_sentence(settings.model_seeds)}"
         ),
     )
     ds, split = loaded(data)
     describe_data(writer, data, ds, split)
     writer.set_headline("ranking", "mse", metric="spearman")  # a ranking loss is about order
-    plan.recorders[NAME] = StudyRecorder(writer, runs, context.console)
-    plan.jobs += [
-        study_job(NAME, run, seed=settings.seed, epochs_scale=settings.epochs_scale) for run in runs
-    ]
+    recorder = SeedAveragingRecorder(writer, runs, context.console, members=settings.model_seeds)
+    plan.recorders[NAME] = recorder
+    plan.jobs += seed_averaged_jobs(
+        NAME, recorder, seed=settings.seed, epochs_scale=settings.epochs_scale
+    )

@@ -77,9 +77,10 @@ class DemoSettings:
     ensemble : int
         Seeds of Autoen-chorder in the predictor's bundle (their spread is the uncertainty).
     model_seeds : int
-        The multi-target study fits each of its models with this many model seeds (the
-        study's seed, +1, ...; same split) and compares their averaged predictions, so that a
-        difference is not one seed's luck. 1 (the default): one fit per model.
+        The MusicOSet, ranking and multi-target studies fit each of their models with this
+        many model seeds (the study's seed, +1, ...; same split) and compare their averaged
+        predictions, so that a difference is not one seed's luck. 1 (the default): one fit per
+        model.
     torch_threads : int
         Threads torch uses for training (the models are small: 1 is fastest on 2 cores).
     engine : EngineSpec or None
