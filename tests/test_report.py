@@ -403,3 +403,36 @@ def test_a_headline_on_spearman_is_stated_and_checked_on_spearman(tmp_path):
     assert not any("noise ceiling" in c for c in checks)  # the ceiling is an R² figure
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<b>ranking</b> orders songs by popularity better than <b>mse</b>" in html
+
+
+def test_win_rates_stay_readable_in_an_80_column_terminal(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from autoenchorder.evaluate.report import analyse_study
+    from autoenchorder.evaluate.run_reader import read_study
+    from autoenchorder.terminal import print_headlines
+
+    rng = np.random.default_rng(1)
+    ids = [f"song{i:03d}" for i in range(N_TEST)]
+    y = rng.uniform(0, 100, N_TEST)
+    writer = RunWriter(tmp_path, study="s", title="long labels")
+    long = "a model whose label is far too long to fit beside its numbers in 80 columns"
+    for k, (key, noise) in enumerate((("base", 20.0), ("one", 10.0), ("two", 5.0))):
+        label = f"{long} ({k})"
+        writer.add_model(key, family="other", label=label, config={"seed": 0})
+        pred = y + rng.normal(0, noise, N_TEST)
+        writer.add_predictions(key, ids=ids, y_true=y, y_pred=pred)
+    writer.set_headline("two", "base")
+    report = analyse_study(read_study(tmp_path / "s"), ReportSettings(n_boot=50))
+    console = Console(width=80, file=io.StringIO(), record=True)
+    print_headlines([report], console)
+    text = console.export_text()
+    won = text[text.index("won songs against") :]
+    rows = report.win_rates[report.win_rates["model_b"] == report.reference]
+    assert len(rows) == 2
+    for _, row in rows.iterrows():  # every count and share is printed whole
+        assert f"{100 * row['share']:.1f} %" in won
+        assert re.search(rf"│\s+{row['a_better']} │\s+{row['b_better']} │", won), won
+    assert "…" not in won

@@ -71,8 +71,9 @@ def win_rate_table(report: StudyReport, *, width: int = 120) -> Table | None:
         title_justify="left",
         header_style="bold",
     )
-    for column in ("model", "wins", "losses", "ties", "share [CI]"):
-        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=True)
+    table.add_column("model")  # the labels wrap; the numbers never do
+    for column in ("wins", "losses", "ties", "share [CI]"):
+        table.add_column(column, justify="right", no_wrap=True)
     for _, r in rows.iterrows():
         table.add_row(
             report.study.label(r["model_a"]),
