@@ -65,7 +65,7 @@ def _fake_study(musicoset_root):
             study_job("fake", runs[0], seed=settings.seed, data="fake/a"),
             study_job("fake", runs[1], seed=settings.seed, data="fake/b"),
         ]
-        plan.finishers.append(lambda: writer.add_note("the finisher ran after the fits"))
+        plan.finishers.append(("fake", lambda: writer.add_note("the finisher ran after the fits")))
 
     return types.SimpleNamespace(plan_study=plan_study)
 
@@ -166,3 +166,30 @@ def test_model_seeds_fit_each_musicoset_model_with_several_seeds(tmp_path, music
         Console(file=io.StringIO()),
     )
     assert [j.key for j in one.jobs] == keys  # one seed: the models' own keys, as before
+
+
+def test_a_failing_finishing_step_is_a_note_and_the_others_still_run(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from autoenchorder.study.plan import DemoPlan
+    from autoenchorder.study.run import finish_studies
+
+    plan = DemoPlan()
+    writer = RunWriter(tmp_path, study="s", title="finishers")
+    plan.recorders["s"] = StudyRecorder(writer, [ModelRun("m", "mean")])
+    ran = []
+
+    def broken():
+        raise ValueError("HitMusicNetConfig has no option(s) x")
+
+    plan.finishers += [("s", broken), ("s", lambda: ran.append("after"))]
+    out = io.StringIO()
+    finish_studies(plan, Console(file=out, width=200))
+    assert ran == ["after"]
+    assert "s: a finishing step failed (ValueError: HitMusicNetConfig" in out.getvalue()
+    assert "a finishing step" in (writer.path / "run.json").read_text()  # saved
+    assert writer.meta["notes"] == [
+        "a finishing step of this study failed: ValueError: HitMusicNetConfig has no option(s) x"
+    ]

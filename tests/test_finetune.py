@@ -260,7 +260,7 @@ def test_study_plans_both_fits_on_the_same_songs(tmp_path: Path) -> None:
     # the finisher states the fine-tune's cost once both fits are in
     writer.meta["models"][study.FROZEN]["fit_seconds"] = 10.0
     writer.meta["models"][study.TUNED]["fit_seconds"] = 25.0
-    for finish in plan.finishers:
+    for _, finish in plan.finishers:
         finish()
     assert any("25 s against 10 s" in note for note in writer.meta["notes"])
     # the full study takes a seeded sample of the corpus' songs

@@ -94,7 +94,7 @@ def test_the_plan_fits_single_and_multi_on_the_same_rows_and_notes_the_other_out
     assert len({tuple(r.ids) for r in results}) == 1  # paired: the same test songs
     for result in results:
         plan.recorders[study.NAME].model(result)
-    for finish in plan.finishers:
+    for _, finish in plan.finishers:
         finish()
     by_key = {r.job.key.partition("#")[0]: r for r in results}
     members = plan.recorders[study.NAME].members

@@ -140,7 +140,7 @@ def plan_study(context: StudyContext) -> None:
         )
         for run in runs
     ]
-    plan.finishers.append(lambda: note_cost(writer))
+    plan.finishers.append((NAME, lambda: note_cost(writer)))
 
 
 def check_same_rows(a: tuple, b: tuple) -> None:

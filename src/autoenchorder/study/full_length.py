@@ -217,7 +217,7 @@ def plan_study(context: StudyContext) -> None:
                 data=data_key(run),
             )
         )
-    plan.finishers.append(lambda: note_ceilings(writer, recorder.results, corpus))
+    plan.finishers.append((NAME, lambda: note_ceilings(writer, recorder.results, corpus)))
 
 
 def data_key(run: ModelRun) -> str:

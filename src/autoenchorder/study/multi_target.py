@@ -153,7 +153,7 @@ def plan_study(context: StudyContext) -> None:
         keep_state=True,
         data={HIT_ROWS: f"{NAME}/{HIT_ROWS}"},
     )
-    plan.finishers.append(lambda: note_other_outputs(writer, recorder.members, data))
+    plan.finishers.append((NAME, lambda: note_other_outputs(writer, recorder.members, data)))
 
 
 def note_other_outputs(

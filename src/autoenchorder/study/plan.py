@@ -182,7 +182,8 @@ class DemoPlan:
     data: dict[str, StudyData] = field(default_factory=dict)
     jobs: list[FitJob] = field(default_factory=list)
     recorders: dict[str, StudyRecorder] = field(default_factory=dict)
-    finishers: list[Callable[[], None]] = field(default_factory=list)
+    #: (study, step) run once every fit is in: notes that need all of a study's results
+    finishers: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
 
 
 def plan_demo(

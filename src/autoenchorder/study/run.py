@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 
 from autoenchorder.study.extras import StudyContext, plan_extra_studies
 from autoenchorder.study.plan import DemoPlan, plan_demo
@@ -105,6 +106,25 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
         return {}
     fitted = procedural.fitted_members  # the members fitted, even if another one failed
     return {key: fitted[key] for key in procedural.ensembles[ENSEMBLE_KEY] if key in fitted}
+
+
+def finish_studies(plan: DemoPlan, console: Console | None) -> None:
+    """Run each study's finishing steps; one that fails costs its notes, not the report.
+
+    Every fit is in (and cached) by now, so a failing step (e.g. a cached model state an
+    older version wrote) is reported on the console and as a note of its study, and the
+    other steps and the report go on.
+    """
+    for study, finish in plan.finishers:
+        try:
+            finish()
+        except Exception as exc:  # noqa: BLE001 -- the finished fits must still be reported
+            reason = f"{type(exc).__name__}: {exc}"
+            if console:
+                console.print(f"[yellow]{study}: a finishing step failed ({escape(reason)})")
+            recorder = plan.recorders.get(study)
+            if recorder is not None:
+                recorder.writer.add_note(f"a finishing step of this study failed: {reason}")
 
 
 def on_device(jobs: list[FitJob], device: str) -> list[FitJob]:
@@ -239,8 +259,7 @@ def run_demo(settings: DemoSettings, console: Console | None = None) -> Path:
         plan.recorders["procedural"].writer.record_timing("features", features_seconds)
     console.rule(f"[bold]3 - every model: {', '.join(plan.recorders) or 'no study'}")
     members = run_plan(plan, settings, console)
-    for finish in plan.finishers:
-        finish()
+    finish_studies(plan, console)
     console.rule("[bold]4 - report")
     output = write_report(settings.out)
     print_headlines(output.studies, console)
