@@ -38,7 +38,6 @@ class StudyRecorder:
         self.ensembles = {key: tuple(jobs) for key, jobs in (ensembles or {}).items()}
         self._ensemble_of = {job: key for key, jobs in self.ensembles.items() for job in jobs}
         self.members: dict[str, list[FitResult]] = {}
-        self.fitted_members: dict[str, FitResult] = {}
         self._arrived: dict[str, dict[str, FitResult]] = {}
 
     def model(self, result: FitResult) -> None:
@@ -83,16 +82,15 @@ class StudyRecorder:
     def ensemble_member(self, result: FitResult) -> None:
         """Keep a member of an ensemble; record the ensemble once all its members arrived.
 
-        ``fitted_members`` keeps every member fitted (by job key), ``members[ensemble]`` the
-        members of an ensemble all of whose fits succeeded, in the order given. An ensemble of
-        the table with several members is recorded as their mean (:meth:`ensemble`); one with
-        a failed member fails, with the first reason. An ensemble of one job is that job's
-        model, recorded as it is; one that is not a model of the table is only kept.
+        ``members[ensemble]`` keeps the members of an ensemble all of whose fits succeeded, in
+        the order given (:meth:`fitted_members`: those fitted so far, whatever the others did).
+        An ensemble of the table with several members is recorded as their mean
+        (:meth:`ensemble`); one with a failed member fails, with the first reason. An ensemble
+        of one job is that job's model, recorded as it is; one that is not a model of the table
+        is only kept.
         """
         key = self._ensemble_of[result.job.key]
         jobs = self.ensembles[key]
-        if result.error is None:
-            self.fitted_members[result.job.key] = result
         arrived = self._arrived.setdefault(key, {})
         arrived[result.job.key] = result
         if len(arrived) < len(jobs):
@@ -107,6 +105,12 @@ class StudyRecorder:
         self.members[key] = done
         if recorded:
             self.ensemble(key, done)
+
+    def fitted_members(self, key: str) -> list[FitResult]:
+        """The members of ensemble ``key`` fitted so far, in its order (failed ones left out)."""
+        arrived = self._arrived.get(key, {})
+        done = (arrived.get(job) for job in self.ensembles[key])
+        return [r for r in done if r is not None and r.error is None]
 
     def ensemble(self, key: str, members: Sequence[FitResult]) -> None:
         """Record the mean of the members' test predictions (their sd as the uncertainty)."""

@@ -104,8 +104,8 @@ def run_plan(plan: DemoPlan, settings: DemoSettings, console: Console) -> dict[s
     procedural = plan.recorders.get("procedural")
     if procedural is None or ENSEMBLE_KEY not in procedural.ensembles:
         return {}
-    fitted = procedural.fitted_members  # the members fitted, even if another one failed
-    return {key: fitted[key] for key in procedural.ensembles[ENSEMBLE_KEY] if key in fitted}
+    # the members fitted, even if another one failed
+    return {m.job.key: m for m in procedural.fitted_members(ENSEMBLE_KEY)}
 
 
 def finish_studies(plan: DemoPlan, console: Console | None) -> None:
