@@ -69,20 +69,23 @@ def test_the_plan_fits_single_and_multi_on_the_same_rows_and_notes_the_other_out
     plan = context.plan
     data = plan.data[study.NAME]
     assert data.spec.extra_targets == ("billboard", "hit") and data.rows == study.QUICK_ROWS
-    keys = ["single", "multi", study.HIT_ROWS]  # --quick: descriptors only
+    keys = ["single", "multi", study.HIT_ROWS, study.TAUGHT]  # --quick: descriptors only
     if model_seeds > 1:  # each model's seeds, on the same split
         members = [j for j in plan.jobs if j.key.startswith("single#")]
         assert [j.key for j in members] == ["single#0", "single#1"]
         assert [j.options["seed"] for j in members] == [0, 1]
-        assert len({j.data_key for j in plan.jobs}) == 2 and len(plan.jobs) == 6
+        assert len({j.data_key for j in plan.jobs}) == 2 and len(plan.jobs) == 8
     jobs = {job.key.partition("#")[0]: job for job in plan.jobs if job.key.endswith(("#0", *keys))}
     assert list(jobs) == keys
     assert jobs["multi"].options["targets"] == ("popularity", "billboard", "hit")
     assert jobs[study.HIT_ROWS].options["targets"] == ("popularity", "billboard", "hit")
     assert jobs[study.HIT_ROWS].options["aux_weight"] == study.HIT_ROWS_AUX_WEIGHT
-    assert "targets" not in jobs["single"].options
+    assert "targets" not in jobs["single"].options and "targets" not in jobs[study.TAUGHT].options
+    assert jobs[study.TAUGHT].options["privileged"] == ("billboard", "hit")
+    assert jobs[study.TAUGHT].options["teacher_weight"] == study.TEACHER_WEIGHT
     with_rows = plan.data[jobs[study.HIT_ROWS].data_key]
     assert jobs["single"].data_key == jobs["multi"].data_key == study.NAME
+    assert jobs[study.TAUGHT].data_key == study.NAME
     assert with_rows.supplement.source == "musicoset-hit-rows"
     assert dataclasses.replace(with_rows, supplement=None) == data
     writer = plan.recorders[study.NAME].writer
@@ -110,3 +113,4 @@ def test_the_plan_fits_single_and_multi_on_the_same_rows_and_notes_the_other_out
     for key in ("multi", study.HIT_ROWS):
         notes = [n for n in writer.meta["notes"] if n.startswith(f"{key}:")]
         assert len(notes) == 1 and "billboard R^2" in notes[0] and "hit AUC" in notes[0]
+    assert not [n for n in writer.meta["notes"] if n.startswith(f"{study.TAUGHT}:")]  # one output

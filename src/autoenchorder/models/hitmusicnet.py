@@ -80,6 +80,7 @@ from autoenchorder.models.blocks import (
     module_arrays,
 )
 from autoenchorder.models.calibration import ScoreCalibration
+from autoenchorder.models.distillation import taught
 from autoenchorder.models.losses import (
     DEFAULT_LOSS_ALPHA,
     DEFAULT_LOSS_BETA,
@@ -194,6 +195,16 @@ class HitMusicNetConfig(ModelConfig):
         be ``"mse"``).
     aux_weight : float
         Weight of each target but popularity in the joint loss.
+    teacher_weight : float
+        0 (the original): learn popularity. ``w`` in (0, 1]: learn ``(1 - w) * popularity +
+        w * teacher`` on the training rows, the teacher a GBDT fitted out of fold on the
+        training rows' features and ``privileged`` columns
+        (:mod:`~autoenchorder.models.distillation`); early stopping still watches the
+        validation rows' popularity.
+    privileged : tuple of str
+        Columns of the dataset's ``extra_targets`` the teacher sees beside the features (e.g.
+        ``"billboard"``, ``"hit"``: outcomes known for training songs only); the fitted model
+        never reads them. Empty: the teacher sees the features alone.
     """
 
     setting: str = "default"
@@ -238,6 +249,8 @@ class HitMusicNetConfig(ModelConfig):
     loss_beta: float = DEFAULT_LOSS_BETA
     targets: tuple[str, ...] = ("popularity",)
     aux_weight: float = 1.0
+    teacher_weight: float = 0.0
+    privileged: tuple[str, ...] = ()
 
     SETTINGS: ClassVar[Mapping[str, Mapping[str, Any]]] = {"default": {}, "faithful": _FAITHFUL}
 
@@ -280,6 +293,9 @@ class HitMusicNet(Model):
         self.input_scaler_ = ColumnScaler(cfg.input_scaler).fit(self._logged(features))
         x_train, x_val = self._inputs(train, device), self._inputs(val, device)
         y_train, y_val = self._targets(train, fit=True), self._targets(val)
+        learnt = self._taught(train)  # the rows' popularity, or its blend with a teacher's
+        if learnt is not train:
+            y_train = self._targets(learnt)
         # built (and a bad option refused) before any training
         objective = None if self.task_ == "classification" else self._objective(y_train)
         ranks_only = objective is not None and objective.arbitrary_scale
@@ -343,7 +359,7 @@ class HitMusicNet(Model):
             train_data, val_data = (c_train, y_train), (c_val, y_val)
             if target_set is not None:  # popularity and the extra targets, masked
                 loss_fn, metric = target_set.loss, target_set.val_mae
-                train_data = (c_train, *target_set.tensors(train, device))
+                train_data = (c_train, *target_set.tensors(learnt, device))
                 val_data = (c_val, *target_set.tensors(val, device))
             if cfg.n_seeds < 1:
                 raise ModelError(f"n_seeds must be at least 1, not {cfg.n_seeds}")
@@ -368,6 +384,24 @@ class HitMusicNet(Model):
                 self.regressors_.append(regressor)
             if ranks_only:  # scores on no scale: map them to popularity on the training rows
                 self.calibration_ = ScoreCalibration.fit(self._raw_output(c_train), train.y)
+
+    def _taught(self, train: PopularityDataset) -> PopularityDataset:
+        """``train``, or a copy learning a teacher's blend (``teacher_weight`` > 0)."""
+        cfg = self.config
+        if cfg.teacher_weight == 0 and not cfg.privileged:
+            return train
+        if cfg.teacher_weight == 0:
+            raise ModelError("privileged columns are for a teacher: set teacher_weight > 0")
+        if self.task_ != "regression":
+            raise ModelError("a teacher blends popularity scores: it needs the regression task")
+        blended, _ = taught(
+            train,
+            train.features(self.groups_),
+            tuple(cfg.privileged),
+            weight=cfg.teacher_weight,
+            seed=cfg.seed,
+        )
+        return blended
 
     def _target_set(self, train: PopularityDataset) -> TargetSet | None:
         """The fitted targets of a multi-target fit (None with popularity alone)."""
