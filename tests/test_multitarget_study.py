@@ -114,3 +114,19 @@ def test_the_plan_fits_single_and_multi_on_the_same_rows_and_notes_the_other_out
         notes = [n for n in writer.meta["notes"] if n.startswith(f"{key}:")]
         assert len(notes) == 1 and "billboard R^2" in notes[0] and "hit AUC" in notes[0]
     assert not [n for n in writer.meta["notes"] if n.startswith(f"{study.TAUGHT}:")]  # one output
+
+
+def test_with_metadata_each_feature_set_has_its_single_multi_and_taught_model() -> None:
+    runs = study.multi_target_runs(metadata=True)
+    assert [run.key for run in runs] == [
+        "single",
+        "multi",
+        study.HIT_ROWS,
+        study.TAUGHT,
+        "single+metadata",
+        "multi+metadata",
+        f"{study.TAUGHT}+metadata",
+    ]
+    taught = {run.key: run.config for run in runs if run.key.startswith(study.TAUGHT)}
+    assert {tuple(o["groups"]) for o in taught.values()} == {study.DESCRIPTORS, study.WITH_METADATA}
+    assert all(o["privileged"] == study.EXTRA_TARGETS for o in taught.values())

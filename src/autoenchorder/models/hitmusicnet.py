@@ -33,6 +33,11 @@ heads get one output per target, trained with a masked joint loss on each target
 (:mod:`autoenchorder.models.multitarget`); popularity stays the first output and is what
 ``predict`` returns, :meth:`HitMusicNet.predict_targets` gives them all.
 
+A teacher (``teacher_weight=w`` > 0, ``privileged=("billboard", "hit")``): the one output learns
+``(1 - w) * popularity + w * teacher`` on the training rows, the teacher a gradient-boosted tree
+model fitted out of fold on the features and those extra targets, which the fitted network
+never reads (:mod:`autoenchorder.models.distillation`).
+
 The default's scaling, code size and dropout were picked among 8 combinations by MAE on a
 validation split carved from MusicOSet's *training* rows (never its test rows): 12.7 against
 14.5 for the faithful choices. The minimum widths, the inputs beside the code, the log of
