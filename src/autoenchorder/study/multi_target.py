@@ -146,7 +146,7 @@ def plan_study(context: StudyContext) -> None:
             f"a validation or test song), the extra targets weighted {HIT_ROWS_AUX_WEIGHT}. "
             "The taught model has one output and learns, on its training songs, "
             f"{1 - TEACHER_WEIGHT:g} x popularity + {TEACHER_WEIGHT:g} x a gradient-boosting "
-            "teacher's prediction from the descriptors, the Billboard score and the hit label "
+            "teacher's prediction from its features, the Billboard score and the hit label "
             "(out of fold, artist-grouped: the extra targets as privileged information, never "
             "an input at prediction). "
             f"{model_seeds_sentence(settings.model_seeds)}"
