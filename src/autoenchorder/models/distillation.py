@@ -26,6 +26,7 @@ import numpy as np
 
 from autoenchorder.data.dataset import PopularityDataset
 from autoenchorder.errors import ModelError
+from autoenchorder.models.multitarget import require_extra_targets
 
 #: the teacher's folds over the training rows
 TEACHER_FOLDS = 5
@@ -52,15 +53,7 @@ def privileged_columns(ds: PopularityDataset, names: Sequence[str]) -> np.ndarra
     ModelError
         A column the dataset does not carry.
     """
-    have = [] if ds.extra_targets is None else list(ds.extra_targets.columns)
-    unknown = [n for n in names if n not in have]
-    if unknown:
-        raise ModelError(
-            f"the teacher's privileged column {', '.join(map(repr, unknown))} is not among "
-            f"dataset {ds.name!r}'s extra targets ({have or 'none'}; e.g. load MusicOSet with "
-            f"extra_targets=...)"
-        )
-    assert ds.extra_targets is not None or not names
+    require_extra_targets(ds, names)
     columns = [ds.extra_targets[n].to_numpy(np.float64) for n in names]  # type: ignore[index]
     return np.stack(columns, axis=1) if columns else np.empty((len(ds), 0))
 

@@ -298,7 +298,7 @@ class HitMusicNet(Model):
         self.input_scaler_ = ColumnScaler(cfg.input_scaler).fit(self._logged(features))
         x_train, x_val = self._inputs(train, device), self._inputs(val, device)
         y_train, y_val = self._targets(train, fit=True), self._targets(val)
-        learnt = self._taught(train)  # the rows' popularity, or its blend with a teacher's
+        learnt = self._taught(train, features)  # popularity, or its blend with a teacher's
         if learnt is not train:
             y_train = self._targets(learnt)
         # built (and a bad option refused) before any training
@@ -390,8 +390,11 @@ class HitMusicNet(Model):
             if ranks_only:  # scores on no scale: map them to popularity on the training rows
                 self.calibration_ = ScoreCalibration.fit(self._raw_output(c_train), train.y)
 
-    def _taught(self, train: PopularityDataset) -> PopularityDataset:
-        """``train``, or a copy learning a teacher's blend (``teacher_weight`` > 0)."""
+    def _taught(self, train: PopularityDataset, features: np.ndarray) -> PopularityDataset:
+        """``train``, or a copy learning a teacher's blend (``teacher_weight`` > 0).
+
+        ``features`` (N, F) are ``train``'s raw features of the model's groups.
+        """
         cfg = self.config
         if cfg.teacher_weight == 0 and not cfg.privileged:
             return train
@@ -401,7 +404,7 @@ class HitMusicNet(Model):
             raise ModelError("a teacher blends popularity scores: it needs the regression task")
         blended, _ = taught(
             train,
-            train.features(self.groups_),
+            features,
             tuple(cfg.privileged),
             weight=cfg.teacher_weight,
             seed=cfg.seed,

@@ -76,6 +76,24 @@ def masked_joint_loss(
     return (per_target * weights).sum()
 
 
+def require_extra_targets(ds: PopularityDataset, names: Sequence[str]) -> None:
+    """Raise ModelError naming each of ``names`` that ``ds.extra_targets`` lacks.
+
+    Parameters
+    ----------
+    ds : PopularityDataset
+    names : sequence of str
+        Columns expected in ``ds.extra_targets``.
+    """
+    have = [] if ds.extra_targets is None else list(ds.extra_targets.columns)
+    unknown = [n for n in names if n not in have]
+    if unknown:
+        raise ModelError(
+            f"dataset {ds.name!r} has no extra target {', '.join(map(repr, unknown))} "
+            f"(it has {have or 'none'}; e.g. load MusicOSet with extra_targets=...)"
+        )
+
+
 @dataclass
 class TargetSet:
     """The targets of a multi-target fit, and their scaling fitted on the training rows.
@@ -133,14 +151,8 @@ class TargetSet:
             raise ModelError("several targets are for a regression dataset (popularity first)")
         if not aux_weight >= 0:
             raise ModelError(f"aux_weight must be >= 0, not {aux_weight}")
+        require_extra_targets(train, names[1:])
         extra = train.extra_targets
-        have = [] if extra is None else list(extra.columns)
-        unknown = [n for n in names[1:] if n not in have]
-        if unknown:
-            raise ModelError(
-                f"dataset {train.name!r} has no extra target {', '.join(map(repr, unknown))} "
-                f"(it has {have or 'none'}; e.g. load MusicOSet with extra_targets=...)"
-            )
         popularity = train.y[train.popularity_known()]
         if popularity.size == 0:
             raise ModelError(f"no training row has the target {MAIN_TARGET!r}")
