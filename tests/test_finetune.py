@@ -255,7 +255,8 @@ def test_study_plans_both_fits_on_the_same_songs(tmp_path: Path) -> None:
     assert (jobs[study.FROZEN].model, jobs[study.FROZEN].data) == ("autoenchorder", "finetune")
     assert {job.study for job in plan.jobs} == {"finetune"}
     writer = plan.recorders["finetune"].writer
-    assert writer.meta["headline"] == {"model_a": study.TUNED, "model_b": study.FROZEN}
+    headline = {"model_a": study.TUNED, "model_b": study.FROZEN, "target": "matches"}
+    assert writer.meta["headline"] == headline
     assert "study store and log-mel patches" in writer.meta["timings"]
     # the finisher states the fine-tune's cost once both fits are in
     writer.meta["models"][study.FROZEN]["fit_seconds"] = 10.0

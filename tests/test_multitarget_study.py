@@ -89,7 +89,8 @@ def test_the_plan_fits_single_and_multi_on_the_same_rows_and_notes_the_other_out
     assert with_rows.supplement.source == "musicoset-hit-rows"
     assert dataclasses.replace(with_rows, supplement=None) == data
     writer = plan.recorders[study.NAME].writer
-    assert writer.meta["headline"] == {"model_a": study.HIT_ROWS, "model_b": "single"}
+    headline = {"model_a": study.HIT_ROWS, "model_b": "single", "target": "matches"}
+    assert writer.meta["headline"] == headline
     # the fits themselves, made cheap, then the finisher's note on the other outputs
     cheap = {"epochs": 2, "ae_epochs": 2, "n_seeds": 1, "quiet": True}
     jobs = [dataclasses.replace(j, options={**j.options, **cheap}) for j in plan.jobs]

@@ -405,6 +405,31 @@ def test_a_headline_on_spearman_is_stated_and_checked_on_spearman(tmp_path):
     assert "<b>ranking</b> orders songs by popularity better than <b>mse</b>" in html
 
 
+@pytest.mark.parametrize("extra_noise", [0.0, 8.0])
+def test_a_headline_whose_target_is_to_match_is_checked_by_the_intervals_upper_end(
+    tmp_path, extra_noise
+):
+    """A study asking whether A costs anything checks "A at least matches B", not "beats"."""
+    rng = np.random.default_rng(5)
+    ids = [f"s{i}" for i in range(200)]
+    y = rng.uniform(0, 100, 200)
+    base = y + rng.normal(0, 10, 200)
+    run = RunWriter(tmp_path, study="cost", title="Does it cost?", order=0)
+    run.add_predictions("base", ids=ids, y_true=y, y_pred=base, family="hitmusicnet")
+    # "joint" is the same model plus a little noise (a tie), or plus much more (a real loss)
+    joint = base + rng.normal(0, 1, 200) + rng.normal(0, 1, 200) * extra_noise
+    run.add_predictions("joint", ids=ids, y_true=y, y_pred=joint, family="hitmusicnet")
+    run.set_headline("joint", "base", target="matches")
+    study = write_report(tmp_path, settings=ReportSettings(n_boot=300, figures=False)).studies[0]
+    d = study.headline["comparison"]["difference"]
+    (check,) = [c for c in study.headline["checks"] if c["check"].startswith("joint")]
+    words = "joint at least matches base (R² difference interval reaches 0 or above)"
+    assert check["check"] == words and check["met"] == (d["high"] >= 0)
+    assert check["met"] == (extra_noise == 0.0)  # a tie matches; a clear loss does not
+    with pytest.raises(ValueError, match="target"):
+        run.set_headline("joint", "base", target="ties")
+
+
 def test_win_rates_stay_readable_in_an_80_column_terminal(tmp_path):
     import io
 

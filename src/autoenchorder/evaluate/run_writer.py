@@ -8,7 +8,7 @@ import platform
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -330,15 +330,29 @@ class RunWriter:
             self.path / "learning_curve.parquet", lambda tmp: table.to_parquet(tmp, index=False)
         )
 
-    def set_headline(self, model_a: str, model_b: str, *, metric: str | None = None) -> None:
+    def set_headline(
+        self,
+        model_a: str,
+        model_b: str,
+        *,
+        metric: str | None = None,
+        target: Literal["beats", "matches"] = "beats",
+    ) -> None:
         """Name the comparison "A vs B" that the report's summary states first.
 
         ``metric`` compares them on another metric than the task's primary one (R² for
-        regression), e.g. ``"spearman"`` for a study of ranking objectives.
+        regression), e.g. ``"spearman"`` for a study of ranking objectives. ``target`` is what
+        the report checks of the pair: ``"beats"``, A above B (the interval of the difference
+        lies above 0), or ``"matches"``, A at least as good as B (the interval reaches 0 or
+        above), for a study whose question is whether A costs anything.
         """
+        if target not in ("beats", "matches"):
+            raise ValueError(f"target must be 'beats' or 'matches', not {target!r}")
         self.meta["headline"] = {"model_a": model_a, "model_b": model_b}
         if metric is not None:
             self.meta["headline"]["metric"] = metric
+        if target != "beats":
+            self.meta["headline"]["target"] = target
         self.save()
 
     def record_timing(self, step: str, seconds: float) -> None:

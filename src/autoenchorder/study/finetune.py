@@ -126,7 +126,7 @@ def plan_study(context: StudyContext) -> None:
     )
     describe_data(writer, frozen, ds, split, songs_of_demo_corpus=len(songs))
     writer.record_timing("study store and log-mel patches", prepared)
-    writer.set_headline(TUNED, FROZEN)
+    writer.set_headline(TUNED, FROZEN, target="matches")  # the target: tuned >= frozen
     runs = finetune_runs()
     recorder = StudyRecorder(writer, runs, console)
     plan.recorders[NAME] = recorder
