@@ -97,6 +97,9 @@ def test_teacher_options_are_refused_with_the_reason() -> None:
         out_of_fold_teacher(x[:12], ds.y[:12], ds.artist[:12], seed=0)
     with pytest.raises(ModelError, match="teacher_weight > 0"):
         make_model("hitmusicnet", privileged=("outcome",), **FAST).fit(ds)
+    as_classes = dict(FAST, task="classification", teacher_weight=0.5, privileged=("outcome",))
+    with pytest.raises(ModelError, match="needs the regression task"):  # low/mid/high: no blend
+        make_model("hitmusicnet", **as_classes).fit(ds)
 
 
 def test_a_taught_hitmusicnet_predicts_without_the_privileged_columns(tmp_path) -> None:
